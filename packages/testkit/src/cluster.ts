@@ -1,0 +1,79 @@
+/**
+ * The interface every testkit backend implements, so that a test switches backend by one option.
+ */
+
+/** Where a member's process is. */
+export type MemberState = 'running' | 'paused' | 'exited';
+
+/** Raft timings. `fast` (heartbeat 50 ms, election 250 ms) suits tests; `default` is etcd's 100/1000 ms. */
+export type RaftTimings = 'fast' | 'default' | { readonly heartbeatMs: number; readonly electionMs: number };
+
+/** Options of `startCluster`. */
+export interface StartClusterOptions {
+  /** Number of members (1, 3, 5, ...). Default 3. */
+  readonly size?: number;
+  /** Raft timings. Default `fast`. */
+  readonly timings?: RaftTimings;
+  /** Extra flags for every etcd member, e.g. `['--snapshot-count=1000']`. */
+  readonly extraArgs?: readonly string[];
+  /** Path of the etcd binary. Default: `ETCD_BIN`, else `etcd` on PATH. */
+  readonly etcdBin?: string;
+  /** Folder under which the cluster's own data folder is made. Default: the OS temp dir. */
+  readonly dataDirRoot?: string;
+  /** How long start may take before it fails and cleans up, in ms. Default 30000. */
+  readonly startTimeoutMs?: number;
+}
+
+/** One etcd member of a test cluster, with the faults it can suffer. */
+export interface Member {
+  /** Member name (`m0`, `m1`, ...). */
+  readonly name: string;
+  /** Member id as etcd prints it (hex), e.g. `8e9e05c52164694d`. */
+  readonly id: string;
+  /** The URL clients use (`http://127.0.0.1:<port>`). */
+  readonly clientURL: string;
+  /** The advertised peer URL (a {@link TcpProxy} in front of the real listener). */
+  readonly peerURL: string;
+  /** Pid of the running etcd process; `undefined` once it has exited. */
+  readonly pid: number | undefined;
+  /** Where the process is. */
+  readonly state: MemberState;
+  /** True between {@link isolate} and {@link heal}. */
+  readonly isolated: boolean;
+  /** SIGKILL, and wait until the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM (a graceful stop), and wait until the process is gone. */
+  stop(): Promise<void>;
+  /** SIGSTOP: the process freezes with its sockets open, as a long GC pause or a hung VM would. */
+  pause(): Promise<void>;
+  /** SIGCONT after {@link pause}. */
+  resume(): Promise<void>;
+  /** Stops the member if it runs, starts it again on the same data dir, and waits until it is healthy. */
+  restart(): Promise<void>;
+  /** Cuts the member's raft traffic to and from every other member (client traffic still flows). */
+  isolate(): Promise<void>;
+  /** Ends {@link isolate}. */
+  heal(): Promise<void>;
+  /** Resolves when the member answers `/health` with `true` (it has a leader). */
+  waitHealthy(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** A running test cluster. */
+export interface Cluster extends AsyncDisposable {
+  /** Client URLs of all members, in member order. */
+  readonly clientURLs: readonly string[];
+  /** The members, in order. */
+  readonly members: readonly Member[];
+  /** The `--initial-cluster-token` (unique per cluster). */
+  readonly token: string;
+  /** The etcd version the cluster runs. */
+  readonly version: string;
+  /** The member a majority of the cluster follows right now, if any (one probe round). */
+  leader(): Promise<Member | undefined>;
+  /** Polls until a majority agrees on a leader (not in `exclude`), and returns it. */
+  waitForLeader(options?: { timeoutMs?: number; exclude?: readonly Member[] }): Promise<Member>;
+  /** Heals every network fault of every member. */
+  healAll(): Promise<void>;
+  /** Kills every process the cluster started, closes its proxies and removes its data. Idempotent. */
+  close(): Promise<void>;
+}
