@@ -69,11 +69,12 @@ describe('member faults on a 3-member cluster', () => {
 
   it('restart keeps the data dir and the member rejoins', async () => {
     await using cluster = await startProcessCluster({ size: 3, dataDirRoot });
-    const follower = cluster.members.find((m) => m !== cluster.members[0])!;
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.members.find((m) => m !== leader)!;
     const oldPid = follower.pid;
     expect(await putKey(follower.clientURL, '/before-restart', 'kept')).toBe(201);
     await follower.kill();
-    expect(await putKey(cluster.members[0]!.clientURL, '/while-down', 'caught-up')).toBe(201);
+    expect(await putKey(leader.clientURL, '/while-down', 'caught-up')).toBe(201);
     await follower.restart();
     expect(follower.state).toBe('running');
     expect(follower.pid).not.toBe(oldPid);
