@@ -1,1 +1,49 @@
-export {};
+export { AuthAPI } from './auth.js';
+export { AuthRoleAPI, type Permissions, PermissionType, type Role } from './auth-role.js';
+export { AuthUserAPI, type User } from './auth-user.js';
+export {
+  type CallOptions,
+  Client,
+  type ClientConfig,
+  type ClientTLSOptions,
+  DEFAULT_REQUEST_TIMEOUT,
+  EndpointSelectionMode,
+  type Versions,
+} from './client.js';
+export { type DiscoverOptions, discoverEndpoints } from './discover.js';
+export {
+  AuthError,
+  ClusterError,
+  DiscoveryError,
+  EmptyBodyError,
+  EndpointError,
+  ErrorCode,
+  EtcdClientError,
+  EtcdError,
+  HeaderTimeoutError,
+  InvalidResponseError,
+  isKeyNotFound,
+  isRoleNotFound,
+  isUserNotFound,
+  KeyOutsidePrefixError,
+  MembersError,
+  NoEndpointsError,
+  NoLeaderEndpointError,
+  RedirectError,
+  UnexpectedStatusError,
+} from './errors.js';
+export { type CheckRedirect, defaultCheckRedirect } from './internal/attempt.js';
+export { disableCurlDebug, enableCurlDebug } from './internal/curl.js';
+export {
+  type CreateInOrderOptions,
+  DEFAULT_KEYS_PREFIX,
+  type DeleteOptions,
+  type GetOptions,
+  KeysAPI,
+  type KeysAPIOptions,
+  type Node,
+  type Response,
+  type SetOptions,
+} from './keys.js';
+export { type Member, MembersAPI } from './members.js';
+export { Watcher, type WatcherOptions } from './watcher.js';

@@ -1,0 +1,326 @@
+import { Agent, type Dispatcher } from 'undici';
+import { ClusterError, EndpointError, NoEndpointsError, NoLeaderEndpointError } from './errors.js';
+import type { Action } from './internal/action.js';
+import { buildURL } from './internal/action.js';
+import {
+  attemptEndpoint,
+  type CheckRedirect,
+  defaultCheckRedirect,
+  type RawResponse,
+} from './internal/attempt.js';
+import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
+import { watchLiveness } from './internal/liveness.js';
+import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
+import { decodeVersion, type Versions } from './internal/version.js';
+
+/** How the client picks the endpoint it prefers (Go's `EndpointSelectionMode`). */
+export const EndpointSelectionMode = {
+  /** Endpoints are shuffled; the one that last answered is preferred. */
+  Random: 0,
+  /** After `sync()`, the leader's client URL is preferred. */
+  PrioritizeLeader: 1,
+} as const;
+export type EndpointSelectionMode = (typeof EndpointSelectionMode)[keyof typeof EndpointSelectionMode];
+
+/**
+ * Go's `DefaultRequestTimeout` (5 s), in ms. Go exports it but never uses it; here it is also the default
+ * header timeout per request, so that a SIGSTOPed member cannot hang a call forever (Go's caveat 3).
+ */
+export const DEFAULT_REQUEST_TIMEOUT = 5000;
+
+/** TLS settings for https endpoints, passed to undici's connector. */
+export interface ClientTLSOptions {
+  /** CA certificates (PEM) to trust instead of the system's. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Client certificate (PEM) for mutual TLS. */
+  readonly cert?: string | Buffer;
+  /** Client private key (PEM) for mutual TLS. */
+  readonly key?: string | Buffer;
+  /** Server name for SNI and certificate checks. */
+  readonly servername?: string;
+  /** Verify the server's certificate. Default `true`. */
+  readonly rejectUnauthorized?: boolean;
+}
+
+/** Options of {@link Client} (Go's `Config`). */
+export interface ClientConfig {
+  /** Client URLs of the members, e.g. `['http://127.0.0.1:2379']`. Absolute http(s) URLs only. */
+  readonly endpoints: readonly string[];
+  /** HTTP dispatcher (Go's `Transport`). Default: an undici Agent of the client's own, closed by `close()`. */
+  readonly dispatcher?: Dispatcher;
+  /** Called before each redirect with the count so far; throw to stop. Default: at most 10 redirects. */
+  readonly checkRedirect?: CheckRedirect;
+  /** Basic auth user. Credentials are sent only when this is non-empty (as in Go). */
+  readonly username?: string;
+  /** Basic auth password. Never logged, printed or put into an error. */
+  readonly password?: string;
+  /**
+   * Time allowed for connect, send and response headers of each request to one endpoint, in ms, after which
+   * the next endpoint is tried. Never applies to watches, nor to reading a body. Default
+   * {@link DEFAULT_REQUEST_TIMEOUT} (Go: 0); 0 disables it.
+   */
+  readonly headerTimeoutPerRequest?: number;
+  /** Endpoint preference. Default {@link EndpointSelectionMode.Random}. */
+  readonly selectionMode?: EndpointSelectionMode;
+  /** TLS for https endpoints (used only for the client's own dispatcher). */
+  readonly tls?: ClientTLSOptions;
+  /**
+   * How often a waiting watch checks its member's `/health`, in ms; two failures in a row move the watch to
+   * another member with the same index (Go's caveats 3 and 4). Default 2000; 0 disables it.
+   */
+  readonly watchLivenessInterval?: number;
+}
+
+/** Options every call takes. */
+export interface CallOptions {
+  /** Aborts the call; it then rejects with `signal.reason` unchanged. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A client of an etcd cluster's v2 API (Go's `client.New`). It prefers one endpoint while it works and fails
+ * over to the others on transport errors and 5xx replies; see the package README for the exact rules.
+ * Safe for concurrent use.
+ */
+export class Client implements AsyncDisposable {
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #checkRedirect: CheckRedirect;
+  readonly #authorization: string | undefined;
+  readonly #headerTimeout: number;
+  readonly #livenessInterval: number;
+  readonly #selectionMode: EndpointSelectionMode;
+  #endpoints: Endpoint[] = [];
+  #pinned = 0;
+  #closed = false;
+
+  /**
+   * @throws {NoEndpointsError} when `endpoints` is empty.
+   * @throws {TypeError} when an endpoint is not an absolute http(s) URL, or an option has the wrong type.
+   * @throws {RangeError} when a timeout is negative.
+   */
+  constructor(config: ClientConfig) {
+    const {
+      headerTimeoutPerRequest = DEFAULT_REQUEST_TIMEOUT,
+      watchLivenessInterval = 2000,
+      selectionMode = EndpointSelectionMode.Random,
+    } = config;
+    for (const [name, value] of [
+      ['headerTimeoutPerRequest', headerTimeoutPerRequest],
+      ['watchLivenessInterval', watchLivenessInterval],
+    ] as const) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new RangeError(`${name} must be a finite number of ms >= 0, got ${String(value)}`);
+      }
+    }
+    if (
+      selectionMode !== EndpointSelectionMode.Random &&
+      selectionMode !== EndpointSelectionMode.PrioritizeLeader
+    ) {
+      throw new RangeError(`invalid endpoint selection mode: ${String(selectionMode)}`);
+    }
+    this.#headerTimeout = headerTimeoutPerRequest;
+    this.#livenessInterval = watchLivenessInterval;
+    this.#selectionMode = selectionMode;
+    this.#checkRedirect = config.checkRedirect ?? defaultCheckRedirect;
+    if (config.username) {
+      const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
+      this.#authorization = `Basic ${token}`;
+    }
+    this.setEndpoints(config.endpoints);
+    this.#ownsDispatcher = config.dispatcher === undefined;
+    this.#dispatcher =
+      config.dispatcher ??
+      new Agent({
+        connect: { timeout: 30_000, ...tlsConnectOptions(config.tls) },
+        keepAliveTimeout: 30_000,
+      });
+  }
+
+  /** The endpoints in the current order (shuffled in Random mode), as given. */
+  endpoints(): string[] {
+    return this.#endpoints.map((endpoint) => endpoint.text);
+  }
+
+  /**
+   * Replaces the endpoints (shuffled, pin reset to the first). On error the previous endpoints are kept.
+   *
+   * @throws {NoEndpointsError} when `endpoints` is empty.
+   * @throws {TypeError} when an endpoint is not an absolute http(s) URL.
+   */
+  setEndpoints(endpoints: readonly string[]): void {
+    if (!Array.isArray(endpoints) || endpoints.length === 0) throw new NoEndpointsError();
+    const parsed = endpoints.map((text) => parseEndpoint(String(text)));
+    this.#endpoints = shuffle(parsed);
+    this.#pinned = 0;
+  }
+
+  /**
+   * Sends an action to the cluster (Go's `httpClusterClient.Do`): the pinned endpoint first, then each other
+   * once. Transport errors, header timeouts and 5xx replies move on to the next endpoint; any other reply is
+   * returned and its endpoint pinned. One-shot actions (create, delete) never move on: the first failure is
+   * thrown as is and the pin advances. When all fail, a {@link ClusterError} lists each endpoint's error.
+   * An abort rejects with `signal.reason` at once.
+   *
+   * @internal Used by the APIs of this package.
+   */
+  async do(action: Action, options: CallOptions = {}): Promise<RawResponse> {
+    return this.#doOn(this.#endpoints, this.#pinned, action, options, (index) => {
+      if (this.#endpoints[index] !== undefined) this.#pinned = index;
+    });
+  }
+
+  async #doOn(
+    endpoints: readonly Endpoint[],
+    pinned: number,
+    action: Action,
+    options: CallOptions,
+    pin: (index: number) => void,
+  ): Promise<RawResponse> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    if (this.#closed) throw new TypeError('client is closed');
+    if (endpoints.length === 0) throw new NoEndpointsError();
+    const errors: Error[] = [];
+    for (let i = 0; i < endpoints.length; i++) {
+      const index = (pinned + i) % endpoints.length;
+      const endpoint = endpoints[index]!;
+      const liveness =
+        action.wait && this.#livenessInterval > 0
+          ? watchLiveness(this.#dispatcher, endpoint, this.#livenessInterval)
+          : undefined;
+      try {
+        const response = await attemptEndpoint(endpoint, action, {
+          dispatcher: this.#dispatcher,
+          headerTimeoutMs: this.#headerTimeout,
+          checkRedirect: this.#checkRedirect,
+          authorization: this.#authorization,
+          signal,
+          liveness: liveness?.signal,
+        });
+        if (index !== pinned) pin(index);
+        return response;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (action.oneShot) {
+          pin((index + 1) % endpoints.length);
+          throw error;
+        }
+        errors.push(error instanceof Error ? error : new EndpointError(endpoint.text, String(error)));
+      } finally {
+        liveness?.stop();
+      }
+    }
+    throw new ClusterError(errors);
+  }
+
+  /**
+   * Replaces the endpoints with the client URLs of the cluster's members (Go's `Sync`). In Random mode an
+   * unchanged set changes nothing (the pin is kept); a new set is shuffled and the pin reset. In
+   * PrioritizeLeader mode the endpoints are kept in member order and the leader's URL is pinned.
+   *
+   * @throws {ClusterError} and other call errors when the member list cannot be read (endpoints unchanged).
+   * @throws {NoEndpointsError} when no member has a client URL.
+   * @throws {NoLeaderEndpointError} in PrioritizeLeader mode when the leader cannot be found.
+   */
+  async sync(options: CallOptions = {}): Promise<void> {
+    const members = decodeMemberList(await this.do(membersAction('GET'), options));
+    const urls = members.flatMap((member) => member.clientURLs);
+    if (urls.length === 0) throw new NoEndpointsError();
+    const endpoints = urls.map(parseEndpoint);
+    if (this.#selectionMode === EndpointSelectionMode.Random) {
+      const sorted = (list: readonly Endpoint[]): string => JSON.stringify(list.map((e) => e.text).sort());
+      if (sorted(endpoints) === sorted(this.#endpoints)) return;
+      this.#endpoints = shuffle(endpoints);
+      this.#pinned = 0;
+      return;
+    }
+    let leaderURL: string | undefined;
+    try {
+      const leader = decodeLeader(
+        await this.#doOn(endpoints, 0, membersAction('GET', 'leader'), options, () => {}),
+      );
+      leaderURL = leader.clientURLs[0];
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw new NoLeaderEndpointError({ cause: error });
+    }
+    if (leaderURL === undefined) throw new NoLeaderEndpointError();
+    this.#endpoints = endpoints;
+    this.#pinned = Math.max(
+      0,
+      endpoints.findIndex((endpoint) => endpoint.text === leaderURL),
+    );
+  }
+
+  /**
+   * Calls {@link sync} at once and then every `intervalMs` until aborted (Go's `AutoSync`). Resolves never;
+   * rejects with the first sync error, or with `signal.reason` once aborted.
+   *
+   * @throws {RangeError} when `intervalMs` is not a positive number.
+   */
+  async autoSync(intervalMs: number, options: CallOptions = {}): Promise<never> {
+    if (typeof intervalMs !== 'number' || !(intervalMs > 0)) {
+      throw new RangeError(`autoSync interval must be a positive number of ms, got ${String(intervalMs)}`);
+    }
+    const { signal } = options;
+    for (;;) {
+      await this.sync(options);
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(done, intervalMs);
+        function done(): void {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }
+        function onAbort(): void {
+          clearTimeout(timer);
+          reject(signal!.reason);
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+  }
+
+  /**
+   * The server and cluster versions (`GET /version`, Go's `GetVersion`).
+   *
+   * @throws {EmptyBodyError | InvalidResponseError} when the endpoint is not etcd.
+   */
+  async getVersion(options: CallOptions = {}): Promise<Versions> {
+    const action: Action = {
+      httpRequest: (endpoint) => ({
+        method: 'GET',
+        url: buildURL(endpoint, `${endpoint.path}/version`, [
+          ['quorum', 'false'],
+          ['recursive', 'false'],
+          ['sorted', 'false'],
+        ]),
+        headers: {},
+      }),
+    };
+    return decodeVersion(await this.do(action, options));
+  }
+
+  /** Closes the client's own dispatcher (not one passed in). Calls after this fail. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function tlsConnectOptions(tls: ClientTLSOptions | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  const out: Record<string, unknown> = {};
+  for (const key of ['ca', 'cert', 'key', 'servername', 'rejectUnauthorized'] as const) {
+    if (tls[key] !== undefined) out[key] = tls[key];
+  }
+  return out;
+}
+
+export type { Versions };

@@ -1,0 +1,41 @@
+import type { Endpoint } from './endpoints.js';
+import { canonicalURLPath, encodeValues, escapePath, parseQuery } from './path.js';
+
+/** One HTTP request, built for one endpoint. `body` undefined means no body (Go's nil body). */
+export interface HttpRequestSpec {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  /** Absolute URL, already escaped. */
+  url: string;
+  readonly headers: Record<string, string>;
+  readonly body?: string;
+}
+
+/** Something the cluster client can send: Go's `httpAction`. */
+export interface Action {
+  httpRequest(endpoint: Endpoint): HttpRequestSpec;
+  /** Go's one-shot requests (create, delete): never failed over; the pin moves on after a failure. */
+  readonly oneShot?: boolean;
+  /** A watch (`wait=true`): no header timeout; the liveness check applies instead. */
+  readonly wait?: boolean;
+}
+
+/**
+ * The URL of `path` (unescaped) on `endpoint`, with the endpoint's own query merged into `params` and all
+ * sorted, as the Go client builds it. `canonical` applies etcd's CanonicalURLPath (keys) instead of a plain
+ * path already cleaned (members, auth). No `?` when there are no params.
+ */
+export function buildURL(
+  endpoint: Endpoint,
+  path: string,
+  params: [string, string][] = [],
+  canonical = true,
+): string {
+  const all = [...parseQuery(endpoint.url.search.slice(1)), ...params];
+  const query = all.length ? `?${encodeValues(all)}` : '';
+  return `${endpoint.url.protocol}//${endpoint.url.host}${escapePath(canonical ? canonicalURLPath(path) : path)}${query}`;
+}
+
+/** The form content type the keys API sends. */
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
+/** The JSON content type the members and auth APIs send. */
+export const JSON_CONTENT_TYPE = 'application/json';

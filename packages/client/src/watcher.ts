@@ -1,0 +1,161 @@
+import type { CallOptions, Client } from './client.js';
+import { EmptyBodyError, InvalidResponseError } from './errors.js';
+import { buildURL } from './internal/action.js';
+import { decodeKeysResponse, type Response } from './internal/keys-response.js';
+
+/** Options of `KeysAPI.watcher`. */
+export interface WatcherOptions {
+  /** Deliver changes after this store index; 0 or undefined means changes from now on. */
+  readonly afterIndex?: number;
+  /** Watch every key below a directory too. */
+  readonly recursive?: boolean;
+}
+
+const MAX_EMPTY_BACKOFF_MS = 1000;
+
+/**
+ * Waits for changes of a key (Go's `Watcher`), one event per {@link next}. The first wait is for index
+ * `afterIndex + 1` (or "from now" when 0); each event moves the index to its node's `modifiedIndex + 1`, so
+ * no event is delivered twice or skipped, also when a member fails mid-watch and the wait moves to another.
+ *
+ * Unlike Go, a wait whose member stops answering its `/health` (SIGSTOPed, or cut off from the quorum) moves
+ * to another member (see `ClientConfig.watchLivenessInterval`), and empty replies are re-polled with a backoff.
+ *
+ * Error 401 (`EtcdError` with `errorCode` 401, "event index cleared") means the events after the index are
+ * gone from the server's history (it keeps 1000). It is thrown as in Go; to go on without losing anything, call
+ * {@link resync}: it reads the current state with a quorum read and moves the watcher past it.
+ *
+ * ```ts
+ * for (;;) {
+ *   try { handle(await w.next()); }
+ *   catch (e) { if (e instanceof EtcdError && e.errorCode === 401) handleSnapshot(await w.resync()); else throw e; }
+ * }
+ * ```
+ * A watcher is also an async iterator (`for await (const event of w)`); leaving the loop aborts the wait.
+ */
+export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
+  readonly #client: Client;
+  readonly #path: string;
+  readonly #recursive: boolean;
+  readonly #closer = new AbortController();
+  #waitIndex: number;
+
+  /** @internal Use `KeysAPI.watcher`. */
+  constructor(client: Client, path: string, options: WatcherOptions) {
+    const after = options.afterIndex ?? 0;
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new RangeError(`afterIndex must be a whole number >= 0, got ${after}`);
+    this.#client = client;
+    this.#path = path;
+    this.#recursive = options.recursive === true;
+    this.#waitIndex = after > 0 ? after + 1 : 0;
+  }
+
+  /** The index the next wait asks for (0: from now). */
+  get waitIndex(): number {
+    return this.#waitIndex;
+  }
+
+  /**
+   * Waits for the next change. Errors leave the index unchanged, so calling again retries the same wait.
+   *
+   * @throws {EtcdError} e.g. 401 when the index was cleared from history (see {@link resync}).
+   * @throws {ClusterError} when no member could be waited on.
+   */
+  async next(options: CallOptions = {}): Promise<Response> {
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#closer.signal])
+      : this.#closer.signal;
+    let backoff = 25;
+    for (;;) {
+      const params: [string, string][] = [
+        ['recursive', String(this.#recursive)],
+        ['wait', 'true'],
+        ['waitIndex', String(this.#waitIndex)],
+      ];
+      const action = {
+        wait: true,
+        httpRequest: (ep: Parameters<typeof buildURL>[0]) => ({
+          method: 'GET' as const,
+          url: buildURL(ep, `${ep.path}${this.#path}`, params),
+          headers: {},
+        }),
+      };
+      let response: Response;
+      try {
+        response = decodeKeysResponse(await this.#client.do(action, { signal }));
+      } catch (error) {
+        if (!(error instanceof EmptyBodyError)) throw error;
+        // Proxies and 2.x servers end idle waits with an empty 200: wait again, without spinning.
+        await delay(backoff, signal);
+        backoff = Math.min(backoff * 2, MAX_EMPTY_BACKOFF_MS);
+        continue;
+      }
+      if (!response.node) throw new InvalidResponseError('client: watch reply without a node');
+      this.#waitIndex = response.node.modifiedIndex + 1;
+      return response;
+    }
+  }
+
+  /**
+   * Reads the watched key (recursively if the watcher is) with a quorum read and moves the watcher to the
+   * index after that read, so that the returned state plus the events that follow miss nothing. Use it after
+   * error 401.
+   */
+  async resync(options: CallOptions = {}): Promise<Response> {
+    const params: [string, string][] = [
+      ['recursive', String(this.#recursive)],
+      ['sorted', 'false'],
+      ['quorum', 'true'],
+    ];
+    const response = decodeKeysResponse(
+      await this.#client.do(
+        {
+          httpRequest: (ep) => ({
+            method: 'GET',
+            url: buildURL(ep, `${ep.path}${this.#path}`, params),
+            headers: {},
+          }),
+        },
+        options,
+      ),
+    );
+    this.#waitIndex = response.index + 1;
+    return response;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Response, void, undefined> {
+    while (!this.#closer.signal.aborted) {
+      try {
+        yield await this.next();
+      } catch (error) {
+        if (this.#closer.signal.aborted) return;
+        throw error;
+      }
+    }
+  }
+
+  /** Aborts a pending wait (it rejects with an AbortError) and ends iteration. Idempotent. */
+  close(): void {
+    this.#closer.abort(new DOMException('watcher closed', 'AbortError'));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal.throwIfAborted();
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
