@@ -48,8 +48,11 @@ export interface Member {
   pause(): Promise<void>;
   /** SIGCONT after {@link pause}. */
   resume(): Promise<void>;
-  /** Stops the member if it runs, starts it again on the same data dir, and waits until it is healthy. */
-  restart(): Promise<void>;
+  /**
+   * Stops the member if it runs and starts it again on the same data dir. Waits until it is healthy unless
+   * `waitHealthy` is false (needed when restarting a majority: no member is healthy until a quorum is back).
+   */
+  restart(options?: { waitHealthy?: boolean }): Promise<void>;
   /** Cuts the member's raft traffic to and from every other member (client traffic still flows). */
   isolate(): Promise<void>;
   /** Ends {@link isolate}. */

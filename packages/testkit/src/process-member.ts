@@ -119,10 +119,10 @@ export class ProcessMember implements Member {
     this.#paused = false;
   }
 
-  async restart(): Promise<void> {
+  async restart(options: { waitHealthy?: boolean } = {}): Promise<void> {
     await this.stop();
     this.spawn();
-    await this.waitHealthy();
+    if (options.waitHealthy !== false) await this.waitHealthy();
   }
 
   async isolate(): Promise<void> {

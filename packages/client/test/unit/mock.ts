@@ -1,5 +1,6 @@
 import { MockAgent } from 'undici';
 import { Client, type ClientConfig } from '../../src/index.js';
+import { pinOrder } from '../order.js';
 
 /** A request the mock saw. */
 export interface Seen {
@@ -60,15 +61,6 @@ export function mockClient(
   const client = new Client({ endpoints: origins, dispatcher: agent, ...config });
   pinOrder(client, origins);
   return { client, seen, agent };
-}
-
-/** Puts the endpoints in a known order: setEndpoints shuffles, so retry until the order is the given one. */
-export function pinOrder(client: Client, origins: string[]): void {
-  for (let i = 0; i < 1000; i++) {
-    if (client.endpoints().join() === origins.join()) return;
-    client.setEndpoints(origins);
-  }
-  throw new Error('could not order endpoints');
 }
 
 /** A successful keys reply. */
