@@ -9,6 +9,7 @@ import {
   HeaderTimeoutError,
   KeysAPI,
   NoEndpointsError,
+  NoLeaderEndpointError,
   RedirectError,
 } from '../../src/index.js';
 import { keysReply, mockClient, type Reply } from './mock.js';
@@ -225,5 +226,22 @@ describe('header timeout', () => {
     await expect(watch).rejects.toMatchObject({ name: 'TimeoutError' });
     await client.close();
     silent.close();
+  });
+});
+
+describe('sync in prioritize-leader mode', () => {
+  it('gives NoLeaderEndpointError when the member list is read but no leader is found', async () => {
+    const members = { members: [{ id: 'a', name: 'm0', peerURLs: [], clientURLs: [A] }] };
+    const { client } = mockClient(
+      [A],
+      (s) => (s.path === '/v2/members' ? { status: 200, body: members } : { status: 503, body: '' }),
+      {
+        selectionMode: 1,
+      },
+    );
+    const error = await client.sync().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoLeaderEndpointError);
+    expect((error as Error).message).toBe('client: no leader endpoint available');
+    expect((error as Error).cause).toBeInstanceOf(ClusterError);
   });
 });
