@@ -22,6 +22,21 @@ export interface StartClusterOptions {
   readonly dataDirRoot?: string;
   /** How long start may take before it fails and cleans up, in ms. Default 30000. */
   readonly startTimeoutMs?: number;
+  /** Serve clients over TLS (https client URLs). Peers still talk plain HTTP through their proxies. */
+  readonly clientTLS?: ClientTLSFiles;
+}
+
+/** PEM files for TLS on the client URLs. */
+export interface ClientTLSFiles {
+  /** The server certificate; it must name 127.0.0.1 (IP SAN). */
+  readonly certFile: string;
+  /** The server key. */
+  readonly keyFile: string;
+  /**
+   * A CA whose certificates clients must present (`--client-cert-auth`). testkit's own probes then present
+   * the server certificate, which therefore also needs the clientAuth usage.
+   */
+  readonly trustedCAFile?: string;
 }
 
 /** One etcd member of a test cluster, with the faults it can suffer. */

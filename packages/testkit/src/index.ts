@@ -1,4 +1,11 @@
-export type { Cluster, Member, MemberState, RaftTimings, StartClusterOptions } from './cluster.js';
+export type {
+  ClientTLSFiles,
+  Cluster,
+  Member,
+  MemberState,
+  RaftTimings,
+  StartClusterOptions,
+} from './cluster.js';
 export {
   ClusterStartError,
   ClusterTimeoutError,
@@ -18,3 +25,4 @@ export { ProcessCluster, raftTimings, startProcessCluster } from './process-clus
 export type { ProcessMember } from './process-member.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
+export { makeTestCertificates, type TestCertificates } from './tls.js';

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Member, RaftTimings, StartClusterOptions } from './cluster.js';
 import { ClusterStartError } from './errors.js';
 import { resolveEtcdBinary } from './etcd-binary.js';
-import { putKey, sleep, tryGetJson } from './internal/http.js';
+import { putKey, sleep } from './internal/http.js';
 import { probeLeader, waitForLeader } from './internal/leader.js';
 import { forgetDir, reapDir } from './internal/reaper.js';
 import { freePorts, releasePorts } from './ports.js';
@@ -118,10 +118,25 @@ export class ProcessCluster implements Cluster {
       throw error;
     }
     const names = Array.from({ length: size }, (_, i) => `m${i}`);
+    const tls = options.clientTLS;
+    const scheme = tls ? 'https' : 'http';
+    const tlsArgs = tls
+      ? [
+          `--cert-file=${tls.certFile}`,
+          `--key-file=${tls.keyFile}`,
+          ...(tls.trustedCAFile ? [`--trusted-ca-file=${tls.trustedCAFile}`, '--client-cert-auth=true'] : []),
+        ]
+      : [];
+    const probeTLS = tls
+      ? {
+          ca: readFileSync(tls.trustedCAFile ?? tls.certFile),
+          ...(tls.trustedCAFile ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
+        }
+      : undefined;
     const peerURL = (i: number): string => `http://${HOST}:${ports[3 * i + 2]}`;
     const initialCluster = names.map((name, i) => `${name}=${peerURL(i)}`).join(',');
     const members = names.map((name, i) => {
-      const clientURL = `http://${HOST}:${ports[3 * i]}`;
+      const clientURL = `${scheme}://${HOST}:${ports[3 * i]}`;
       return new ProcessMember({
         name,
         etcdBin,
@@ -129,6 +144,7 @@ export class ProcessCluster implements Cluster {
         peerURL: peerURL(i),
         logFile: join(root, `${name}.log`),
         peerProxy: proxies[i]!,
+        probeTLS,
         args: [
           `--name=${name}`,
           `--data-dir=${join(root, `${name}.etcd`)}`,
@@ -144,6 +160,7 @@ export class ProcessCluster implements Cluster {
           `--election-timeout=${electionMs}`,
           '--logger=zap',
           '--log-outputs=stderr',
+          ...tlsArgs,
           ...(options.extraArgs ?? []),
         ],
       });
@@ -173,8 +190,8 @@ export class ProcessCluster implements Cluster {
       if (performance.now() > deadline) fail(`not healthy within ${timeoutMs} ms`);
       await sleep(10);
     }
-    const list = await tryGetJson<{ members: { id: string; name: string }[] }>(
-      `${this.members[0]!.clientURL}/v2/members`,
+    const list = await this.members[0]!.getJson<{ members: { id: string; name: string }[] }>(
+      '/v2/members',
       2000,
     );
     for (const member of this.members) {
@@ -184,7 +201,10 @@ export class ProcessCluster implements Cluster {
     }
     await this.waitForLeader({ timeoutMs: Math.max(1000, deadline - performance.now()) });
     for (;;) {
-      const status = await putKey(this.members[0]!.clientURL, '/_etcdkit/ready', this.token).catch(() => 0);
+      const first = this.members[0]!;
+      const status = await putKey(first.clientURL, '/_etcdkit/ready', this.token, 2000, first.probeTLS).catch(
+        () => 0,
+      );
       if (status === 200 || status === 201) {
         for (const member of this.members) member.peerProxy.refuseRequests(undefined);
         return;

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Member, MemberState } from './cluster.js';
 import { ClusterTimeoutError, MemberStateError } from './errors.js';
-import { sleep, tryGetJson } from './internal/http.js';
+import { type ProbeTLS, sleep, tryGetJson } from './internal/http.js';
 import { forgetPid, reapPid } from './internal/reaper.js';
 import type { TcpProxy } from './tcp-proxy.js';
 
@@ -15,6 +15,8 @@ export interface ProcessMemberSpec {
   readonly peerURL: string;
   readonly logFile: string;
   readonly peerProxy: TcpProxy;
+  /** TLS for probing the member's client URL, when it serves https. */
+  readonly probeTLS?: ProbeTLS | undefined;
 }
 
 /** An etcd member run as a child process of the test. */
@@ -154,8 +156,18 @@ export class ProcessMember implements Member {
   /** One `/health` probe. */
   async healthy(): Promise<boolean> {
     if (this.state !== 'running') return false;
-    const reply = await tryGetJson<{ health?: string }>(`${this.clientURL}/health`, 500);
+    const reply = await this.getJson<{ health?: string }>('/health', 500);
     return reply?.health === 'true';
+  }
+
+  /** GET a JSON document from the member's client URL; `undefined` on any failure. */
+  getJson<T>(path: string, timeoutMs: number): Promise<T | undefined> {
+    return tryGetJson<T>(`${this.clientURL}${path}`, timeoutMs, this.#spec.probeTLS);
+  }
+
+  /** The TLS material testkit probes this member with. */
+  get probeTLS(): ProbeTLS | undefined {
+    return this.#spec.probeTLS;
   }
 
   #running(action: string): ChildProcess {

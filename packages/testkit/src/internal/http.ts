@@ -1,4 +1,12 @@
-import { request } from 'node:http';
+import { request as httpRequestRaw } from 'node:http';
+import { request as httpsRequestRaw } from 'node:https';
+
+/** TLS material for probing https members: the CA to trust, and a client certificate if they ask for one. */
+export interface ProbeTLS {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
 
 /** What a small HTTP exchange with a member returned. */
 export interface HttpReply {
@@ -13,11 +21,18 @@ export interface HttpReply {
  */
 export function httpRequest(
   url: string,
-  options: { method?: string; body?: string; timeoutMs?: number; headers?: Record<string, string> } = {},
+  options: {
+    method?: string;
+    body?: string;
+    timeoutMs?: number;
+    headers?: Record<string, string>;
+    tls?: ProbeTLS | undefined;
+  } = {},
 ): Promise<HttpReply> {
-  const { method = 'GET', body, timeoutMs = 1000, headers = {} } = options;
+  const { method = 'GET', body, timeoutMs = 1000, headers = {}, tls } = options;
+  const send = url.startsWith('https:') ? httpsRequestRaw : httpRequestRaw;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false, headers }, (res) => {
+    const req = send(url, { method, agent: false, headers, ...tls }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
@@ -44,9 +59,9 @@ export function httpRequest(
 }
 
 /** GET a JSON document; `undefined` on any failure (unreachable, timeout, non-2xx, bad JSON). */
-export async function tryGetJson<T>(url: string, timeoutMs = 500): Promise<T | undefined> {
+export async function tryGetJson<T>(url: string, timeoutMs = 500, tls?: ProbeTLS): Promise<T | undefined> {
   try {
-    const reply = await httpRequest(url, { timeoutMs });
+    const reply = await httpRequest(url, { timeoutMs, tls });
     if (reply.status < 200 || reply.status >= 300) return undefined;
     return JSON.parse(reply.body) as T;
   } catch {
@@ -60,12 +75,14 @@ export async function putKey(
   key: string,
   value: string,
   timeoutMs = 2000,
+  tls?: ProbeTLS,
 ): Promise<number> {
   const reply = await httpRequest(`${clientUrl}/v2/keys${key}`, {
     method: 'PUT',
     body: `value=${encodeURIComponent(value)}`,
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     timeoutMs,
+    tls,
   });
   return reply.status;
 }

@@ -1,6 +1,11 @@
 import type { Member } from '../cluster.js';
 import { ClusterTimeoutError } from '../errors.js';
-import { sleep, tryGetJson } from './http.js';
+import { sleep } from './http.js';
+
+/** A member testkit can probe. */
+export interface ProbedMember extends Member {
+  getJson<T>(path: string, timeoutMs: number): Promise<T | undefined>;
+}
 
 interface SelfStats {
   readonly id?: string;
@@ -13,11 +18,9 @@ interface SelfStats {
  * majority of the whole cluster names and that itself claims leadership. An isolated former leader that still
  * believes in itself is not returned, since no majority names it.
  */
-export async function probeLeader(members: readonly Member[]): Promise<Member | undefined> {
+export async function probeLeader(members: readonly ProbedMember[]): Promise<Member | undefined> {
   const running = members.filter((member) => member.state === 'running');
-  const stats = await Promise.all(
-    running.map((m) => tryGetJson<SelfStats>(`${m.clientURL}/v2/stats/self`, 300)),
-  );
+  const stats = await Promise.all(running.map((m) => m.getJson<SelfStats>('/v2/stats/self', 300)));
   const votes = new Map<string, number>();
   for (const stat of stats) {
     const leader = stat?.leaderInfo?.leader;
@@ -34,7 +37,7 @@ export async function probeLeader(members: readonly Member[]): Promise<Member | 
 
 /** Polls {@link probeLeader} until it finds a leader not in `exclude`. */
 export async function waitForLeader(
-  members: readonly Member[],
+  members: readonly ProbedMember[],
   options: { timeoutMs?: number; exclude?: readonly Member[] } = {},
 ): Promise<Member> {
   const { timeoutMs = 15_000, exclude = [] } = options;

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterStartError, type ProcessCluster, startProcessCluster } from '../../src/index.js';
+import { ClusterStartError, makeTestCertificates, type ProcessCluster, startProcessCluster } from '../../src/index.js';
 import { getValue, processAlive, putKey } from './helpers.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-cluster-test-'));
@@ -102,5 +102,27 @@ describe('cleanup', () => {
     await expect(start).rejects.toBeInstanceOf(ClusterStartError);
     await expect(start).rejects.toThrow(/a member exited[\s\S]*no-such-flag/);
     expect(readdirSync(root)).toEqual([]);
+  });
+});
+
+describe('TLS on client URLs', () => {
+  it('serves https with client certificate auth', async () => {
+    const certs = await makeTestCertificates();
+    try {
+      await using cluster = await startProcessCluster({
+        size: 3,
+        dataDirRoot,
+        clientTLS: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, trustedCAFile: certs.caFile },
+      });
+      expect(cluster.clientURLs.every((url) => url.startsWith('https://127.0.0.1:'))).toBe(true);
+      const leader = await cluster.waitForLeader();
+      expect(cluster.members).toContain(leader);
+      const tls = { ca: Buffer.from(certs.ca), cert: Buffer.from(certs.clientCert), key: Buffer.from(certs.clientKey) };
+      expect(await putKey(cluster.clientURLs[1]!, '/tls', 'yes', 2000, tls)).toBe(201);
+      // Without a client certificate the server refuses the handshake.
+      await expect(putKey(cluster.clientURLs[1]!, '/tls', 'no', 2000, { ca: Buffer.from(certs.ca) })).rejects.toThrow();
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
   });
 });
