@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything etcdkit needs on this machine, then builds it: etcd (3.4/3.5), the npm packages, dist/.
-# Safe to run again: each step is skipped when already done.
+# With --tests, also what the test suites need (dnsmasq, openssl). Safe to run again: each step is skipped
+# when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-etcd.sh
+if [ "${1:-}" = --tests ]; then
+  bash scripts/install-test-tools.sh
+fi
 
 # npm packages from the committed lockfile, when node_modules is missing or older than the lockfile.
 # Not `npm ci`: registries that mirror only this platform's optional binaries (biome, turbo) leave the other

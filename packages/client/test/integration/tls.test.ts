@@ -56,7 +56,12 @@ describe('TLS and basic auth against real etcd', () => {
     await using admin = new Client({ endpoints: cluster.clientURLs, tls });
     await new AuthUserAPI(admin).addUser('root', 'tls-root-pw');
     await new AuthAPI(admin).enable();
-    await using root = new Client({ endpoints: cluster.clientURLs, tls, username: 'root', password: 'tls-root-pw' });
+    await using root = new Client({
+      endpoints: cluster.clientURLs,
+      tls,
+      username: 'root',
+      password: 'tls-root-pw',
+    });
     const lines: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       lines.push(String(chunk));
@@ -66,11 +71,21 @@ describe('TLS and basic auth against real etcd', () => {
     try {
       await new AuthUserAPI(root).addUser('bob', 'bob-pw');
       expect((await new AuthUserAPI(root).getUser('bob')).user).toBe('bob');
-      await using wrong = new Client({ endpoints: cluster.clientURLs, tls, username: 'root', password: 'bad-pw' });
+      await using wrong = new Client({
+        endpoints: cluster.clientURLs,
+        tls,
+        username: 'root',
+        password: 'bad-pw',
+      });
       const error = await new AuthUserAPI(wrong).listUsers().catch((e: unknown) => e);
       expect(error).toMatchObject({ name: 'AuthError', status: 401 });
       const everything = `${lines.join('')} ${String(error)} ${(error as Error).stack} ${JSON.stringify(error)}`;
-      for (const secret of ['tls-root-pw', 'bob-pw', 'bad-pw', Buffer.from('root:tls-root-pw').toString('base64')]) {
+      for (const secret of [
+        'tls-root-pw',
+        'bob-pw',
+        'bad-pw',
+        Buffer.from('root:tls-root-pw').toString('base64'),
+      ]) {
         expect(everything).not.toContain(secret);
       }
       expect(lines.some((line) => line.includes('"password\\":\\"***\\"'))).toBe(true);

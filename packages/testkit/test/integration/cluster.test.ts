@@ -2,7 +2,12 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClusterStartError, makeTestCertificates, type ProcessCluster, startProcessCluster } from '../../src/index.js';
+import {
+  ClusterStartError,
+  makeTestCertificates,
+  type ProcessCluster,
+  startProcessCluster,
+} from '../../src/index.js';
 import { getValue, processAlive, putKey } from './helpers.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-cluster-test-'));
@@ -112,15 +117,25 @@ describe('TLS on client URLs', () => {
       await using cluster = await startProcessCluster({
         size: 3,
         dataDirRoot,
-        clientTLS: { certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, trustedCAFile: certs.caFile },
+        clientTLS: {
+          certFile: certs.serverCertFile,
+          keyFile: certs.serverKeyFile,
+          trustedCAFile: certs.caFile,
+        },
       });
       expect(cluster.clientURLs.every((url) => url.startsWith('https://127.0.0.1:'))).toBe(true);
       const leader = await cluster.waitForLeader();
       expect(cluster.members).toContain(leader);
-      const tls = { ca: Buffer.from(certs.ca), cert: Buffer.from(certs.clientCert), key: Buffer.from(certs.clientKey) };
+      const tls = {
+        ca: Buffer.from(certs.ca),
+        cert: Buffer.from(certs.clientCert),
+        key: Buffer.from(certs.clientKey),
+      };
       expect(await putKey(cluster.clientURLs[1]!, '/tls', 'yes', 2000, tls)).toBe(201);
       // Without a client certificate the server refuses the handshake.
-      await expect(putKey(cluster.clientURLs[1]!, '/tls', 'no', 2000, { ca: Buffer.from(certs.ca) })).rejects.toThrow();
+      await expect(
+        putKey(cluster.clientURLs[1]!, '/tls', 'no', 2000, { ca: Buffer.from(certs.ca) }),
+      ).rejects.toThrow();
     } finally {
       rmSync(certs.dir, { recursive: true, force: true });
     }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What the test suites need besides etcd: dnsmasq (a real DNS server for SRV discovery tests) and openssl
+# (throw-away certificates for TLS tests). Installed with apt where apt and root are available.
+set -euo pipefail
+
+missing=()
+[ -x /usr/sbin/dnsmasq ] || command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+command -v openssl >/dev/null || missing+=(openssl)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "installing ${missing[*]} with apt-get..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+echo "error: the tests need ${missing[*]}; install them (Debian/Ubuntu: sudo apt-get install ${missing[*]})" >&2
+exit 1
