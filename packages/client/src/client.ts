@@ -55,8 +55,9 @@ export interface ClientConfig {
   /** Basic auth password. Never logged, printed or put into an error. */
   readonly password?: string;
   /**
-   * Time allowed for connect, send and response headers of each request to one endpoint, in ms, after which
-   * the next endpoint is tried. Never applies to watches, nor to reading a body. Default
+   * Time allowed for the response headers of each request to one endpoint, in ms, after which the next
+   * endpoint is tried. It bounds the connection attempt (for the client's own dispatcher) and, once sent, the
+   * wait for headers; it never applies to watches, nor to reading a body. Default
    * {@link DEFAULT_REQUEST_TIMEOUT} (Go: 0); 0 disables it.
    */
   readonly headerTimeoutPerRequest?: number;
@@ -132,7 +133,7 @@ export class Client implements AsyncDisposable {
     this.#dispatcher =
       config.dispatcher ??
       new Agent({
-        connect: { timeout: 30_000, ...tlsConnectOptions(config.tls) },
+        connect: { timeout: headerTimeoutPerRequest || 30_000, ...tlsConnectOptions(config.tls) },
         keepAliveTimeout: 30_000,
       });
   }
@@ -291,7 +292,7 @@ export class Client implements AsyncDisposable {
     const action: Action = {
       httpRequest: (endpoint) => ({
         method: 'GET',
-        url: buildURL(endpoint, `${endpoint.path}/version`, [
+        ...buildURL(endpoint, `${endpoint.path}/version`, [
           ['quorum', 'false'],
           ['recursive', 'false'],
           ['sorted', 'false'],

@@ -205,9 +205,9 @@ export function request(
   params: [string, string][],
   body?: string,
 ): HttpRequestSpec {
-  const url = buildURL(endpoint, `${endpoint.path}${path}`, params);
-  if (body === undefined) return { method, url, headers: {} };
-  return { method, url, headers: { 'content-type': FORM_CONTENT_TYPE }, body };
+  const target = buildURL(endpoint, `${endpoint.path}${path}`, params);
+  if (body === undefined) return { method, ...target, headers: {} };
+  return { method, ...target, headers: { 'content-type': FORM_CONTENT_TYPE }, body };
 }
 
 /** Validates a whole-number option (TTL seconds, an index); undefined and 0 mean "none". */

@@ -77,7 +77,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
         wait: true,
         httpRequest: (ep: Parameters<typeof buildURL>[0]) => ({
           method: 'GET' as const,
-          url: buildURL(ep, `${ep.path}${this.#path}`, params),
+          ...buildURL(ep, `${ep.path}${this.#path}`, params),
           headers: {},
         }),
       };
@@ -113,7 +113,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
         {
           httpRequest: (ep) => ({
             method: 'GET',
-            url: buildURL(ep, `${ep.path}${this.#path}`, params),
+            ...buildURL(ep, `${ep.path}${this.#path}`, params),
             headers: {},
           }),
         },

@@ -1,11 +1,17 @@
 import type { Endpoint } from './endpoints.js';
 import { canonicalURLPath, encodeValues, escapePath, parseQuery } from './path.js';
 
+/** Where a request goes: origin, and escaped path with query. */
+export interface Target {
+  /** Scheme, host and port, e.g. `http://127.0.0.1:2379`. */
+  origin: string;
+  /** Escaped path and query. */
+  path: string;
+}
+
 /** One HTTP request, built for one endpoint. `body` undefined means no body (Go's nil body). */
-export interface HttpRequestSpec {
+export interface HttpRequestSpec extends Target {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  /** Absolute URL, already escaped. */
-  url: string;
   readonly headers: Record<string, string>;
   readonly body?: string;
 }
@@ -20,7 +26,7 @@ export interface Action {
 }
 
 /**
- * The URL of `path` (unescaped) on `endpoint`, with the endpoint's own query merged into `params` and all
+ * Where `path` (unescaped) goes on `endpoint`, with the endpoint's own query merged into `params` and all
  * sorted, as the Go client builds it. `canonical` applies etcd's CanonicalURLPath (keys) instead of a plain
  * path already cleaned (members, auth). No `?` when there are no params.
  */
@@ -29,10 +35,13 @@ export function buildURL(
   path: string,
   params: [string, string][] = [],
   canonical = true,
-): string {
-  const all = [...parseQuery(endpoint.url.search.slice(1)), ...params];
+): Target {
+  const all = endpoint.url.search ? [...parseQuery(endpoint.url.search.slice(1)), ...params] : params;
   const query = all.length ? `?${encodeValues(all)}` : '';
-  return `${endpoint.url.protocol}//${endpoint.url.host}${escapePath(canonical ? canonicalURLPath(path) : path)}${query}`;
+  return {
+    origin: endpoint.url.origin,
+    path: `${escapePath(canonical ? canonicalURLPath(path) : path)}${query}`,
+  };
 }
 
 /** The form content type the keys API sends. */

@@ -9,7 +9,8 @@ import type { Endpoint } from './endpoints.js';
 export interface RawResponse {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
+  /** The body, decoded as UTF-8. */
+  readonly body: string;
   /** The endpoint that answered. */
   readonly endpoint: Endpoint;
 }
@@ -53,7 +54,11 @@ export async function attemptEndpoint(
   for (let hop = 0; hop < 100; hop++) {
     if (hop > 0) options.checkRedirect(hop);
     const spec = action.httpRequest(endpoint);
-    if (location !== undefined) spec.url = location;
+    if (location !== undefined) {
+      const target = new URL(location);
+      spec.origin = target.origin;
+      spec.path = target.pathname + target.search;
+    }
     const response = await exchange(endpoint, spec, action.wait === true, options);
     if (Math.floor(response.status / 100) === 3) {
       const target = header(response, 'location');
@@ -77,10 +82,14 @@ export async function attemptEndpoint(
   throw new RedirectError('client: too many redirect checks');
 }
 
+/** undici's codes for a connect or header timeout. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+
 /**
- * One HTTP exchange (Go's `simpleHTTPClient`). The header timeout covers connect, send and the wait for the
- * response headers, never a watch, and never the body. The caller's abort always wins: it rejects with
- * `signal.reason` unchanged.
+ * One HTTP exchange (Go's `simpleHTTPClient`). The header timeout bounds the connection attempt and the wait
+ * for the response headers (undici's own connect and headers timers, which cost nothing per request, unlike
+ * an AbortSignal); it never applies to a watch, nor to reading a body. The caller's abort always wins: it
+ * rejects with `signal.reason` unchanged.
  */
 async function exchange(
   endpoint: Endpoint,
@@ -88,66 +97,33 @@ async function exchange(
   wait: boolean,
   options: AttemptOptions,
 ): Promise<RawResponse> {
-  const { signal } = options;
+  const { signal, liveness } = options;
   signal?.throwIfAborted();
-  const controller = new AbortController();
-  const abort = (): void => controller.abort();
-  signal?.addEventListener('abort', abort, { once: true });
-  options.liveness?.addEventListener('abort', abort, { once: true });
-  let timedOut = false;
-  const timer =
-    options.headerTimeoutMs > 0 && !wait
-      ? setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, options.headerTimeoutMs)
-      : undefined;
-  const url = new URL(spec.url);
-  printCurl(spec.method, spec.url, spec.body);
-  const headers = { ...spec.headers };
-  if (options.authorization) headers.authorization = options.authorization;
+  printCurl(spec.method, spec.origin + spec.path, spec.body);
+  const headers = options.authorization
+    ? { ...spec.headers, authorization: options.authorization }
+    : spec.headers;
+  // A signal makes undici do real work per request: pass one only when something can abort.
+  const abort = signal && liveness ? AbortSignal.any([signal, liveness]) : (signal ?? liveness);
   try {
-    let reply: Dispatcher.ResponseData;
-    try {
-      reply = await options.dispatcher.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: spec.method,
-        headers,
-        body: spec.body ?? null,
-        signal: controller.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-    let body: Buffer;
-    try {
-      body = Buffer.from(await reply.body.arrayBuffer());
-    } catch (error) {
-      throw failure(endpoint, error, signal, options.liveness, false);
-    }
+    const reply = await options.dispatcher.request({
+      origin: spec.origin,
+      path: spec.path,
+      method: spec.method,
+      headers,
+      body: spec.body ?? null,
+      ...(abort ? { signal: abort } : {}),
+      headersTimeout: wait ? 0 : options.headerTimeoutMs,
+      bodyTimeout: 0,
+    });
+    const body = await reply.body.text();
     return { status: reply.statusCode, headers: reply.headers, body, endpoint };
   } catch (error) {
-    if (error instanceof EndpointError) throw error;
-    throw failure(endpoint, error, signal, options.liveness, timedOut);
-  } finally {
-    signal?.removeEventListener('abort', abort);
-    options.liveness?.removeEventListener('abort', abort);
+    if (signal?.aborted) throw signal.reason;
+    if (liveness?.aborted) throw liveness.reason;
+    if (TIMEOUT_CODES.has((error as { code?: string }).code ?? ''))
+      throw new HeaderTimeoutError(endpoint.text);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
   }
-}
-
-function failure(
-  endpoint: Endpoint,
-  error: unknown,
-  signal: AbortSignal | undefined,
-  liveness: AbortSignal | undefined,
-  timedOut: boolean,
-): unknown {
-  if (signal?.aborted) return signal.reason;
-  if (timedOut) return new HeaderTimeoutError(endpoint.text);
-  if (liveness?.aborted) return liveness.reason;
-  const message = error instanceof Error ? error.message : String(error);
-  return new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
 }

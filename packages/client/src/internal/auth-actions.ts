@@ -13,10 +13,10 @@ export function authAction(
 ): Action {
   return {
     httpRequest(endpoint): HttpRequestSpec {
-      const url = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/auth', ...parts), [], false);
+      const target = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/auth', ...parts), [], false);
       const headers: Record<string, string> = jsonHeader ? { 'content-type': JSON_CONTENT_TYPE } : {};
-      if (body === undefined) return { method, url, headers };
-      return { method, url, headers, body: JSON.stringify(body) };
+      if (body === undefined) return { method, ...target, headers };
+      return { method, ...target, headers, body: JSON.stringify(body) };
     },
   };
 }
@@ -35,7 +35,7 @@ export function checkName(kind: 'user' | 'role', name: string): string {
 export function authError(response: RawResponse): Error {
   let raw: unknown;
   try {
-    raw = JSON.parse(response.body.toString('utf8'));
+    raw = JSON.parse(response.body);
   } catch (error) {
     return new InvalidResponseError(INVALID_JSON_MESSAGE, { cause: error });
   }
@@ -45,7 +45,7 @@ export function authError(response: RawResponse): Error {
 /** Parses a successful auth reply. */
 export function authJson(response: RawResponse): unknown {
   try {
-    return JSON.parse(response.body.toString('utf8'));
+    return JSON.parse(response.body);
   } catch (error) {
     throw new InvalidResponseError(INVALID_JSON_MESSAGE, { cause: error });
   }

@@ -87,7 +87,7 @@ function decodeNode(raw: unknown): Node {
 export function decodeKeysResponse(response: RawResponse): Response {
   if (response.status !== 200 && response.status !== 201) throw decodeKeysError(response);
   const index = parseIndex(response);
-  const text = response.body.toString('utf8');
+  const text = response.body;
   if (text === '') throw new EmptyBodyError();
   let raw: unknown;
   try {
@@ -112,7 +112,7 @@ export function decodeKeysResponse(response: RawResponse): Response {
 export function decodeKeysError(response: RawResponse): Error {
   let raw: unknown;
   try {
-    raw = JSON.parse(response.body.toString('utf8'));
+    raw = JSON.parse(response.body);
   } catch (error) {
     return invalid(error);
   }

@@ -19,9 +19,14 @@ export interface Member {
 export function membersAction(method: HttpRequestSpec['method'], suffix = '', body?: unknown): Action {
   return {
     httpRequest(endpoint: Endpoint): HttpRequestSpec {
-      const url = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/members', suffix), [], false);
-      if (body === undefined) return { method, url, headers: {} };
-      return { method, url, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify(body) };
+      const target = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/members', suffix), [], false);
+      if (body === undefined) return { method, ...target, headers: {} };
+      return {
+        method,
+        ...target,
+        headers: { 'content-type': JSON_CONTENT_TYPE },
+        body: JSON.stringify(body),
+      };
     },
   };
 }
@@ -50,7 +55,7 @@ export function fieldOf(raw: unknown, name: string): unknown {
 
 /** Parses a JSON body; a syntax error is returned raw (as Go's members API does). */
 export function parseJson(response: RawResponse): unknown {
-  return JSON.parse(response.body.toString('utf8'));
+  return JSON.parse(response.body);
 }
 
 /** `GET /v2/members`: 200 only, `{"members":[...]}`. */
@@ -72,7 +77,7 @@ export function membersError(response: RawResponse): MembersError {
   try {
     message = String(fieldOf(parseJson(response), 'message') ?? '');
   } catch {
-    message = response.body.toString('utf8');
+    message = response.body;
   }
   return new MembersError(message, response.status);
 }

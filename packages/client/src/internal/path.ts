@@ -3,9 +3,13 @@
  * `url.URL.EscapedPath`, `url.QueryEscape`, `url.Values.Encode`).
  */
 
+/** A rooted path with no empty, `.` or `..` segment and no trailing slash: `path.Clean` leaves it as is. */
+const ALREADY_CLEAN = /^(?:\/(?!\.\.?(?:\/|$))[^/]+)+$/;
+
 /** Go `path.Clean`: collapses `//`, resolves `.` and `..`, drops a trailing slash; `''` becomes `.`. */
 export function cleanPath(path: string): string {
   if (path === '') return '.';
+  if (ALREADY_CLEAN.test(path)) return path;
   const rooted = path.startsWith('/');
   const out: string[] = [];
   for (const part of path.split('/')) {
@@ -37,8 +41,11 @@ export function joinPath(...parts: string[]): string {
 
 const UNRESERVED = /[A-Za-z0-9\-_.~]/;
 const PATH_LITERAL = /[A-Za-z0-9\-_.~$&+,/:;=@]/;
+const ALL_UNRESERVED = /^[A-Za-z0-9\-_.~]*$/;
+const ALL_PATH_LITERAL = /^[A-Za-z0-9\-_.~$&+,/:;=@]*$/;
 
 function escapeWith(text: string, literal: RegExp, spaceAsPlus: boolean): string {
+  if ((literal === UNRESERVED ? ALL_UNRESERVED : ALL_PATH_LITERAL).test(text)) return text;
   let out = '';
   for (const char of text) {
     if (literal.test(char)) out += char;

@@ -13,7 +13,7 @@ export interface Versions {
 /** Decodes a `/version` reply: 200 with JSON; any other status as a server error. */
 export function decodeVersion(response: RawResponse): Versions {
   if (response.status !== 200) throw decodeKeysError(response);
-  const text = response.body.toString('utf8');
+  const text = response.body;
   if (text === '') throw new EmptyBodyError();
   let raw: unknown;
   try {
