@@ -80,9 +80,9 @@ export class KeysAPI {
   async get(key: string, options: GetOptions = {}): Promise<Response> {
     const path = this.#path(key);
     const params: [string, string][] = [
+      ['quorum', String(options.quorum === true)],
       ['recursive', String(options.recursive === true)],
       ['sorted', String(options.sort === true)],
-      ['quorum', String(options.quorum === true)],
     ];
     return this.#send({ httpRequest: (ep) => request(ep, 'GET', path, params) }, options);
   }

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { EndpointError, HeaderTimeoutError, RedirectError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
 import { printCurl } from './curl.js';
+import { dispatchRequest } from './dispatch.js';
 import type { Endpoint } from './endpoints.js';
 
 /** A reply from one endpoint: status, headers (lower-case names) and the whole body. */
@@ -106,18 +107,20 @@ async function exchange(
   // A signal makes undici do real work per request: pass one only when something can abort.
   const abort = signal && liveness ? AbortSignal.any([signal, liveness]) : (signal ?? liveness);
   try {
-    const reply = await options.dispatcher.request({
-      origin: spec.origin,
-      path: spec.path,
-      method: spec.method,
-      headers,
-      body: spec.body ?? null,
-      ...(abort ? { signal: abort } : {}),
-      headersTimeout: wait ? 0 : options.headerTimeoutMs,
-      bodyTimeout: 0,
-    });
-    const body = await reply.body.text();
-    return { status: reply.statusCode, headers: reply.headers, body, endpoint };
+    const reply = await dispatchRequest(
+      options.dispatcher,
+      {
+        origin: spec.origin,
+        path: spec.path,
+        method: spec.method,
+        headers,
+        body: spec.body ?? null,
+        headersTimeout: wait ? 0 : options.headerTimeoutMs,
+        bodyTimeout: 0,
+      },
+      abort,
+    );
+    return { status: reply.status, headers: reply.headers, body: reply.body, endpoint };
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (liveness?.aborted) throw liveness.reason;

@@ -47,23 +47,30 @@ export function parseIndex(response: RawResponse): number {
   return Number(text);
 }
 
+/** The JSON type each node field must have (Go's json-iterator refuses a mismatch). */
+const NODE_FIELD_TYPES: Record<string, string> = {
+  key: 'string',
+  dir: 'boolean',
+  value: 'string',
+  createdIndex: 'number',
+  modifiedIndex: 'number',
+  expiration: 'string',
+  ttl: 'number',
+};
+
 function decodeNode(raw: unknown): Node {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
   const r = raw as Record<string, unknown>;
-  const check = (name: string, type: string): void => {
-    if (r[name] !== undefined && r[name] !== null && typeof r[name] !== type) throw invalid();
-  };
-  check('key', 'string');
-  check('dir', 'boolean');
-  check('value', 'string');
-  check('createdIndex', 'number');
-  check('modifiedIndex', 'number');
-  check('expiration', 'string');
-  check('ttl', 'number');
-  if (r.nodes !== undefined && r.nodes !== null && !Array.isArray(r.nodes)) throw invalid();
-  const node: {
-    -readonly [K in keyof Node]: Node[K];
-  } = {
+  for (const name in r) {
+    const value = r[name];
+    if (value === null) continue;
+    if (name === 'nodes') {
+      if (!Array.isArray(value)) throw invalid();
+    } else if (NODE_FIELD_TYPES[name] !== undefined && typeof value !== NODE_FIELD_TYPES[name]) {
+      throw invalid();
+    }
+  }
+  const node: { -readonly [K in keyof Node]: Node[K] } = {
     key: (r.key as string | undefined) ?? '',
     dir: (r.dir as boolean | undefined) ?? false,
     value: (r.value as string | undefined) ?? '',

@@ -71,11 +71,13 @@ export function queryEscape(text: string): string {
 }
 
 /** Go `url.Values.Encode`: keys sorted, each key and value query-escaped. */
-export function encodeValues(values: Iterable<[string, string]>): string {
-  return [...values]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, value]) => `${queryEscape(key)}=${queryEscape(value)}`)
-    .join('&');
+export function encodeValues(values: readonly [string, string][]): string {
+  let sorted = true;
+  for (let i = 1; i < values.length && sorted; i++) sorted = values[i - 1]![0] <= values[i]![0];
+  const ordered = sorted ? values : [...values].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let out = '';
+  for (const [key, value] of ordered) out += `${out ? '&' : ''}${queryEscape(key)}=${queryEscape(value)}`;
+  return out;
 }
 
 /** Parses a query string the way Go's `url.ParseQuery` does (`+` is a space), keeping order. */
