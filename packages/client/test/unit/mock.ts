@@ -26,7 +26,7 @@ export function mockCluster(origins: string[], handler: (seen: Seen) => Reply) {
   const seen: Seen[] = [];
   for (const origin of origins) {
     agent
-      .get(origin)
+      .get(new URL(origin).origin)
       .intercept({ path: () => true, method: () => true })
       .reply((options) => {
         const headers: Record<string, string> = {};
