@@ -1,6 +1,7 @@
+import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
 import { EmptyBodyError, InvalidResponseError } from './errors.js';
-import { buildURL } from './internal/action.js';
+import { type Action, buildURL } from './internal/action.js';
 import { decodeKeysResponse, type Response } from './internal/keys-response.js';
 
 /** Options of `KeysAPI.watcher`. */
@@ -66,35 +67,32 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closer.signal])
       : this.#closer.signal;
-    let backoff = 25;
-    for (;;) {
-      const params: [string, string][] = [
-        ['recursive', String(this.#recursive)],
-        ['wait', 'true'],
-        ['waitIndex', String(this.#waitIndex)],
-      ];
-      const action = {
-        wait: true,
-        httpRequest: (ep: Parameters<typeof buildURL>[0]) => ({
-          method: 'GET' as const,
-          ...buildURL(ep, `${ep.path}${this.#path}`, params),
-          headers: {},
-        }),
-      };
-      let response: Response;
-      try {
-        response = decodeKeysResponse(await this.#client.do(action, { signal }));
-      } catch (error) {
-        if (!(error instanceof EmptyBodyError)) throw error;
-        // Proxies and 2.x servers end idle waits with an empty 200: wait again, without spinning.
-        await delay(backoff, signal);
-        backoff = Math.min(backoff * 2, MAX_EMPTY_BACKOFF_MS);
-        continue;
-      }
-      if (!response.node) throw new InvalidResponseError('client: watch reply without a node');
-      this.#waitIndex = response.node.modifiedIndex + 1;
-      return response;
-    }
+    const params: [string, string][] = [
+      ['recursive', String(this.#recursive)],
+      ['wait', 'true'],
+      ['waitIndex', String(this.#waitIndex)],
+    ];
+    const action: Action = {
+      wait: true,
+      httpRequest: (ep) => ({
+        method: 'GET',
+        ...buildURL(ep, `${ep.path}${this.#path}`, params),
+        headers: {},
+      }),
+    };
+    // Proxies and 2.x servers end idle waits with an empty 200: wait again (same index), backing off.
+    const response = await pRetry(async () => decodeKeysResponse(await this.#client.do(action, { signal })), {
+      retries: Number.POSITIVE_INFINITY,
+      factor: 2,
+      minTimeout: 25,
+      maxTimeout: MAX_EMPTY_BACKOFF_MS,
+      randomize: false,
+      signal,
+      shouldRetry: ({ error }) => error instanceof EmptyBodyError,
+    });
+    if (!response.node) throw new InvalidResponseError('client: watch reply without a node');
+    this.#waitIndex = response.node.modifiedIndex + 1;
+    return response;
   }
 
   /**
@@ -143,19 +141,4 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    signal.throwIfAborted();
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal.reason);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -193,8 +193,15 @@ describe('Watcher request shapes', () => {
       ++calls < 3 ? { status: 200, body: '' } : keysReply('set', node),
     );
     const watcher = new KeysAPI(client).watcher('/foo', { afterIndex: 4 });
+    const t0 = performance.now();
     await watcher.next();
+    // backs off 25 ms, then 50 ms: no tight loop
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(70);
     expect(seen.map((s) => s.path.split('waitIndex=')[1])).toEqual(['5', '5', '5']);
+    const forever = mockClient([EP], () => ({ status: 200, body: '' }));
+    const waiting = new KeysAPI(forever.client).watcher('/foo').next({ signal: AbortSignal.timeout(150) });
+    await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(forever.seen.length).toBeLessThan(10);
     const bare = mockClient([EP], () => ({ status: 200, body: { action: 'set' } }));
     await expect(new KeysAPI(bare.client).watcher('/foo').next()).rejects.toThrow(
       /watch reply without a node/,
