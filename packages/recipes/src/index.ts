@@ -1,1 +1,6 @@
-export {};
+export { Barrier, BarrierHeldError, type BarrierOptions } from './barrier.js';
+export { Election, type ElectionOptions, type LeaderInfo, type Term } from './election.js';
+export { RecipeError, SessionExpiredError, SessionLostError, StaleTokenError } from './errors.js';
+export { FencedKey, type FencedValue } from './fencing.js';
+export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
+export { Session, SessionKey, type SessionOptions } from './session.js';

@@ -1,0 +1,97 @@
+import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { RecipeError } from './errors.js';
+import { GONE_ACTIONS, waitForEvent } from './internal/wait.js';
+import { Session, type SessionKey } from './session.js';
+
+/** Options of {@link Barrier}. */
+export interface BarrierOptions {
+  /**
+   * Keep the barrier key alive with this TTL (whole seconds), so that a holder that crashes cannot block the
+   * waiters forever. Default: no TTL (the barrier stays until released).
+   */
+  readonly ttl?: number;
+}
+
+/** The barrier is already held by someone. */
+export class BarrierHeldError extends RecipeError {
+  override name = 'BarrierHeldError';
+  override readonly code = 'ETCDKIT_BARRIER_HELD';
+}
+
+/**
+ * A barrier: while one process holds it, everyone who waits blocks; releasing it wakes them all at once
+ * (a broadcast, on purpose). Waits survive error 401 and silent watches (they re-read).
+ */
+export class Barrier {
+  readonly #keys: KeysAPI;
+  readonly #key: string;
+  readonly #ttl: number | undefined;
+  #session: Session | undefined;
+  #kept: SessionKey | undefined;
+
+  constructor(keys: KeysAPI, key: string, options: BarrierOptions = {}) {
+    this.#keys = keys;
+    this.#key = key;
+    this.#ttl = options.ttl;
+  }
+
+  /**
+   * Puts the barrier up.
+   *
+   * @throws {BarrierHeldError} when it is up already.
+   */
+  async hold(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const sentAt = performance.now();
+    try {
+      const response = await this.#keys.create(this.#key, JSON.stringify({ pid: process.pid }), {
+        ...(this.#ttl ? { ttl: this.#ttl } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (this.#ttl) {
+        this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
+        this.#kept = this.#session.keep(this.#key, response.node!.modifiedIndex, sentAt);
+      }
+    } catch (error) {
+      if (error instanceof EtcdError && error.errorCode === 105) {
+        throw new BarrierHeldError(`barrier ${this.#key} is already held`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Takes the barrier down, waking every waiter. Releasing a barrier that is down does nothing. */
+  async release(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const kept = this.#kept;
+    this.#kept = undefined;
+    await kept?.stop();
+    try {
+      await this.#keys.delete(this.#key, {
+        ...(kept ? { prevIndex: kept.modifiedIndex } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof EtcdError && error.errorCode === 100)) throw error;
+    }
+  }
+
+  /** Resolves when the barrier is down (at once if it is not up). */
+  async wait(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options;
+    for (;;) {
+      let index: number;
+      try {
+        index = (await this.#keys.get(this.#key, { quorum: true, ...(signal ? { signal } : {}) })).index;
+      } catch (error) {
+        if (error instanceof EtcdError && error.errorCode === 100) return;
+        if (signal?.aborted) throw signal.reason;
+        throw error;
+      }
+      const event = await waitForEvent(this.#keys, this.#key, {
+        afterIndex: index,
+        signal,
+        watchdogMs: (this.#ttl ?? 15) * 1000,
+      });
+      if (event && GONE_ACTIONS.has(event.action)) return;
+    }
+  }
+}

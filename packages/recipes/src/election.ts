@@ -1,0 +1,157 @@
+import type { KeysAPI } from '@etcdkit/client';
+import { SessionLostError } from './errors.js';
+import { listQueue, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
+import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
+import { Session, type SessionOptions } from './session.js';
+
+/** Options of {@link Election}. */
+export interface ElectionOptions extends SessionOptions {
+  /** A session to keep candidates' keys alive; by default the election makes its own with `ttl`. */
+  readonly session?: Session;
+}
+
+/** Who leads, as observers see it. */
+export interface LeaderInfo {
+  /** The value the leader campaigned with, or last proclaimed. */
+  readonly value: string;
+  /** The leader's key. */
+  readonly key: string;
+  /** The leader's fencing token (its key's createdIndex): strictly rising across terms. */
+  readonly fencingToken: number;
+}
+
+/** A term of leadership, from `campaign()` until it is resigned or lost. */
+export interface Term extends AsyncDisposable {
+  readonly key: string;
+  /** Strictly rising across leaders of this election. */
+  readonly fencingToken: number;
+  /** Aborts, with a `SessionLostError`, as soon as leadership can no longer be trusted, or the key was removed. */
+  readonly signal: AbortSignal;
+  /** Publishes a new value for observers (`compareAndSwap` on the leader's key). */
+  proclaim(value: string): Promise<void>;
+  /** Steps down at once: the next candidate leads within one round trip. Idempotent. */
+  resign(): Promise<void>;
+}
+
+/**
+ * Leader election on the etcd v2 API (the queue recipe of Curator's LeaderLatch and etcd's Election): FIFO
+ * candidates, each watching only its predecessor; the first key leads.
+ */
+export class Election {
+  readonly #keys: KeysAPI;
+  readonly #dir: string;
+  readonly #session: Session;
+  readonly #ownSession: boolean;
+
+  constructor(keys: KeysAPI, name: string, options: ElectionOptions = {}) {
+    this.#keys = keys;
+    this.#dir = name.replace(/\/+$/, '');
+    this.#ownSession = !options.session;
+    this.#session = options.session ?? new Session(keys, options);
+  }
+
+  /**
+   * Becomes a candidate with `value` and resolves once leader.
+   *
+   * @throws {SessionExpiredError | SessionLostError} when the candidate's key is lost while waiting.
+   * @throws the reason of `signal` when it aborts (the candidate's key is removed first).
+   */
+  async campaign(value: string, options: { signal?: AbortSignal } = {}): Promise<Term> {
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { value }, options.signal);
+    try {
+      await ticket.waitUntil((entries, mine) => (mine === 0 ? undefined : entries[mine - 1]), options.signal);
+      if (!ticket.kept.valid)
+        throw new SessionLostError(ticket.key, 'validity deadline passed while campaigning');
+    } catch (error) {
+      await ticket.remove();
+      throw error;
+    }
+    void this.#guard(ticket);
+    const resign = (): Promise<void> => ticket.remove();
+    return {
+      key: ticket.key,
+      fencingToken: ticket.createdIndex,
+      signal: ticket.kept.signal,
+      proclaim: (next: string) =>
+        ticket.kept.modify(async (prevIndex) => {
+          const data = { owner: ticket.owner, value: next, pid: process.pid };
+          const response = await this.#keys.set(ticket.key, JSON.stringify(data), {
+            prevIndex,
+            ttl: this.#session.ttl,
+          });
+          return response.node!.modifiedIndex;
+        }),
+      resign,
+      [Symbol.asyncDispose]: resign,
+    };
+  }
+
+  /** The current leader, or `null` when there is none (a quorum read). */
+  async leader(options: { signal?: AbortSignal } = {}): Promise<LeaderInfo | null> {
+    return leaderOf(await listQueue(this.#keys, this.#dir, options.signal));
+  }
+
+  /**
+   * Follows the leadership: yields the current leader at once (or `null` when there is none), then every
+   * change (new leader, new proclaimed value, no leader). Ends when `signal` aborts.
+   */
+  async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
+    const { signal } = options;
+    let last: string | undefined;
+    while (!signal?.aborted) {
+      let listing: QueueListing;
+      try {
+        listing = await listQueue(this.#keys, this.#dir, signal);
+      } catch {
+        if (signal?.aborted) return;
+        await sleep(100, signal).catch(() => {});
+        continue;
+      }
+      const leader = leaderOf(listing);
+      const id = leader ? `${leader.key}\n${leader.value}` : '';
+      if (id !== last) {
+        last = id;
+        yield leader;
+      }
+      try {
+        await waitForEvent(this.#keys, leader?.key ?? this.#dir, {
+          afterIndex: listing.index,
+          recursive: !leader,
+          signal,
+          watchdogMs: this.#session.ttl * 1000,
+        });
+      } catch {
+        return;
+      }
+    }
+  }
+
+  /** Stops the election's own session. */
+  async close(): Promise<void> {
+    if (this.#ownSession) await this.#session.close();
+  }
+
+  /** While leader, watches its own key: removed by someone else means leadership is lost at once. */
+  async #guard(ticket: QueueTicket): Promise<void> {
+    let afterIndex = ticket.kept.modifiedIndex;
+    const signal = ticket.kept.signal;
+    while (!signal.aborted) {
+      const event = await waitForEvent(this.#keys, ticket.key, {
+        afterIndex,
+        signal,
+        watchdogMs: this.#session.ttl * 1000,
+      }).catch(() => undefined);
+      if (event && GONE_ACTIONS.has(event.action)) {
+        ticket.kept.lose(`the leader key was removed (${event.action})`);
+        return;
+      }
+      if (event?.node) afterIndex = event.node.modifiedIndex;
+    }
+  }
+}
+
+function leaderOf(listing: QueueListing): LeaderInfo | null {
+  const first: QueueEntry | undefined = listing.entries[0];
+  if (!first) return null;
+  return { value: first.data.value ?? '', key: first.key, fencingToken: first.createdIndex };
+}

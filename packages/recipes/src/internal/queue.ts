@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+import { SessionExpiredError } from '../errors.js';
+import type { Session, SessionKey } from '../session.js';
+import { sleep, waitForEvent } from './wait.js';
+
+/** One key of a queue directory. */
+export interface QueueEntry {
+  readonly key: string;
+  readonly createdIndex: number;
+  readonly modifiedIndex: number;
+  /** The parsed value; `{}` when it is not ours. */
+  readonly data: QueueValue;
+}
+
+/** What a contender stores in its key: who it is, and a payload. */
+export interface QueueValue {
+  readonly owner?: string;
+  readonly host?: string;
+  readonly pid?: number;
+  readonly value?: string;
+  readonly mode?: string;
+}
+
+/** A queue read: the entries in creation order, and the index of the read. */
+export interface QueueListing {
+  readonly entries: QueueEntry[];
+  readonly index: number;
+}
+
+/** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
+export async function listQueue(keys: KeysAPI, dir: string, signal?: AbortSignal): Promise<QueueListing> {
+  try {
+    const response = await keys.get(dir, { quorum: true, sort: true, ...(signal ? { signal } : {}) });
+    const entries = (response.node?.nodes ?? [])
+      .filter((node) => !node.dir)
+      .map(toEntry)
+      .sort((a, b) => a.createdIndex - b.createdIndex);
+    return { entries, index: response.index };
+  } catch (error) {
+    if (error instanceof EtcdError && error.errorCode === 100) return { entries: [], index: error.index };
+    throw error;
+  }
+}
+
+function toEntry(node: Node): QueueEntry {
+  let data: QueueValue = {};
+  try {
+    const parsed: unknown = JSON.parse(node.value);
+    if (parsed && typeof parsed === 'object') data = parsed as QueueValue;
+  } catch {
+    // a foreign key: no owner
+  }
+  return { key: node.key, createdIndex: node.createdIndex, modifiedIndex: node.modifiedIndex, data };
+}
+
+/**
+ * A contender's key in a queue directory (the Curator / etcd-concurrency queue): created in order with a TTL,
+ * kept alive by a {@link Session}, carrying a unique owner id so that a create whose reply was lost is found
+ * again instead of duplicated.
+ */
+export class QueueTicket {
+  readonly key: string;
+  /** The key's createdIndex: the fencing token. */
+  readonly createdIndex: number;
+  readonly kept: SessionKey;
+  readonly owner: string;
+  readonly #session: Session;
+  readonly #dir: string;
+  #removed: Promise<void> | undefined;
+
+  private constructor(session: Session, dir: string, entry: QueueEntry, kept: SessionKey) {
+    this.#session = session;
+    this.#dir = dir;
+    this.key = entry.key;
+    this.createdIndex = entry.createdIndex;
+    this.owner = entry.data.owner ?? '';
+    this.kept = kept;
+  }
+
+  /** Creates the contender's key in `dir` and starts keeping it alive. */
+  static async enqueue(
+    session: Session,
+    dir: string,
+    payload: Omit<QueueValue, 'owner' | 'host' | 'pid'>,
+    signal?: AbortSignal,
+  ): Promise<QueueTicket> {
+    const data: QueueValue = { owner: randomUUID(), host: hostname(), pid: process.pid, ...payload };
+    const value = JSON.stringify(data);
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      const sentAt = performance.now();
+      try {
+        const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl });
+        const node = response.node!;
+        const entry = {
+          key: node.key,
+          createdIndex: node.createdIndex,
+          modifiedIndex: node.modifiedIndex,
+          data,
+        };
+        return new QueueTicket(session, dir, entry, session.keep(entry.key, entry.modifiedIndex, sentAt));
+      } catch (error) {
+        if (error instanceof EtcdError) throw error;
+        // The reply may be lost while the key was made: look for it before creating another.
+        const found = await listQueue(session.keys, dir).then(
+          (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
+          () => undefined,
+        );
+        if (found)
+          return new QueueTicket(session, dir, found, session.keep(found.key, found.modifiedIndex, sentAt));
+        if (attempt >= 3) throw error;
+        await sleep(100 * attempt, signal);
+      }
+    }
+  }
+
+  /**
+   * Waits until `blocker(entries, mine)` returns no entry to wait for, watching only the entry it returns
+   * (herd-free). Re-reads on every event, on error 401, and at least once per TTL (watchdog).
+   *
+   * @throws {SessionExpiredError} when the contender's own key is gone.
+   * @throws {SessionLostError} when the key can no longer be kept alive.
+   * @throws the reason of `signal` when it aborts.
+   */
+  async waitUntil(
+    blocker: (entries: QueueEntry[], mine: number) => QueueEntry | undefined,
+    signal?: AbortSignal,
+  ): Promise<QueueListing> {
+    const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
+    for (;;) {
+      combined.throwIfAborted();
+      let listing: QueueListing;
+      try {
+        listing = await listQueue(this.#session.keys, this.#dir, combined);
+      } catch {
+        if (combined.aborted) throw combined.reason;
+        await sleep(100, combined);
+        continue;
+      }
+      const mine = listing.entries.findIndex((entry) => entry.key === this.key);
+      if (mine < 0) {
+        this.kept.lose('the queue key disappeared while waiting');
+        throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`);
+      }
+      const wait = blocker(listing.entries, mine);
+      if (!wait) return listing;
+      await waitForEvent(this.#session.keys, wait.key, {
+        afterIndex: listing.index,
+        signal: combined,
+        watchdogMs: this.#session.ttl * 1000,
+      });
+    }
+  }
+
+  /**
+   * Stops the keepalive and deletes the key with `prevIndex`, so that it can never delete someone else's key;
+   * retries transient failures a few times (the key expires by TTL otherwise). Idempotent.
+   */
+  remove(): Promise<void> {
+    this.#removed ??= (async () => {
+      await this.kept.stop();
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        try {
+          await this.#session.keys.delete(this.key, { prevIndex: this.kept.modifiedIndex });
+          return;
+        } catch (error) {
+          if (error instanceof EtcdError) {
+            if (error.errorCode === 100) return;
+            if (error.errorCode === 101) {
+              // changed since (a proclaim we did not see finish?): delete only if it is still ours
+              const current = await this.#session.keys.get(this.key, { quorum: true }).catch(() => undefined);
+              if (current?.node?.createdIndex !== this.createdIndex) return;
+              await this.#session.keys
+                .delete(this.key, { prevIndex: current.node.modifiedIndex })
+                .catch(() => {});
+              return;
+            }
+          }
+          await sleep(100 * attempt);
+        }
+      }
+    })();
+    return this.#removed;
+  }
+}

@@ -1,0 +1,65 @@
+import { EtcdError, type KeysAPI, type Response } from '@etcdkit/client';
+
+/** What {@link waitForEvent} needs. */
+export interface WaitOptions {
+  /** Wait for events after this index (the index of the read the decision was made on). */
+  readonly afterIndex: number;
+  readonly recursive?: boolean;
+  /** Aborts the wait; it then rejects with `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Give up after this long and let the caller read again (a silent watch must not strand a waiter). */
+  readonly watchdogMs: number;
+}
+
+/**
+ * The watch every recipe shares: waits for the next event on `key` after `afterIndex`. Resolves to the event,
+ * or to `undefined` when the caller should simply read again: the watchdog fired, the index was cleared from
+ * history (error 401), or the cluster could not be reached for a moment (after a short pause). Only an abort
+ * of `signal` rejects (with its reason), so no wake-up is ever lost to an error.
+ */
+export async function waitForEvent(
+  keys: KeysAPI,
+  key: string,
+  options: WaitOptions,
+): Promise<Response | undefined> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const watchdog = AbortSignal.timeout(options.watchdogMs);
+  const combined = signal ? AbortSignal.any([signal, watchdog]) : watchdog;
+  const watcher = keys.watcher(key, {
+    afterIndex: options.afterIndex,
+    recursive: options.recursive === true,
+  });
+  try {
+    return await watcher.next({ signal: combined });
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (watchdog.aborted) return undefined;
+    if (!(error instanceof EtcdError && error.errorCode === 401)) await sleep(100, signal);
+    return undefined;
+  } finally {
+    watcher.close();
+  }
+}
+
+/** Resolves after `ms`, or rejects with `signal.reason` when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Events that mean a key is gone. */
+export const GONE_ACTIONS = new Set(['delete', 'expire', 'compareAndDelete']);

@@ -1,0 +1,58 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.url));
+
+/** A contender process; `events` fills with the JSON lines it prints. */
+export interface Worker {
+  readonly child: ChildProcess;
+  readonly events: Record<string, unknown>[];
+  /** Resolves with the first event matching `predicate`. */
+  next(
+    predicate: (event: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+export function startWorker(args: string[]): Worker {
+  const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const events: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    events.push(JSON.parse(line) as Record<string, unknown>);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    events,
+    exited,
+    async next(predicate, timeoutMs = 30_000) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const found = events.find(predicate);
+        if (found) return found;
+        if (performance.now() > deadline)
+          throw new Error(`worker ${child.pid}: no matching event in ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+    },
+  };
+}
+
+/** Kills a worker if it still runs, by its pid. */
+export function stopWorker(worker: Worker): void {
+  if (worker.child.exitCode === null && worker.child.pid) {
+    try {
+      process.kill(worker.child.pid, 'SIGCONT');
+      process.kill(worker.child.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}

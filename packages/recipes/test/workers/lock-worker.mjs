@@ -1,0 +1,43 @@
+// A lock contender in its own process, for multi-process tests. Prints one JSON line per event on stdout.
+//   node lock-worker.mjs <mode> <endpoints,...> <lock> <ttl> [count]
+// mode "loop": acquire, fenced write, release, <count> times, printing {token, acquired, released}.
+// mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
+//              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
+import { Client, KeysAPI } from '@etcdkit/client';
+import { FencedKey, Lock } from '../../dist/index.js';
+
+const [mode, endpoints, name, ttl, count = '5'] = process.argv.slice(2);
+const client = new Client({ endpoints: endpoints.split(','), headerTimeoutPerRequest: 1000 });
+const keys = new KeysAPI(client);
+const lock = new Lock(keys, name, { ttl: Number(ttl) });
+const fenced = new FencedKey(keys, `${name}-resource`);
+const now = () => performance.timeOrigin + performance.now();
+const say = (event) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
+
+if (mode === 'loop') {
+  for (let i = 0; i < Number(count); i++) {
+    const held = await lock.acquire();
+    const acquired = now();
+    await fenced.write(held.fencingToken, `${process.pid}:${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const released = now();
+    await held.release();
+    say({ token: held.fencingToken, acquired, released });
+  }
+  await lock.close();
+  await client.close();
+} else {
+  const held = await lock.acquire();
+  say({ held: true, token: held.fencingToken });
+  held.signal.addEventListener('abort', async () => {
+    let write = 'ok';
+    try {
+      await fenced.write(held.fencingToken, `stale from ${process.pid}`);
+    } catch (error) {
+      write = error.name;
+    }
+    say({ lost: held.signal.reason?.name, write });
+    process.exit(0);
+  });
+  setInterval(() => {}, 1000);
+}
