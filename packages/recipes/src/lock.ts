@@ -36,9 +36,15 @@ const localQueues = new WeakMap<KeysAPI, Map<string, Mutex>>();
 
 function localMutex(keys: KeysAPI, dir: string): Mutex {
   let byDir = localQueues.get(keys);
-  if (!byDir) localQueues.set(keys, (byDir = new Map()));
+  if (!byDir) {
+    byDir = new Map();
+    localQueues.set(keys, byDir);
+  }
   let mutex = byDir.get(dir);
-  if (!mutex) byDir.set(dir, (mutex = new Mutex()));
+  if (!mutex) {
+    mutex = new Mutex();
+    byDir.set(dir, mutex);
+  }
   return mutex;
 }
 

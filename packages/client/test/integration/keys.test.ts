@@ -80,7 +80,7 @@ describe('keys against a real cluster', () => {
     }
     const listing = await keys.get(base, { sort: true });
     expect(listing.node?.nodes).toHaveLength(9);
-    const huge = 'x'.repeat(1024 * 1024 - 7) + 'ü€\n&=+%';
+    const huge = `${'x'.repeat(1024 * 1024 - 7)}ü€\n&=+%`;
     await keys.set(`${base}/huge`, huge);
     expect((await keys.get(`${base}/huge`)).node?.value).toBe(huge);
   });
