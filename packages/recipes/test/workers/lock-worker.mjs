@@ -1,10 +1,11 @@
 // A lock contender in its own process, for multi-process tests. Prints one JSON line per event on stdout.
 //   node lock-worker.mjs <mode> <endpoints,...> <lock> <ttl> [count]
 // mode "loop": acquire, fenced write, release, <count> times, printing {token, acquired, released}.
+// mode "lead": campaign in the election <lock> and print {leader, token} once leader; then idle.
 // mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
 //              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
 import { Client, KeysAPI } from '@etcdkit/client';
-import { FencedKey, Lock } from '../../dist/index.js';
+import { Election, FencedKey, Lock } from '../../dist/index.js';
 
 const [mode, endpoints, name, ttl, count = '5'] = process.argv.slice(2);
 const client = new Client({ endpoints: endpoints.split(','), headerTimeoutPerRequest: 1000 });
@@ -14,7 +15,11 @@ const fenced = new FencedKey(keys, `${name}-resource`);
 const now = () => performance.timeOrigin + performance.now();
 const say = (event) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
 
-if (mode === 'loop') {
+if (mode === 'lead') {
+  const term = await new Election(keys, name, { ttl: Number(ttl) }).campaign(`worker ${process.pid}`);
+  say({ leader: true, token: term.fencingToken });
+  setInterval(() => {}, 1000);
+} else if (mode === 'loop') {
   for (let i = 0; i < Number(count); i++) {
     const held = await lock.acquire();
     const acquired = now();
