@@ -3,4 +3,14 @@ export { Election, type ElectionOptions, type LeaderInfo, type Term } from './el
 export { RecipeError, SessionExpiredError, SessionLostError, StaleTokenError } from './errors.js';
 export { FencedKey, type FencedValue } from './fencing.js';
 export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
+export {
+  Registration,
+  ServiceCache,
+  type ServiceChange,
+  ServiceIdTakenError,
+  type ServiceInstance,
+  type ServiceInstanceSpec,
+  ServiceRegistry,
+  type ServiceRegistryOptions,
+} from './registry.js';
 export { Session, SessionKey, type SessionOptions } from './session.js';

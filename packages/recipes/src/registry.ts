@@ -1,0 +1,359 @@
+import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+import { RecipeError } from './errors.js';
+import { GONE_ACTIONS, sleep } from './internal/wait.js';
+import { Session, type SessionKey, type SessionOptions } from './session.js';
+
+/** What a service instance publishes. */
+export interface ServiceInstanceSpec {
+  /** Service name, e.g. `api`. No `/`. */
+  readonly service: string;
+  /** Instance id, unique within the service. No `/`. */
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  /** Free-form metadata. */
+  readonly meta?: Record<string, unknown>;
+}
+
+/** A registered instance, as read back. */
+export interface ServiceInstance extends ServiceInstanceSpec {
+  /** When it registered (ISO 8601, the registrant's clock). */
+  readonly registeredAt: string;
+}
+
+/** A change seen by {@link ServiceRegistry.watch}. */
+export interface ServiceChange {
+  readonly type: 'added' | 'removed' | 'updated';
+  readonly instance: ServiceInstance;
+}
+
+/** Another live registration already uses this service and id. */
+export class ServiceIdTakenError extends RecipeError {
+  override name = 'ServiceIdTakenError';
+  override readonly code = 'ETCDKIT_SERVICE_ID_TAKEN';
+}
+
+/** Options of {@link ServiceRegistry}. */
+export interface ServiceRegistryOptions extends SessionOptions {
+  readonly session?: Session;
+}
+
+/** A live registration: kept alive by TTL refreshes, re-registered if its key is lost, removed by `close()`. */
+export class Registration implements AsyncDisposable {
+  readonly key: string;
+  #instance: ServiceInstance;
+  readonly #registry: ServiceRegistry;
+  #kept: SessionKey | undefined;
+  #closed = false;
+  #reRegistering: Promise<void> | undefined;
+
+  /** @internal */
+  constructor(registry: ServiceRegistry, key: string, instance: ServiceInstance, kept: SessionKey) {
+    this.#registry = registry;
+    this.key = key;
+    this.#instance = instance;
+    this.#watch(kept);
+  }
+
+  /** The instance as published. */
+  get instance(): ServiceInstance {
+    return this.#instance;
+  }
+
+  /** Publishes new metadata (watchers see `updated`). */
+  async update(meta: Record<string, unknown>): Promise<void> {
+    const next = { ...this.#instance, meta };
+    await this.#kept!.modify(async (prevIndex) => {
+      const response = await this.#registry.keys.set(this.key, JSON.stringify(next), {
+        prevIndex,
+        ttl: this.#registry.session.ttl,
+      });
+      return response.node!.modifiedIndex;
+    });
+    this.#instance = next;
+  }
+
+  /** Unregisters at once (watchers see `removed`). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const kept = this.#kept;
+    await kept?.stop();
+    await this.#registry.keys
+      .delete(this.key, kept ? { prevIndex: kept.modifiedIndex } : {})
+      .catch((error: unknown) => {
+        if (!(error instanceof EtcdError && (error.errorCode === 100 || error.errorCode === 101)))
+          throw error;
+      });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #watch(kept: SessionKey): void {
+    this.#kept = kept;
+    kept.signal.addEventListener(
+      'abort',
+      () => {
+        if (!this.#closed) this.#reRegistering ??= this.#reRegister();
+      },
+      { once: true },
+    );
+  }
+
+  /** The key was lost (etcd unreachable past the TTL, or deleted): publish the instance again, with backoff. */
+  async #reRegister(): Promise<void> {
+    for (let delay = 100; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const kept = await this.#registry.publish(this.key, this.#instance, true);
+        if (this.#closed) {
+          await kept.stop();
+          await this.#registry.keys.delete(this.key, { prevIndex: kept.modifiedIndex }).catch(() => {});
+          return;
+        }
+        this.#reRegistering = undefined;
+        this.#watch(kept);
+        return;
+      } catch {
+        await sleep(delay);
+      }
+    }
+  }
+}
+
+/**
+ * A service registry (Curator's service discovery, on the etcd v2 API): instances publish themselves under
+ * `<prefix>/<service>/<id>` with a TTL kept alive by refreshes that wake no watcher; consumers list, watch
+ * (`added` / `removed` / `updated`) or keep a cache to pick from.
+ */
+export class ServiceRegistry {
+  readonly keys: KeysAPI;
+  readonly session: Session;
+  readonly #prefix: string;
+  readonly #ownSession: boolean;
+
+  constructor(keys: KeysAPI, prefix: string, options: ServiceRegistryOptions = {}) {
+    this.keys = keys;
+    this.#prefix = prefix.replace(/\/+$/, '');
+    this.#ownSession = !options.session;
+    this.session = options.session ?? new Session(keys, options);
+  }
+
+  /**
+   * Publishes an instance and keeps it alive until `close()`.
+   *
+   * @throws {ServiceIdTakenError} when a live registration has the same service and id.
+   */
+  async register(spec: ServiceInstanceSpec): Promise<Registration> {
+    checkName('service', spec.service);
+    checkName('id', spec.id);
+    const instance: ServiceInstance = { ...spec, registeredAt: new Date().toISOString() };
+    const key = `${this.#dir(spec.service)}/${spec.id}`;
+    const kept = await this.publish(key, instance, false);
+    return new Registration(this, key, instance, kept);
+  }
+
+  /** @internal Creates the instance key (`prevExist=false`, TTL) and keeps it alive. */
+  async publish(key: string, instance: ServiceInstance, again: boolean): Promise<SessionKey> {
+    const sentAt = performance.now();
+    try {
+      const response = await this.keys.create(key, JSON.stringify(instance), { ttl: this.session.ttl });
+      return this.session.keep(key, response.node!.modifiedIndex, sentAt);
+    } catch (error) {
+      if (error instanceof EtcdError && error.errorCode === 105) {
+        throw new ServiceIdTakenError(
+          `${again ? 're-registering: ' : ''}instance ${instance.id} of ${instance.service} is registered already`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** The live instances of a service (a quorum read), sorted by id. */
+  async list(service: string, options: { signal?: AbortSignal } = {}): Promise<ServiceInstance[]> {
+    return [...(await this.#read(service, options.signal)).instances.values()].sort((a, b) =>
+      a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+    );
+  }
+
+  /**
+   * Follows a service: first an `added` for every live instance, then each change. After error 401 or a
+   * silent watch (at least once per TTL) it re-reads and reports the difference, so nothing is missed.
+   */
+  watch(
+    service: string,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<ServiceChange, void, undefined> {
+    return this.follow(service, new Map(), options.signal);
+  }
+
+  /** @internal {@link watch}, reporting changes against the instances the caller knows already. */
+  async *follow(
+    service: string,
+    initial: ReadonlyMap<string, ServiceInstance>,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<ServiceChange, void, undefined> {
+    const dir = this.#dir(service);
+    let known = new Map(initial);
+    let index = 0;
+    let fresh = true;
+    while (!signal?.aborted) {
+      if (fresh) {
+        let read: { instances: Map<string, ServiceInstance>; index: number };
+        try {
+          read = await this.#read(service, signal);
+        } catch {
+          if (signal?.aborted) return;
+          await sleep(200, signal).catch(() => {});
+          continue;
+        }
+        yield* diff(known, read.instances);
+        known = read.instances;
+        index = read.index;
+        fresh = false;
+      }
+      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true });
+      const watchdog = AbortSignal.timeout(this.session.ttl * 1000);
+      try {
+        const event = await watcher.next({ signal: signal ? AbortSignal.any([signal, watchdog]) : watchdog });
+        index = event.node!.modifiedIndex;
+        const id = event.node!.key.slice(dir.length + 1);
+        if (id.includes('/') || id === '') continue;
+        if (GONE_ACTIONS.has(event.action)) {
+          const gone = known.get(id);
+          if (gone) {
+            known.delete(id);
+            yield { type: 'removed', instance: gone };
+          }
+        } else {
+          const instance = parseInstance(event.node!);
+          if (!instance) continue;
+          const before = known.get(id);
+          known.set(id, instance);
+          yield { type: before ? 'updated' : 'added', instance };
+        }
+      } catch {
+        if (signal?.aborted) return;
+        fresh = true; // watchdog, error 401 or a failure: re-read and diff
+      } finally {
+        watcher.close();
+      }
+    }
+  }
+
+  /** A local copy of a service's instances, kept current by {@link watch}. Close it when done. */
+  cache(service: string): ServiceCache {
+    return new ServiceCache(this, service);
+  }
+
+  /** Stops the registry's own session (registrations then expire by TTL unless closed). */
+  async close(): Promise<void> {
+    if (this.#ownSession) await this.session.close();
+  }
+
+  #dir(service: string): string {
+    return `${this.#prefix}/${service}`;
+  }
+
+  async #read(
+    service: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ instances: Map<string, ServiceInstance>; index: number }> {
+    const instances = new Map<string, ServiceInstance>();
+    try {
+      const response = await this.keys.get(this.#dir(service), {
+        quorum: true,
+        ...(signal ? { signal } : {}),
+      });
+      for (const node of response.node?.nodes ?? []) {
+        const instance = parseInstance(node);
+        if (instance) instances.set(instance.id, instance);
+      }
+      return { instances, index: response.index };
+    } catch (error) {
+      if (error instanceof EtcdError && error.errorCode === 100) return { instances, index: error.index };
+      throw error;
+    }
+  }
+}
+
+/** A live local view of one service, for picking an instance per request. */
+export class ServiceCache implements AsyncDisposable {
+  readonly #controller = new AbortController();
+  readonly #instances = new Map<string, ServiceInstance>();
+  readonly #ready: Promise<void>;
+  #next = 0;
+
+  /** @internal Use {@link ServiceRegistry.cache}. */
+  constructor(registry: ServiceRegistry, service: string) {
+    let markReady: () => void = () => {};
+    this.#ready = new Promise((resolve) => {
+      markReady = resolve;
+    });
+    void (async () => {
+      const initial = await registry.list(service).catch(() => []);
+      for (const instance of initial) this.#instances.set(instance.id, instance);
+      markReady();
+      for await (const change of registry.follow(service, this.#instances, this.#controller.signal)) {
+        if (change.type === 'removed') this.#instances.delete(change.instance.id);
+        else this.#instances.set(change.instance.id, change.instance);
+      }
+    })().catch(() => markReady());
+  }
+
+  /** Resolves once the first read is in. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** The instances known now, sorted by id. */
+  instances(): ServiceInstance[] {
+    return [...this.#instances.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** One instance, by `round-robin` (default) or `random`; `undefined` when there is none. */
+  pick(strategy: 'round-robin' | 'random' = 'round-robin'): ServiceInstance | undefined {
+    const all = this.instances();
+    if (all.length === 0) return undefined;
+    if (strategy === 'random') return all[Math.floor(Math.random() * all.length)];
+    return all[this.#next++ % all.length];
+  }
+
+  /** Stops following the service. */
+  close(): void {
+    this.#controller.abort();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+function* diff(
+  before: Map<string, ServiceInstance>,
+  after: Map<string, ServiceInstance>,
+): Generator<ServiceChange, void, undefined> {
+  for (const [id, instance] of before) if (!after.has(id)) yield { type: 'removed', instance };
+  for (const [id, instance] of after) {
+    const old = before.get(id);
+    if (!old) yield { type: 'added', instance };
+    else if (JSON.stringify(old) !== JSON.stringify(instance)) yield { type: 'updated', instance };
+  }
+}
+
+function parseInstance(node: Node): ServiceInstance | undefined {
+  try {
+    const value = JSON.parse(node.value) as ServiceInstance;
+    return typeof value.id === 'string' && typeof value.service === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkName(what: string, name: string): void {
+  if (typeof name !== 'string' || name === '' || name.includes('/') || name === '.' || name === '..') {
+    throw new RangeError(`${what} must be a non-empty name without "/", got ${JSON.stringify(name)}`);
+  }
+}
