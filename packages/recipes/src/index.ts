@@ -1,8 +1,10 @@
 export { Barrier, BarrierHeldError, type BarrierOptions } from './barrier.js';
+export { DoubleBarrier, TooManyMembersError } from './double-barrier.js';
 export { Election, type ElectionOptions, type LeaderInfo, type Term } from './election.js';
 export { RecipeError, SessionExpiredError, SessionLostError, StaleTokenError } from './errors.js';
 export { FencedKey, type FencedValue } from './fencing.js';
 export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
+export { Queue, type QueueItem, type QueueOptions } from './queue.js';
 export {
   Registration,
   ServiceCache,
@@ -13,4 +15,6 @@ export {
   ServiceRegistry,
   type ServiceRegistryOptions,
 } from './registry.js';
+export { RWLock } from './rwlock.js';
+export { Semaphore } from './semaphore.js';
 export { Session, SessionKey, type SessionOptions } from './session.js';

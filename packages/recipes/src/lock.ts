@@ -1,6 +1,7 @@
 import type { KeysAPI } from '@etcdkit/client';
 import { Mutex } from 'async-mutex';
 import { SessionLostError } from './errors.js';
+import { heldLock } from './internal/held.js';
 import { listQueue, QueueTicket } from './internal/queue.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -92,7 +93,7 @@ export class Lock {
         await ticket.remove();
         throw error;
       }
-      return held(ticket, unlockLocal);
+      return heldLock(ticket, unlockLocal);
     } catch (error) {
       unlockLocal();
       throw error;
@@ -110,7 +111,7 @@ export class Lock {
         await ticket.remove();
         throw error;
       });
-      if (entries[0]?.key === ticket.key && ticket.kept.valid) return held(ticket, unlockLocal);
+      if (entries[0]?.key === ticket.key && ticket.kept.valid) return heldLock(ticket, unlockLocal);
       await ticket.remove();
       unlockLocal();
       return null;
@@ -124,18 +125,6 @@ export class Lock {
   async close(): Promise<void> {
     if (!this.#options.session) await this.#session?.close();
   }
-}
-
-function held(ticket: QueueTicket, unlockLocal: () => void): HeldLock {
-  let released: Promise<void> | undefined;
-  const release = (): Promise<void> => (released ??= ticket.remove().finally(unlockLocal));
-  return {
-    key: ticket.key,
-    fencingToken: ticket.createdIndex,
-    signal: ticket.kept.signal,
-    release,
-    [Symbol.asyncDispose]: release,
-  };
 }
 
 /** async-mutex cannot cancel one waiter: race it with the signal, and hand back a late grant at once. */

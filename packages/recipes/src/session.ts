@@ -184,8 +184,9 @@ export class SessionKey {
         prevIndex: this.#modifiedIndex,
         signal: AbortSignal.timeout(Math.max(200, Math.round(this.#refreshMs))),
       });
-      if (this.#stopped) return;
+      // Even when stopped meanwhile: the key changed, and a release deletes it with this index.
       this.#modifiedIndex = response.node?.modifiedIndex ?? this.#modifiedIndex;
+      if (this.#stopped) return;
       this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
       this.#armDeadline();
       this.#schedule(this.#refreshMs);

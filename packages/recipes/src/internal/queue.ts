@@ -23,6 +23,12 @@ export interface QueueValue {
   readonly mode?: string;
 }
 
+/** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
+export interface WaitTarget {
+  readonly key: string;
+  readonly recursive?: boolean;
+}
+
 /** A queue read: the entries in creation order, and the index of the read. */
 export interface QueueListing {
   readonly entries: QueueEntry[];
@@ -125,7 +131,7 @@ export class QueueTicket {
    * @throws the reason of `signal` when it aborts.
    */
   async waitUntil(
-    blocker: (entries: QueueEntry[], mine: number) => QueueEntry | undefined,
+    blocker: (entries: QueueEntry[], mine: number) => WaitTarget | undefined,
     signal?: AbortSignal,
   ): Promise<QueueListing> {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
@@ -148,10 +154,28 @@ export class QueueTicket {
       if (!wait) return listing;
       await waitForEvent(this.#session.keys, wait.key, {
         afterIndex: listing.index,
+        recursive: wait.recursive === true,
         signal: combined,
         watchdogMs: this.#session.ttl * 1000,
       });
     }
+  }
+
+  /** The queue directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** Rewrites the key with the same value (a `compareAndSwap` event), to wake the contender watching it. */
+  touch(): Promise<void> {
+    return this.kept.modify(async (prevIndex) => {
+      const current = await this.#session.keys.get(this.key, { quorum: true });
+      const response = await this.#session.keys.set(this.key, current.node!.value, {
+        prevIndex,
+        ttl: this.#session.ttl,
+      });
+      return response.node!.modifiedIndex;
+    });
   }
 
   /**
@@ -161,22 +185,19 @@ export class QueueTicket {
   remove(): Promise<void> {
     this.#removed ??= (async () => {
       await this.kept.stop();
+      let prevIndex = this.kept.modifiedIndex;
       for (let attempt = 1; attempt <= 5; attempt++) {
         try {
-          await this.#session.keys.delete(this.key, { prevIndex: this.kept.modifiedIndex });
+          await this.#session.keys.delete(this.key, { prevIndex });
           return;
         } catch (error) {
-          if (error instanceof EtcdError) {
-            if (error.errorCode === 100) return;
-            if (error.errorCode === 101) {
-              // changed since (a proclaim we did not see finish?): delete only if it is still ours
-              const current = await this.#session.keys.get(this.key, { quorum: true }).catch(() => undefined);
-              if (current?.node?.createdIndex !== this.createdIndex) return;
-              await this.#session.keys
-                .delete(this.key, { prevIndex: current.node.modifiedIndex })
-                .catch(() => {});
-              return;
-            }
+          if (error instanceof EtcdError && error.errorCode === 100) return;
+          if (error instanceof EtcdError && error.errorCode === 101) {
+            // Changed since we last knew it: delete it only if it is still our key (same createdIndex).
+            const current = await this.#session.keys.get(this.key, { quorum: true }).catch(() => undefined);
+            if (current && current.node?.createdIndex !== this.createdIndex) return;
+            if (current?.node) prevIndex = current.node.modifiedIndex;
+            continue;
           }
           await sleep(100 * attempt);
         }

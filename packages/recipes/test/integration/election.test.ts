@@ -29,6 +29,7 @@ describe('Election on a real cluster', () => {
       for await (const leader of watcher.observe({ signal: controller.signal })) seen.push(leader);
     })();
 
+    await expect.poll(() => seen).toEqual([null]); // observing before anyone campaigns
     const termA = await a.campaign('node-a');
     const campaignB = b.campaign('node-b');
     expect((await watcher.leader())?.value).toBe('node-a');

@@ -1,0 +1,52 @@
+import type { KeysAPI } from '@etcdkit/client';
+import { SessionLostError } from './errors.js';
+import { heldLock, orRemove } from './internal/held.js';
+import { QueueTicket } from './internal/queue.js';
+import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
+import { Session } from './session.js';
+
+/**
+ * A readers-writer lock: readers share it, a writer holds it alone. One FIFO queue for both, so a waiting
+ * writer is never starved: readers that come after it wait behind it. A writer watches its predecessor; a
+ * reader watches the nearest writer before it (herd-free). Each key's createdIndex is its fencing token.
+ */
+export class RWLock {
+  readonly #dir: string;
+  readonly #session: Session;
+  readonly #ownSession: boolean;
+
+  constructor(keys: KeysAPI, name: string, options: LockOptions = {}) {
+    this.#dir = name.replace(/\/+$/, '');
+    this.#ownSession = !options.session;
+    this.#session = options.session ?? new Session(keys, options);
+  }
+
+  /** Waits until no writer queued before this reader holds or waits. */
+  readLock(options: AcquireOptions = {}): Promise<HeldLock> {
+    return this.#acquire('r', options.signal);
+  }
+
+  /** Waits until every key queued before this writer is gone. */
+  writeLock(options: AcquireOptions = {}): Promise<HeldLock> {
+    return this.#acquire('w', options.signal);
+  }
+
+  /** Stops the lock's own session. */
+  async close(): Promise<void> {
+    if (this.#ownSession) await this.#session.close();
+  }
+
+  async #acquire(mode: 'r' | 'w', signal: AbortSignal | undefined): Promise<HeldLock> {
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { mode }, signal);
+    await orRemove(ticket, async () => {
+      await ticket.waitUntil((entries, mine) => {
+        if (mode === 'w') return mine === 0 ? undefined : entries[mine - 1];
+        for (let i = mine - 1; i >= 0; i--) if (entries[i]!.data.mode !== 'r') return entries[i];
+        return undefined;
+      }, signal);
+      if (!ticket.kept.valid)
+        throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
+    });
+    return heldLock(ticket);
+  }
+}

@@ -1,0 +1,51 @@
+import type { KeysAPI } from '@etcdkit/client';
+import { SessionLostError } from './errors.js';
+import { heldLock, orRemove } from './internal/held.js';
+import { QueueTicket } from './internal/queue.js';
+import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
+import { Session } from './session.js';
+
+/**
+ * A counting semaphore: at most `permits` holders at once, served in arrival order. The first key past the
+ * permits watches the whole queue (any release frees a permit for it: work-conserving); every later waiter
+ * watches only its predecessor, which wakes it by touching its own key when it gets a permit (no herd).
+ */
+export class Semaphore {
+  readonly #dir: string;
+  readonly #permits: number;
+  readonly #session: Session;
+  readonly #ownSession: boolean;
+
+  constructor(keys: KeysAPI, name: string, permits: number, options: LockOptions = {}) {
+    if (!Number.isInteger(permits) || permits < 1)
+      throw new RangeError(`permits must be a whole number >= 1, got ${permits}`);
+    this.#dir = name.replace(/\/+$/, '');
+    this.#permits = permits;
+    this.#ownSession = !options.session;
+    this.#session = options.session ?? new Session(keys, options);
+  }
+
+  /** Waits for a permit. Release it with `release()` (or `await using`). */
+  async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
+    const { signal } = options;
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, {}, signal);
+    let waited = false;
+    await orRemove(ticket, async () => {
+      await ticket.waitUntil((entries, mine) => {
+        if (mine < this.#permits) return undefined;
+        waited = true;
+        return mine === this.#permits ? { key: this.#dir, recursive: true } : entries[mine - 1];
+      }, signal);
+      if (!ticket.kept.valid)
+        throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
+      // the waiter behind us watches our key: tell it we moved up
+      if (waited) await ticket.touch().catch(() => {});
+    });
+    return heldLock(ticket);
+  }
+
+  /** Stops the semaphore's own session. */
+  async close(): Promise<void> {
+    if (this.#ownSession) await this.#session.close();
+  }
+}
