@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
-import { sleep, waitForEvent } from './wait.js';
+import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
 /** One key of a queue directory. */
 export interface QueueEntry {
@@ -33,6 +33,23 @@ export interface WaitTarget {
 export interface QueueListing {
   readonly entries: QueueEntry[];
   readonly index: number;
+}
+
+/**
+ * After a watch event, what is known without reading again: when the event (committed, since a member only
+ * reports applied changes) deleted an entry queued before ours, that entry is simply gone, and no new entry can
+ * appear before ours (createdIndex only grows). The index stays that of the read, so a later watch from it
+ * still sees every change since. Any other event (or none) gives `undefined`.
+ */
+function withoutGone(
+  listing: QueueListing,
+  event: Response | undefined,
+  mine: number,
+): QueueListing | undefined {
+  if (!event?.node || !GONE_ACTIONS.has(event.action)) return undefined;
+  const gone = listing.entries.findIndex((entry) => entry.key === event.node!.key);
+  if (gone < 0 || gone >= mine) return undefined;
+  return { entries: listing.entries.filter((_, i) => i !== gone), index: listing.index };
 }
 
 /** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
@@ -135,15 +152,17 @@ export class QueueTicket {
     signal?: AbortSignal,
   ): Promise<QueueListing> {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
+    let listing: QueueListing | undefined;
     for (;;) {
       combined.throwIfAborted();
-      let listing: QueueListing;
-      try {
-        listing = await listQueue(this.#session.keys, this.#dir, combined);
-      } catch {
-        if (combined.aborted) throw combined.reason;
-        await sleep(100, combined);
-        continue;
+      if (!listing) {
+        try {
+          listing = await listQueue(this.#session.keys, this.#dir, combined);
+        } catch {
+          if (combined.aborted) throw combined.reason;
+          await sleep(100, combined);
+          continue;
+        }
       }
       const mine = listing.entries.findIndex((entry) => entry.key === this.key);
       if (mine < 0) {
@@ -152,12 +171,17 @@ export class QueueTicket {
       }
       const wait = blocker(listing.entries, mine);
       if (!wait) return listing;
-      await waitForEvent(this.#session.keys, wait.key, {
+      const event = await waitForEvent(this.#session.keys, wait.key, {
         afterIndex: listing.index,
         recursive: wait.recursive === true,
         signal: combined,
         watchdogMs: this.#session.ttl * 1000,
       });
+      // The usual hand-over: our blocker's delete leaves nothing to wait for; no need to read again then.
+      // Otherwise the listing is stale (entries ahead may be long gone): read again.
+      const known = withoutGone(listing, event, mine);
+      if (known && !blocker(known.entries, mine - 1)) return known;
+      listing = undefined;
     }
   }
 

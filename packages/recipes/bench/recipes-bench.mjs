@@ -1,0 +1,166 @@
+// Recipes benchmark, on a local 3-member etcd (testkit, fast raft timings). Figures are medians, each also
+// given as a ratio to a baseline measured in the same run:
+// - lock handoff (release -> next holder) with 1, 10 and 50 contenders, against one etcd write plus one watch
+//   notification; etcd requests per acquisition (herd-free: constant as contenders grow);
+// - election failover after SIGKILL of the leader process (against the TTL) and after a graceful resign;
+// - registry change propagation (register -> a watching cache sees it), against a write + watch notification.
+//
+//   npm run bench -w @etcdkit/recipes
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client, KeysAPI } from '@etcdkit/client';
+import { startCluster } from '@etcdkit/testkit';
+import { Agent, Dispatcher } from 'undici';
+import { Election, Lock, ServiceRegistry } from '../dist/index.js';
+
+const WORKER = fileURLToPath(new URL('../test/workers/lock-worker.mjs', import.meta.url));
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const cluster = await startCluster({ size: 3 });
+const endpoints = cluster.clientURLs;
+
+/** A dispatcher that counts the requests it sends. */
+class CountingDispatcher extends Dispatcher {
+  count = 0;
+  #agent = new Agent();
+  dispatch(options, handler) {
+    this.count++;
+    return this.#agent.dispatch(options, handler);
+  }
+  close() {
+    return this.#agent.close();
+  }
+}
+
+function newKeys(dispatcher) {
+  const client = new Client({ endpoints, watchLivenessInterval: 0, ...(dispatcher ? { dispatcher } : {}) });
+  return new KeysAPI(client);
+}
+
+/** Baseline: a write through one client, seen by a watch of another. */
+async function writeAndNotify(rounds = 30) {
+  const writer = newKeys();
+  const watcherKeys = newKeys();
+  const times = [];
+  for (let i = 0; i < rounds; i++) {
+    const { node } = await writer.set('/bench/baseline', `v${i}`);
+    const next = watcherKeys.watcher('/bench/baseline', { afterIndex: node.modifiedIndex }).next();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const t0 = performance.now();
+    await writer.set('/bench/baseline', `w${i}`);
+    await next;
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** Contenders loop acquire -> release; handoff = next acquire time - previous release start. */
+async function handoff(contenders, rounds) {
+  const name = `/bench/lock-${contenders}`;
+  const counter = new CountingDispatcher();
+  const locks = Array.from({ length: contenders }, () => new Lock(newKeys(counter), name, { ttl: 10 }));
+  const events = [];
+  const perContender = Math.max(1, Math.ceil(rounds / contenders));
+  await Promise.all(
+    locks.map(async (lock) => {
+      for (let i = 0; i < perContender; i++) {
+        const held = await lock.acquire();
+        const acquired = performance.now();
+        const releasing = performance.now();
+        await held.release();
+        events.push({ token: held.fencingToken, acquired, releasing });
+      }
+    }),
+  );
+  events.sort((a, b) => a.token - b.token);
+  const gaps = events.slice(1).map((event, i) => event.acquired - events[i].releasing);
+  for (const lock of locks) await lock.close();
+  return { handoff: median(gaps), requestsPerAcquisition: counter.count / events.length };
+}
+
+function startLeaderProcess(name) {
+  const child = spawn(process.execPath, [WORKER, 'lead', endpoints.join(','), name, '2'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve) => {
+    createInterface({ input: child.stdout }).once('line', () => resolve(child));
+  });
+}
+
+async function electionFailover(rounds) {
+  const killed = [];
+  const resigned = [];
+  for (let i = 0; i < rounds; i++) {
+    const name = `/bench/election-${i}`;
+    const leader = await startLeaderProcess(name);
+    const successor = new Election(newKeys(), name, { ttl: 2 });
+    const campaign = successor.campaign('successor');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const t0 = performance.now();
+    leader.kill('SIGKILL');
+    const term = await campaign;
+    killed.push(performance.now() - t0);
+    const next = new Election(newKeys(), name, { ttl: 2 });
+    const nextCampaign = next.campaign('next');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const t1 = performance.now();
+    await term.resign();
+    const nextTerm = await nextCampaign;
+    resigned.push(performance.now() - t1);
+    await nextTerm.resign();
+    await successor.close();
+    await next.close();
+  }
+  return { killed: median(killed), resigned: median(resigned) };
+}
+
+async function registryPropagation(rounds) {
+  const registry = new ServiceRegistry(newKeys(), '/bench/services', { ttl: 5 });
+  const cache = new ServiceRegistry(newKeys(), '/bench/services', { ttl: 5 }).cache('api');
+  await cache.ready();
+  const times = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const reg = await registry.register({ service: 'api', id: `i${i}`, address: '127.0.0.1', port: 1 });
+    while (!cache.instances().some((instance) => instance.id === `i${i}`))
+      await new Promise((r) => setImmediate(r));
+    times.push(performance.now() - t0);
+    await reg.close();
+  }
+  cache.close();
+  await registry.close();
+  return median(times);
+}
+
+const baseline = await writeAndNotify();
+const rows = [];
+for (const contenders of [1, 10, 50]) {
+  const { handoff: ms, requestsPerAcquisition } = await handoff(contenders, contenders === 1 ? 40 : 100);
+  rows.push([
+    `lock handoff, ${contenders} contender${contenders > 1 ? 's' : ''}`,
+    ms,
+    'write + watch notify',
+    ms / baseline,
+  ]);
+  rows.push([`etcd requests per acquisition, ${contenders}`, requestsPerAcquisition, '', undefined]);
+}
+const failover = await electionFailover(5);
+rows.push(['election failover after SIGKILL', failover.killed, 'TTL (2000 ms)', failover.killed / 2000]);
+rows.push([
+  'election failover after resign',
+  failover.resigned,
+  'write + watch notify',
+  failover.resigned / baseline,
+]);
+const propagation = await registryPropagation(20);
+rows.push(['registry change propagation', propagation, 'write + watch notify', propagation / baseline]);
+await cluster.close();
+
+console.log(`## @etcdkit/recipes (etcd ${cluster.version}, 3 members, fast raft timings, one run)\n`);
+console.log(`Baseline, one etcd write + watch notification: ${baseline.toFixed(2)} ms (median).\n`);
+console.log('| measure | median | baseline | ratio |\n|---|---|---|---|');
+for (const [name, value, base, ratio] of rows) {
+  const shown = name.startsWith('etcd requests') ? value.toFixed(1) : `${value.toFixed(1)} ms`;
+  console.log(`| ${name} | ${shown} | ${base} | ${ratio === undefined ? '' : `${ratio.toFixed(2)}x`} |`);
+}
+process.exit(0);
