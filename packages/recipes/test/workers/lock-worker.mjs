@@ -1,6 +1,7 @@
 // A lock contender in its own process, for multi-process tests. Prints one JSON line per event on stdout.
 //   node lock-worker.mjs <mode> <endpoints,...> <lock> <ttl> [count]
-// mode "loop": acquire, fenced write, release, <count> times, printing {token, acquired, released}.
+// mode "loop": acquire, fenced write, release, <count> times, printing
+//              {token, acquired, released, write ('ok' or the error name), writtenAt, lost}.
 // mode "lead": campaign in the election <lock> and print {leader, token} once leader; then idle.
 // mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
 //              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
@@ -21,13 +22,30 @@ if (mode === 'lead') {
   setInterval(() => {}, 1000);
 } else if (mode === 'loop') {
   for (let i = 0; i < Number(count); i++) {
-    const held = await lock.acquire();
+    let held;
+    try {
+      held = await lock.acquire();
+    } catch (error) {
+      // a waiter whose own key was lost gets a typed error and tries again with a new key
+      if (error.name !== 'SessionLostError' && error.name !== 'SessionExpiredError') throw error;
+      say({ waiterError: error.name });
+      i--;
+      continue;
+    }
     const acquired = now();
-    await fenced.write(held.fencingToken, `${process.pid}:${i}`);
+    let write = 'ok';
+    let writtenAt = 0;
+    try {
+      await fenced.write(held.fencingToken, `${process.pid}:${i}`);
+      writtenAt = now();
+    } catch (error) {
+      write = error.name;
+    }
     await new Promise((resolve) => setTimeout(resolve, 5));
+    const lost = held.signal.aborted;
     const released = now();
     await held.release();
-    say({ token: held.fencingToken, acquired, released });
+    say({ token: held.fencingToken, acquired, released, write, writtenAt, lost });
   }
   await lock.close();
   await client.close();
