@@ -92,6 +92,11 @@ export interface Cluster extends AsyncDisposable {
   waitForLeader(options?: { timeoutMs?: number; exclude?: readonly Member[] }): Promise<Member>;
   /** Heals every network fault of every member. */
   healAll(): Promise<void>;
+  /**
+   * Undoes every fault: heals the network, resumes paused members, restarts exited ones (on their data), and
+   * waits until every member is healthy. For test clean-up between fault scenarios on one cluster.
+   */
+  restoreAll(options?: { timeoutMs?: number }): Promise<void>;
   /** Kills every process the cluster started, closes its proxies and removes its data. Idempotent. */
   close(): Promise<void>;
 }

@@ -226,6 +226,15 @@ export class ProcessCluster implements Cluster {
     for (const member of this.members) await member.heal();
   }
 
+  async restoreAll(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.healAll();
+    for (const member of this.members) {
+      if (member.state === 'paused') await member.resume();
+      if (member.state === 'exited') await member.restart({ waitHealthy: false });
+    }
+    for (const member of this.members) await member.waitHealthy(options);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

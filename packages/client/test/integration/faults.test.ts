@@ -27,15 +27,7 @@ async function roles(): Promise<{ leader: Member; follower: Member; other: Membe
   return { leader, follower, other };
 }
 
-/** Restores the cluster after a test: every member running, healed and healthy. */
-async function restore(): Promise<void> {
-  await cluster.healAll();
-  for (const member of cluster.members) {
-    if (member.state === 'paused') await member.resume();
-    if (member.state === 'exited') await member.restart({ waitHealthy: false });
-  }
-  for (const member of cluster.members) await member.waitHealthy();
-}
+const restore = (): Promise<void> => cluster.restoreAll();
 
 describe('client failover against real member faults', () => {
   it('a SIGKILLed pinned member: the next member answers, and is pinned', async () => {
@@ -114,47 +106,21 @@ describe('watches under member faults', () => {
     return seen;
   }
 
-  it('the watched member SIGKILLed: the watch moves on, every event arrives once', async () => {
+  it.each([
+    ['SIGKILLed: the watch moves on', 'kill'],
+    ['SIGSTOPed (Go caveat 3): the liveness check moves the watch', 'pause'],
+    ['isolated from the quorum (Go caveat 4): the watch moves', 'isolate'],
+  ] as const)('the watched member %s; every event arrives once, in order', async (_, fault) => {
     const { follower, leader } = await roles();
-    const watching = clientPinnedTo(follower);
+    const watching = clientPinnedTo(follower, { watchLivenessInterval: 300 });
     const writing = clientPinnedTo(leader);
-    const seen = await collect(watching.keys, writing.keys, '/w/killed', () => follower.kill(), [
+    const seen = await collect(watching.keys, writing.keys, `/w/${fault}`, () => follower[fault](), [
       '1',
       '2',
       '3',
       '4',
     ]);
     expect(seen).toEqual(['1', '2', '3', '4']);
-    await watching.client.close();
-    await writing.client.close();
-    await restore();
-  });
-
-  it('the watched member SIGSTOPed (Go caveat 3): the liveness check moves the watch', async () => {
-    const { follower, leader } = await roles();
-    const watching = clientPinnedTo(follower, { watchLivenessInterval: 300 });
-    const writing = clientPinnedTo(leader);
-    const seen = await collect(watching.keys, writing.keys, '/w/paused', () => follower.pause(), [
-      '1',
-      '2',
-      '3',
-    ]);
-    expect(seen).toEqual(['1', '2', '3']);
-    await watching.client.close();
-    await writing.client.close();
-    await restore();
-  });
-
-  it('the watched member isolated from the quorum (Go caveat 4): the watch moves, nothing lost or repeated', async () => {
-    const { follower, leader } = await roles();
-    const watching = clientPinnedTo(follower, { watchLivenessInterval: 300 });
-    const writing = clientPinnedTo(leader);
-    const seen = await collect(watching.keys, writing.keys, '/w/isolated', () => follower.isolate(), [
-      '1',
-      '2',
-      '3',
-    ]);
-    expect(seen).toEqual(['1', '2', '3']);
     await watching.client.close();
     await writing.client.close();
     await restore();

@@ -1,19 +1,10 @@
-import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Barrier, BarrierHeldError, Election, type LeaderInfo, SessionLostError } from '../../src/index.js';
-import { startWorker, stopWorker } from './helpers.js';
+import { keysFactory, startWorker, stopWorker } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
-const clients: Client[] = [];
-function keysAPI(): KeysAPI {
-  const client = new Client({ endpoints });
-  clients.push(client);
-  return new KeysAPI(client);
-}
-afterAll(async () => {
-  for (const client of clients) await client.close();
-});
+const keysAPI = keysFactory(() => endpoints);
 
 describe('Election on a real cluster', () => {
   it('elects in order, observes leaders and proclaims, and hands over at once on resign', async () => {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Client, type ClientConfig, KeysAPI } from '@etcdkit/client';
+import { afterAll } from 'vitest';
 
 const WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.url));
 
@@ -55,4 +57,23 @@ export function stopWorker(worker: Worker): void {
       // gone already
     }
   }
+}
+
+/**
+ * A KeysAPI factory for one test file: each call makes a client of its own (so contenders do not share a
+ * local lock queue), and every client is closed after the file's tests.
+ */
+export function keysFactory(
+  endpoints: () => readonly string[],
+  config: Partial<ClientConfig> = {},
+): (override?: Partial<ClientConfig>) => KeysAPI {
+  const clients: Client[] = [];
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+  });
+  return (override = {}) => {
+    const client = new Client({ endpoints: endpoints(), ...config, ...override });
+    clients.push(client);
+    return new KeysAPI(client);
+  };
 }

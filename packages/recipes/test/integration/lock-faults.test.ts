@@ -1,33 +1,22 @@
-import { Client, KeysAPI } from '@etcdkit/client';
+import type { KeysAPI } from '@etcdkit/client';
 import { type Cluster, startCluster } from '@etcdkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedKey, Lock, SessionLostError } from '../../src/index.js';
-import { startWorker, stopWorker } from './helpers.js';
+import { keysFactory, startWorker, stopWorker } from './helpers.js';
 
 let cluster: Cluster;
-const clients: Client[] = [];
 beforeAll(async () => {
   cluster = await startCluster({ size: 3 });
 });
-afterAll(async () => {
-  for (const client of clients) await client.close();
-  await cluster?.close();
+afterAll(() => cluster?.close());
+
+const keysFor = keysFactory(() => cluster.clientURLs, {
+  headerTimeoutPerRequest: 1000,
+  watchLivenessInterval: 500,
 });
+const keysAPI = (endpoints?: readonly string[]): KeysAPI => keysFor(endpoints ? { endpoints } : {});
 
-function keysAPI(endpoints: readonly string[] = cluster.clientURLs, watchLivenessInterval = 500): KeysAPI {
-  const client = new Client({ endpoints, headerTimeoutPerRequest: 1000, watchLivenessInterval });
-  clients.push(client);
-  return new KeysAPI(client);
-}
-
-async function healthy(): Promise<void> {
-  await cluster.healAll();
-  for (const member of cluster.members) {
-    if (member.state === 'paused') await member.resume();
-    if (member.state === 'exited') await member.restart({ waitHealthy: false });
-  }
-  for (const member of cluster.members) await member.waitHealthy();
-}
+const healthy = (): Promise<void> => cluster.restoreAll();
 
 describe('Lock under process and etcd faults', () => {
   it('SIGKILL of the holder process: the next waiter acquires within TTL + watchdog', async () => {

@@ -1,19 +1,10 @@
-import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FencedKey, Lock, StaleTokenError } from '../../src/index.js';
-import { startWorker, stopWorker, type Worker } from './helpers.js';
+import { keysFactory, startWorker, stopWorker, type Worker } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
-const clients: Client[] = [];
-function keysAPI(): KeysAPI {
-  const client = new Client({ endpoints });
-  clients.push(client);
-  return new KeysAPI(client);
-}
-afterAll(async () => {
-  for (const client of clients) await client.close();
-});
+const keysAPI = keysFactory(() => endpoints);
 
 describe('Lock on a real cluster', () => {
   it('is held by one at a time, hands over on release, and tryAcquire says null while held', async () => {

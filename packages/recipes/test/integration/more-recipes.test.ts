@@ -1,6 +1,5 @@
-import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DoubleBarrier,
   type HeldLock,
@@ -9,17 +8,10 @@ import {
   Semaphore,
   TooManyMembersError,
 } from '../../src/index.js';
+import { keysFactory } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
-const clients: Client[] = [];
-function keysAPI(): KeysAPI {
-  const client = new Client({ endpoints });
-  clients.push(client);
-  return new KeysAPI(client);
-}
-afterAll(async () => {
-  for (const client of clients) await client.close();
-});
+const keysAPI = keysFactory(() => endpoints);
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Tracks a promise's state without awaiting it. */

@@ -1,18 +1,10 @@
-import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ServiceChange, ServiceIdTakenError, ServiceRegistry } from '../../src/index.js';
+import { keysFactory } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
-const clients: Client[] = [];
-function keysAPI(): KeysAPI {
-  const client = new Client({ endpoints });
-  clients.push(client);
-  return new KeysAPI(client);
-}
-afterAll(async () => {
-  for (const client of clients) await client.close();
-});
+const keysAPI = keysFactory(() => endpoints);
 
 describe('ServiceRegistry on a real cluster', () => {
   it('registers, lists, watches added/updated/removed, and keeps instances alive past the TTL', async () => {
