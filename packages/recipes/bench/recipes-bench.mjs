@@ -54,28 +54,65 @@ async function writeAndNotify(rounds = 30) {
   return median(times);
 }
 
-/** Contenders loop acquire -> release; handoff = next acquire time - previous release start. */
-async function handoff(contenders, rounds) {
-  const name = `/bench/lock-${contenders}`;
+/**
+ * Hand-over with `waiting` contenders queued behind the holder: once every waiter's watch is in place, the
+ * holder releases; handoff = time from the release call to the next holder's acquisition. The old holder
+ * then queues again, so the number of waiters stays the same.
+ */
+async function handoff(waiting, rounds) {
+  const name = `/bench/lock-${waiting}`;
   const counter = new CountingDispatcher();
-  const locks = Array.from({ length: contenders }, () => new Lock(newKeys(counter), name, { ttl: 10 }));
-  const events = [];
-  const perContender = Math.max(1, Math.ceil(rounds / contenders));
-  await Promise.all(
-    locks.map(async (lock) => {
-      for (let i = 0; i < perContender; i++) {
-        const held = await lock.acquire();
-        const acquired = performance.now();
-        const releasing = performance.now();
-        await held.release();
-        events.push({ token: held.fencingToken, acquired, releasing });
-      }
-    }),
-  );
-  events.sort((a, b) => a.token - b.token);
-  const gaps = events.slice(1).map((event, i) => event.acquired - events[i].releasing);
+  const locks = Array.from({ length: waiting + 1 }, () => new Lock(newKeys(counter), name, { ttl: 10 }));
+  let current;
+  let acquisitions = 0;
+  const acquiredAt = [];
+  const stop = { done: false };
+  const loops = locks.map(async (lock) => {
+    while (!stop.done) {
+      const held = await lock.acquire();
+      acquiredAt.push(performance.now());
+      acquisitions++;
+      await new Promise((resolve) => {
+        current = { held, resolve };
+      });
+    }
+  });
+  const gaps = [];
+  for (let round = 0; round <= rounds; round++) {
+    while (!current) await new Promise((resolve) => setTimeout(resolve, 1));
+    const { held, resolve } = current;
+    current = undefined;
+    await new Promise((r) => setTimeout(r, 20)); // every waiter is watching by now
+    const before = acquiredAt.length;
+    const t0 = performance.now();
+    if (round === rounds) stop.done = true;
+    await held.release();
+    if (round === rounds) {
+      resolve();
+      break;
+    }
+    while (acquiredAt.length === before) await new Promise((r) => setImmediate(r));
+    gaps.push(acquiredAt[before] - t0);
+    resolve(); // the old holder queues again only after the hand-over was measured
+  }
+  // let the remaining waiters through so that every loop ends
+  for (;;) {
+    while (!current && acquisitions < 10_000) {
+      const settled = await Promise.race([
+        Promise.all(loops).then(() => true),
+        new Promise((r) => setTimeout(() => r(false), 5)),
+      ]);
+      if (settled) break;
+    }
+    if (!current) break;
+    const { held, resolve } = current;
+    current = undefined;
+    await held.release();
+    resolve();
+  }
+  await Promise.all(loops);
   for (const lock of locks) await lock.close();
-  return { handoff: median(gaps), requestsPerAcquisition: counter.count / events.length };
+  return { handoff: median(gaps), requestsPerAcquisition: counter.count / acquisitions };
 }
 
 function startLeaderProcess(name) {
@@ -134,15 +171,10 @@ async function registryPropagation(rounds) {
 
 const baseline = await writeAndNotify();
 const rows = [];
-for (const contenders of [1, 10, 50]) {
-  const { handoff: ms, requestsPerAcquisition } = await handoff(contenders, contenders === 1 ? 40 : 100);
-  rows.push([
-    `lock handoff, ${contenders} contender${contenders > 1 ? 's' : ''}`,
-    ms,
-    'write + watch notify',
-    ms / baseline,
-  ]);
-  rows.push([`etcd requests per acquisition, ${contenders}`, requestsPerAcquisition, '', undefined]);
+for (const waiting of [1, 10, 50]) {
+  const { handoff: ms, requestsPerAcquisition } = await handoff(waiting, 30);
+  rows.push([`lock handoff, ${waiting} waiting`, ms, 'write + watch notify', ms / baseline]);
+  rows.push([`etcd requests per acquisition, ${waiting} waiting`, requestsPerAcquisition, '', undefined]);
 }
 const failover = await electionFailover(5);
 rows.push(['election failover after SIGKILL', failover.killed, 'TTL (2000 ms)', failover.killed / 2000]);
