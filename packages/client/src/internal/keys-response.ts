@@ -84,6 +84,21 @@ function decodeNode(raw: unknown): Node {
 }
 
 /**
+ * The JSON of a successful reply.
+ *
+ * @throws {EmptyBodyError} for an empty body.
+ * @throws {InvalidResponseError} for a body that is not JSON.
+ */
+export function parseSuccessBody(response: RawResponse): unknown {
+  if (response.body === '') throw new EmptyBodyError();
+  try {
+    return JSON.parse(response.body);
+  } catch (error) {
+    throw invalid(error);
+  }
+}
+
+/**
  * Decodes a keys reply (Go's `unmarshalHTTPResponse`): 200 and 201 are successes, decoded case-sensitively;
  * every other status is a server error, decoded case-insensitively into an {@link EtcdError}.
  *
@@ -94,14 +109,7 @@ function decodeNode(raw: unknown): Node {
 export function decodeKeysResponse(response: RawResponse): Response {
   if (response.status !== 200 && response.status !== 201) throw decodeKeysError(response);
   const index = parseIndex(response);
-  const text = response.body;
-  if (text === '') throw new EmptyBodyError();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw invalid(error);
-  }
+  const raw = parseSuccessBody(response);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
   const r = raw as Record<string, unknown>;
   if (r.action !== undefined && typeof r.action !== 'string') throw invalid();

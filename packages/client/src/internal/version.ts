@@ -1,6 +1,5 @@
-import { EmptyBodyError, INVALID_JSON_MESSAGE, InvalidResponseError } from '../errors.js';
 import type { RawResponse } from './attempt.js';
-import { decodeKeysError } from './keys-response.js';
+import { decodeKeysError, parseSuccessBody } from './keys-response.js';
 
 /** Server and cluster versions (Go's `version.Versions`). */
 export interface Versions {
@@ -13,14 +12,7 @@ export interface Versions {
 /** Decodes a `/version` reply: 200 with JSON; any other status as a server error. */
 export function decodeVersion(response: RawResponse): Versions {
   if (response.status !== 200) throw decodeKeysError(response);
-  const text = response.body;
-  if (text === '') throw new EmptyBodyError();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidResponseError(INVALID_JSON_MESSAGE, { cause: error });
-  }
+  const raw = parseSuccessBody(response);
   const record = (raw ?? {}) as Record<string, unknown>;
   return { server: String(record.etcdserver ?? ''), cluster: String(record.etcdcluster ?? '') };
 }
