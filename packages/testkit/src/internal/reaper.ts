@@ -1,22 +1,58 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 /**
- * The parent side of the reaper (see `reaper-process.ts`): one detached reaper per test process, started on
- * first use, told of every etcd pid and data dir. It acts only if this process dies without cleaning up.
+ * The reaper: a tiny detached process that outlives a test process killed without warning (SIGKILL, a vitest
+ * worker torn down) and then kills the etcd processes and removes the data dirs that process left behind, as
+ * testcontainers' ryuk does for containers. It reads lines on stdin from its parent:
+ *   `pid <n>` / `unpid <n>` / `dir <path>` / `undir <path>`.
+ * When stdin ends (the parent is gone, however it died) it SIGKILLs every pid still listed, removes every dir
+ * still listed, and exits. It runs as `node -e`, so it works the same from sources and from dist/.
  */
+const REAPER_SCRIPT = `
+const { rmSync } = require('node:fs');
+const { createInterface } = require('node:readline');
+const pids = new Set();
+const dirs = new Set();
+const lines = createInterface({ input: process.stdin });
+lines.on('line', (line) => {
+  const space = line.indexOf(' ');
+  const verb = line.slice(0, space);
+  const arg = line.slice(space + 1);
+  if (verb === 'pid') pids.add(Number(arg));
+  else if (verb === 'unpid') pids.delete(Number(arg));
+  else if (verb === 'dir') dirs.add(arg);
+  else if (verb === 'undir') dirs.delete(arg);
+});
+lines.on('close', () => {
+  for (const pid of pids) {
+    try { process.kill(pid, 'SIGKILL'); } catch {}
+  }
+  setTimeout(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  }, 200);
+});
+`;
+
+/** One reaper per test process, started on first use and again if it ever died. */
 let reaper: ChildProcess | undefined;
 
 function send(line: string): void {
   if (!reaper) {
-    const script = fileURLToPath(new URL('./reaper-process.js', import.meta.url));
-    reaper = spawn(process.execPath, [script], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    reaper.on('error', () => {
-      reaper = undefined;
+    const child = spawn(process.execPath, ['-e', REAPER_SCRIPT], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
     });
-    reaper.unref();
+    const forget = (): void => {
+      if (reaper === child) reaper = undefined;
+    };
+    child.on('error', forget);
+    child.on('exit', forget);
+    child.stdin?.on('error', forget);
+    child.unref();
     // Our end of the pipe must not keep the event loop alive.
-    (reaper.stdin as unknown as { unref?: () => void }).unref?.();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    reaper = child;
   }
   reaper.stdin?.write(`${line}\n`);
 }
@@ -29,3 +65,8 @@ export const forgetPid = (pid: number): void => send(`unpid ${pid}`);
 export const reapDir = (dir: string): void => send(`dir ${dir}`);
 /** `dir` was removed: forget it. */
 export const forgetDir = (dir: string): void => send(`undir ${dir}`);
+
+/** The running reaper's pid, if one runs (for tests). */
+export function reaperPid(): number | undefined {
+  return reaper?.pid;
+}

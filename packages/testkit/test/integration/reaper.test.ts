@@ -5,11 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { startProcessCluster } from '../../src/index.js';
+import { reaperPid } from '../../src/internal/reaper.js';
 import { processAlive } from './helpers.js';
 
 const testkit = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
 describe('the reaper', () => {
+  it('runs beside a test process that loads testkit from its sources, and stays up', async () => {
+    const cluster = await startProcessCluster({ size: 1 });
+    const pid = reaperPid();
+    expect(pid).toBeTypeOf('number');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(processAlive(pid!)).toBe(true);
+    await cluster.close();
+    expect(reaperPid()).toBe(pid);
+  });
+
   it('kills the etcd processes and removes the data of a test process that was SIGKILLed', async () => {
     const root = mkdtempSync(join(tmpdir(), 'etcdkit-reaper-test-'));
     const script = `
