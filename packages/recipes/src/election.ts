@@ -66,6 +66,7 @@ export class Election {
       await ticket.remove();
       throw error;
     }
+    ticket.markHeld();
     void this.#guard(ticket);
     const resign = (): Promise<void> => ticket.remove();
     return {
@@ -74,7 +75,7 @@ export class Election {
       signal: ticket.kept.signal,
       proclaim: (next: string) =>
         ticket.kept.modify(async (prevIndex) => {
-          const data = { owner: ticket.owner, value: next, pid: process.pid };
+          const data = { owner: ticket.owner, value: next, pid: process.pid, held: true };
           const response = await this.#keys.set(ticket.key, JSON.stringify(data), {
             prevIndex,
             ttl: this.#session.ttl,

@@ -93,6 +93,7 @@ export class Lock {
         await ticket.remove();
         throw error;
       }
+      ticket.markHeld();
       return heldLock(ticket, unlockLocal);
     } catch (error) {
       unlockLocal();
@@ -111,7 +112,10 @@ export class Lock {
         await ticket.remove();
         throw error;
       });
-      if (entries[0]?.key === ticket.key && ticket.kept.valid) return heldLock(ticket, unlockLocal);
+      if (entries[0]?.key === ticket.key && ticket.kept.valid) {
+        ticket.markHeld();
+        return heldLock(ticket, unlockLocal);
+      }
       await ticket.remove();
       unlockLocal();
       return null;

@@ -47,6 +47,7 @@ export class RWLock {
       if (!ticket.kept.valid)
         throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
     });
+    if (mode === 'w') ticket.markHeld();
     return heldLock(ticket);
   }
 }

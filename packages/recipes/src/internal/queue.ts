@@ -21,6 +21,8 @@ export interface QueueValue {
   readonly pid?: number;
   readonly value?: string;
   readonly mode?: string;
+  /** Set once the contender holds (see {@link QueueTicket.markHeld}). */
+  readonly held?: boolean;
 }
 
 /** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
@@ -35,21 +37,49 @@ export interface QueueListing {
   readonly index: number;
 }
 
+/** What a watch event tells a waiter about the queue ahead of it, without reading again. */
+interface Learned {
+  readonly listing: QueueListing;
+  /** True when every entry still listed ahead is known to be there (no stale entry ahead). */
+  readonly trusted: boolean;
+  /** The event's key and index, to watch that key on from there. */
+  readonly seen: { readonly key: string; readonly index: number };
+}
+
+function isHeld(value: string | undefined): boolean {
+  if (!value) return false;
+  try {
+    return (JSON.parse(value) as QueueValue).held === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * After a watch event, what is known without reading again: when the event (committed, since a member only
- * reports applied changes) deleted an entry queued before ours, that entry is simply gone, and no new entry can
- * appear before ours (createdIndex only grows). The index stays that of the read, so a later watch from it
- * still sees every change since. Any other event (or none) gives `undefined`.
+ * Applies a watch event on an entry queued before ours to the last read. Events are committed changes, and no
+ * entry can appear ahead of ours (createdIndex only grows), so:
+ * - the entry was deleted: it is gone; if it had been marked held, everything ahead of it was gone too;
+ * - the entry was marked held ({@link QueueTicket.markHeld}): everything ahead of it is gone.
+ * In both marked cases the rest of the listing ahead is exact (`trusted`). Anything else gives `undefined`.
  */
-function withoutGone(
-  listing: QueueListing,
-  event: Response | undefined,
-  mine: number,
-): QueueListing | undefined {
-  if (!event?.node || !GONE_ACTIONS.has(event.action)) return undefined;
-  const gone = listing.entries.findIndex((entry) => entry.key === event.node!.key);
-  if (gone < 0 || gone >= mine) return undefined;
-  return { entries: listing.entries.filter((_, i) => i !== gone), index: listing.index };
+function learn(listing: QueueListing, event: Response | undefined, mine: number): Learned | undefined {
+  const node = event?.node;
+  if (!event || !node) return undefined;
+  const at = listing.entries.findIndex((entry) => entry.key === node.key);
+  if (at < 0 || at >= mine) return undefined;
+  const seen = { key: node.key, index: node.modifiedIndex };
+  let entries: QueueEntry[];
+  let trusted: boolean;
+  if (GONE_ACTIONS.has(event.action)) {
+    trusted = isHeld(event.prevNode?.value);
+    entries = trusted ? listing.entries.slice(at + 1) : listing.entries.filter((_, i) => i !== at);
+  } else if (isHeld(node.value)) {
+    trusted = true;
+    entries = listing.entries.slice(at);
+  } else {
+    return undefined;
+  }
+  return { listing: { entries, index: listing.index }, trusted, seen };
 }
 
 /** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
@@ -91,6 +121,7 @@ export class QueueTicket {
   readonly owner: string;
   readonly #session: Session;
   readonly #dir: string;
+  readonly #data: QueueValue;
   #removed: Promise<void> | undefined;
 
   private constructor(session: Session, dir: string, entry: QueueEntry, kept: SessionKey) {
@@ -99,6 +130,7 @@ export class QueueTicket {
     this.key = entry.key;
     this.createdIndex = entry.createdIndex;
     this.owner = entry.data.owner ?? '';
+    this.#data = entry.data;
     this.kept = kept;
   }
 
@@ -153,9 +185,11 @@ export class QueueTicket {
   ): Promise<QueueListing> {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
     let listing: QueueListing | undefined;
+    let seen: Learned['seen'] | undefined;
     for (;;) {
       combined.throwIfAborted();
       if (!listing) {
+        seen = undefined;
         try {
           listing = await listQueue(this.#session.keys, this.#dir, combined);
         } catch {
@@ -172,17 +206,40 @@ export class QueueTicket {
       const wait = blocker(listing.entries, mine);
       if (!wait) return listing;
       const event = await waitForEvent(this.#session.keys, wait.key, {
-        afterIndex: listing.index,
+        afterIndex: seen && seen.key === wait.key ? seen.index : listing.index,
         recursive: wait.recursive === true,
         signal: combined,
         watchdogMs: this.#session.ttl * 1000,
       });
-      // The usual hand-over: our blocker's delete leaves nothing to wait for; no need to read again then.
-      // Otherwise the listing is stale (entries ahead may be long gone): read again.
-      const known = withoutGone(listing, event, mine);
-      if (known && !blocker(known.entries, mine - 1)) return known;
+      // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
+      // ahead tells that nothing ahead of it is left. Otherwise the listing may be stale: read again.
+      const learned = learn(listing, event, mine);
+      if (learned) {
+        const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
+        if (!blocker(learned.listing.entries, at)) return learned.listing;
+        if (learned.trusted) {
+          listing = learned.listing;
+          seen = learned.seen;
+          continue;
+        }
+      }
       listing = undefined;
     }
+  }
+
+  /**
+   * Marks the key as held (its value gains `held: true`), in the background. Only for recipes where holding
+   * means every key ahead is gone (lock, writer, leader): the contender behind, woken by the change, then knows
+   * it is next, and takes over on the release without another read.
+   */
+  markHeld(): void {
+    const value = JSON.stringify({ ...this.#data, held: true });
+    this.kept
+      .modify(async (prevIndex) => {
+        const response = await this.#session.keys.set(this.key, value, { prevIndex, ttl: this.#session.ttl });
+        return response.node!.modifiedIndex;
+      })
+      .catch(() => {});
   }
 
   /** The queue directory. */
