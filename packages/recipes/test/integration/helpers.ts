@@ -5,6 +5,8 @@ import { Client, type ClientConfig, KeysAPI } from '@etcdkit/client';
 import { afterAll } from 'vitest';
 
 const WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.url));
+/** Runs several contenders of the semaphore, election or RW lock recipe in one process. */
+export const RECIPE_WORKER = fileURLToPath(new URL('../workers/recipe-worker.mjs', import.meta.url));
 
 /** A contender process; `events` fills with the JSON lines it prints. */
 export interface Worker {
@@ -18,8 +20,8 @@ export interface Worker {
   exited: Promise<number | null>;
 }
 
-export function startWorker(args: string[]): Worker {
-  const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+export function startWorker(args: string[], script = WORKER): Worker {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const events: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
