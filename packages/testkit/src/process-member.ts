@@ -6,6 +6,17 @@ import { type ProbeTLS, sleep, tryGetJson } from './internal/http.js';
 import { forgetPid, reapPid } from './internal/reaper.js';
 import type { TcpProxy } from './tcp-proxy.js';
 
+/** True when /proc says the process is stopped (`T`); true where /proc is missing, as there is no way to know. */
+function isStopped(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't';
+  } catch {
+    return true;
+  }
+}
+
 /** What a {@link ProcessMember} needs to run. */
 export interface ProcessMemberSpec {
   readonly name: string;
@@ -111,8 +122,12 @@ export class ProcessMember implements Member {
   }
 
   async pause(): Promise<void> {
-    this.#running('pause').kill('SIGSTOP');
+    const child = this.#running('pause');
+    child.kill('SIGSTOP');
     this.#paused = true;
+    // SIGSTOP takes effect asynchronously: wait until the kernel shows the process stopped, so that nothing
+    // sent after pause() resolves can still be answered.
+    for (let i = 0; i < 200 && !isStopped(child.pid!); i++) await sleep(5);
   }
 
   async resume(): Promise<void> {
