@@ -25,7 +25,8 @@ async function contender(index) {
       grant = mode === 'w' ? await lock.writeLock() : await lock.readLock();
     }
     const acquired = now();
-    await new Promise((resolve) => setTimeout(resolve, 3));
+    // hold long enough that holders that may share (permits, readers) really overlap
+    await new Promise((resolve) => setTimeout(resolve, 25));
     const released = now();
     await grant.release();
     say({ token: grant.fencingToken, mode, acquired, released });
