@@ -1,8 +1,22 @@
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
-import { RECIPE_WORKER, startWorker } from './helpers.js';
+import { Barrier, Queue, type ServiceChange, ServiceRegistry } from '../../src/index.js';
+import { keysFactory, RECIPE_WORKER, startWorker, type Worker } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
+const keysAPI = keysFactory(() => endpoints);
+
+/** 3 processes of 4 contenders (12 in all) of `kind` on `name`. */
+function startContenders(kind: string, name: string, count: number): Worker[] {
+  return Array.from({ length: 3 }, () =>
+    startWorker([kind, endpoints.join(','), name, '4', String(count)], RECIPE_WORKER),
+  );
+}
+
+async function finished(workers: Worker[]): Promise<Record<string, unknown>[]> {
+  expect(await Promise.all(workers.map((worker) => worker.exited))).toEqual([0, 0, 0]);
+  return workers.flatMap((worker) => worker.events);
+}
 
 interface Grant {
   token: number;
@@ -67,5 +81,58 @@ describe('contention across processes (12 contenders in 3 processes)', () => {
       expect(overlapping).toEqual([]);
     }
     expect(maxConcurrent(grants, (g) => g.mode === 'r')).toBeGreaterThan(1);
+  });
+
+  it('Queue: 60 items to 12 takers, each item taken exactly once', async () => {
+    const name = uniqueKeyPrefix('queue');
+    const queue = new Queue(keysAPI(), name);
+    const items = Array.from({ length: 60 }, (_, i) => `job-${i}`);
+    for (const item of items) await queue.put(item);
+    const taken = (await finished(startContenders('queue', name, 5))).map((e) => e.item as string);
+    expect(taken.sort()).toEqual([...items].sort());
+    expect(await queue.size()).toBe(0);
+  });
+
+  it('Barrier: 12 waiters pass only once it is released', async () => {
+    const name = `${uniqueKeyPrefix('barrier')}/b`;
+    const barrier = new Barrier(keysAPI(), name);
+    await barrier.hold();
+    const workers = startContenders('barrier', name, 1);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(workers.flatMap((w) => w.events)).toEqual([]);
+    const releasedAt = performance.timeOrigin + performance.now();
+    await barrier.release();
+    const passed = (await finished(workers)).map((e) => e.passed as number);
+    expect(passed).toHaveLength(12);
+    expect(Math.min(...passed)).toBeGreaterThanOrEqual(releasedAt);
+  });
+
+  it('DoubleBarrier(12): nobody is in before all 12 arrive, nobody is out before all 12 leave', async () => {
+    const name = uniqueKeyPrefix('double');
+    const events = await finished(startContenders('double-barrier', name, 12));
+    const at = (field: string): number[] => events.map((e) => e[field] as number);
+    expect(events).toHaveLength(12);
+    expect(Math.min(...at('entered'))).toBeGreaterThanOrEqual(Math.max(...at('entering')));
+    expect(Math.min(...at('left'))).toBeGreaterThanOrEqual(Math.max(...at('leaving')));
+  });
+
+  it('ServiceRegistry: 12 instances from 3 processes come and go, a watcher sees each once', async () => {
+    const prefix = uniqueKeyPrefix('registry');
+    const registry = new ServiceRegistry(keysAPI(), prefix, { ttl: 5 });
+    const changes: ServiceChange[] = [];
+    const controller = new AbortController();
+    const watching = (async () => {
+      for await (const change of registry.watch('api', { signal: controller.signal })) changes.push(change);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ids = (await finished(startContenders('registry', prefix, 1))).map((e) => e.registered as string);
+    expect(new Set(ids).size).toBe(12);
+    await expect.poll(() => changes.filter((c) => c.type === 'removed').length, { timeout: 5000 }).toBe(12);
+    controller.abort();
+    await watching;
+    const added = changes.filter((c) => c.type === 'added').map((c) => c.instance.id);
+    expect(added.sort()).toEqual([...ids].sort());
+    expect(await registry.list('api')).toEqual([]);
+    await registry.close();
   });
 });
