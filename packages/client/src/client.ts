@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { ClusterError, EndpointError, NoEndpointsError, NoLeaderEndpointError } from './errors.js';
 import type { Action } from './internal/action.js';
-import { buildURL } from './internal/action.js';
+import { getAction } from './internal/action.js';
 import {
   attemptEndpoint,
   type CheckRedirect,
@@ -289,18 +289,7 @@ export class Client implements AsyncDisposable {
    * @throws {EmptyBodyError | InvalidResponseError} when the endpoint is not etcd.
    */
   async getVersion(options: CallOptions = {}): Promise<Versions> {
-    const action: Action = {
-      httpRequest: (endpoint) => ({
-        method: 'GET',
-        ...buildURL(endpoint, `${endpoint.path}/version`, [
-          ['quorum', 'false'],
-          ['recursive', 'false'],
-          ['sorted', 'false'],
-        ]),
-        headers: {},
-      }),
-    };
-    return decodeVersion(await this.do(action, options));
+    return decodeVersion(await this.do(getAction('/version', {}), options));
   }
 
   /** Closes the client's own dispatcher (not one passed in). Calls after this fail. Idempotent. */

@@ -1,6 +1,12 @@
 import type { CallOptions, Client } from './client.js';
 import { KeyOutsidePrefixError } from './errors.js';
-import { type Action, buildURL, FORM_CONTENT_TYPE, type HttpRequestSpec } from './internal/action.js';
+import {
+  type Action,
+  buildURL,
+  FORM_CONTENT_TYPE,
+  getAction,
+  type HttpRequestSpec,
+} from './internal/action.js';
 import type { Endpoint } from './internal/endpoints.js';
 import { decodeKeysResponse, type Node, type Response } from './internal/keys-response.js';
 import { cleanPath, encodeValues } from './internal/path.js';
@@ -78,13 +84,7 @@ export class KeysAPI {
 
   /** The key's node, or a directory with its children. Fails over between members. */
   async get(key: string, options: GetOptions = {}): Promise<Response> {
-    const path = this.#path(key);
-    const params: [string, string][] = [
-      ['quorum', String(options.quorum === true)],
-      ['recursive', String(options.recursive === true)],
-      ['sorted', String(options.sort === true)],
-    ];
-    return this.#send({ httpRequest: (ep) => request(ep, 'GET', path, params) }, options);
+    return this.#send(getAction(this.#path(key), options), options);
   }
 
   /**

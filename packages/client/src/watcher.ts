@@ -1,7 +1,7 @@
 import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
 import { EmptyBodyError, InvalidResponseError } from './errors.js';
-import { type Action, buildURL } from './internal/action.js';
+import { type Action, buildURL, getAction } from './internal/action.js';
 import { decodeKeysResponse, type Response } from './internal/keys-response.js';
 
 /** Options of `KeysAPI.watcher`. */
@@ -101,23 +101,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * error 401.
    */
   async resync(options: CallOptions = {}): Promise<Response> {
-    const params: [string, string][] = [
-      ['recursive', String(this.#recursive)],
-      ['sorted', 'false'],
-      ['quorum', 'true'],
-    ];
-    const response = decodeKeysResponse(
-      await this.#client.do(
-        {
-          httpRequest: (ep) => ({
-            method: 'GET',
-            ...buildURL(ep, `${ep.path}${this.#path}`, params),
-            headers: {},
-          }),
-        },
-        options,
-      ),
-    );
+    const read = getAction(this.#path, { quorum: true, recursive: this.#recursive });
+    const response = decodeKeysResponse(await this.#client.do(read, options));
     this.#waitIndex = response.index + 1;
     return response;
   }

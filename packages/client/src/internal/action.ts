@@ -44,6 +44,28 @@ export function buildURL(
   };
 }
 
+/**
+ * Go's `getAction`: `GET <endpoint path><path>?quorum=&recursive=&sorted=`, all three always present. The keys
+ * API, the watcher's resync and `getVersion` (on `/version`, as in Go) all read with it.
+ */
+export function getAction(
+  path: string,
+  options: { quorum?: boolean; recursive?: boolean; sort?: boolean },
+): Action {
+  const params: [string, string][] = [
+    ['quorum', String(options.quorum === true)],
+    ['recursive', String(options.recursive === true)],
+    ['sorted', String(options.sort === true)],
+  ];
+  return {
+    httpRequest: (endpoint) => ({
+      method: 'GET',
+      ...buildURL(endpoint, `${endpoint.path}${path}`, params),
+      headers: {},
+    }),
+  };
+}
+
 /** The form content type the keys API sends. */
 export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 /** The JSON content type the members and auth APIs send. */
