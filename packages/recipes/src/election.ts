@@ -1,6 +1,6 @@
 import type { KeysAPI } from '@etcdkit/client';
-import { SessionLostError } from './errors.js';
-import { listQueue, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
+import { orRemove } from './internal/held.js';
+import { listQueue, predecessor, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -58,14 +58,7 @@ export class Election {
    */
   async campaign(value: string, options: { signal?: AbortSignal } = {}): Promise<Term> {
     const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { value }, options.signal);
-    try {
-      await ticket.waitUntil((entries, mine) => (mine === 0 ? undefined : entries[mine - 1]), options.signal);
-      if (!ticket.kept.valid)
-        throw new SessionLostError(ticket.key, 'validity deadline passed while campaigning');
-    } catch (error) {
-      await ticket.remove();
-      throw error;
-    }
+    await orRemove(ticket, () => ticket.waitUntil(predecessor, options.signal));
     ticket.markHeld();
     void this.#guard(ticket);
     const resign = (): Promise<void> => ticket.remove();

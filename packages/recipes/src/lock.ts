@@ -1,8 +1,7 @@
 import type { KeysAPI } from '@etcdkit/client';
 import { Mutex } from 'async-mutex';
-import { SessionLostError } from './errors.js';
-import { heldLock } from './internal/held.js';
-import { listQueue, QueueTicket } from './internal/queue.js';
+import { heldLock, orRemove } from './internal/held.js';
+import { listQueue, predecessor, QueueTicket } from './internal/queue.js';
 import { Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Lock}. */
@@ -85,14 +84,7 @@ export class Lock {
     const unlockLocal = await acquireLocal(localMutex(this.#keys, this.#dir), signal);
     try {
       const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, signal);
-      try {
-        await ticket.waitUntil((entries, mine) => (mine === 0 ? undefined : entries[mine - 1]), signal);
-        if (!ticket.kept.valid)
-          throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
-      } catch (error) {
-        await ticket.remove();
-        throw error;
-      }
+      await orRemove(ticket, () => ticket.waitUntil(predecessor, signal));
       ticket.markHeld();
       return heldLock(ticket, unlockLocal);
     } catch (error) {

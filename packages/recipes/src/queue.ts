@@ -1,4 +1,5 @@
 import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { readDir } from './internal/read-dir.js';
 import { sleep, waitForEvent } from './internal/wait.js';
 
 /** Options of {@link Queue}. */
@@ -78,25 +79,13 @@ export class Queue {
   async #list(
     signal: AbortSignal | undefined,
   ): Promise<{ items: (QueueItem & { modifiedIndex: number })[]; index: number }> {
-    try {
-      const response = await this.#keys.get(this.#dir, {
-        quorum: true,
-        sort: true,
-        ...(signal ? { signal } : {}),
-      });
-      const items = (response.node?.nodes ?? [])
-        .filter((node) => !node.dir)
-        .map((node) => ({
-          value: node.value,
-          key: node.key,
-          createdIndex: node.createdIndex,
-          modifiedIndex: node.modifiedIndex,
-        }))
-        .sort((a, b) => a.createdIndex - b.createdIndex);
-      return { items, index: response.index };
-    } catch (error) {
-      if (error instanceof EtcdError && error.errorCode === 100) return { items: [], index: error.index };
-      throw error;
-    }
+    const { nodes, index } = await readDir(this.#keys, this.#dir, signal);
+    const items = nodes.map((node) => ({
+      value: node.value,
+      key: node.key,
+      createdIndex: node.createdIndex,
+      modifiedIndex: node.modifiedIndex,
+    }));
+    return { items, index };
   }
 }

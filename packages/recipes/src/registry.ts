@@ -1,5 +1,6 @@
 import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
+import { readDir } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
 import { Session, type SessionKey, type SessionOptions } from './session.js';
 
@@ -261,21 +262,13 @@ export class ServiceRegistry {
     service: string,
     signal: AbortSignal | undefined,
   ): Promise<{ instances: Map<string, ServiceInstance>; index: number }> {
+    const { nodes, index } = await readDir(this.keys, this.#dir(service), signal);
     const instances = new Map<string, ServiceInstance>();
-    try {
-      const response = await this.keys.get(this.#dir(service), {
-        quorum: true,
-        ...(signal ? { signal } : {}),
-      });
-      for (const node of response.node?.nodes ?? []) {
-        const instance = parseInstance(node);
-        if (instance) instances.set(instance.id, instance);
-      }
-      return { instances, index: response.index };
-    } catch (error) {
-      if (error instanceof EtcdError && error.errorCode === 100) return { instances, index: error.index };
-      throw error;
+    for (const node of nodes) {
+      const instance = parseInstance(node);
+      if (instance) instances.set(instance.id, instance);
     }
+    return { instances, index };
   }
 }
 

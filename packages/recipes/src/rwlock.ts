@@ -1,7 +1,6 @@
 import type { KeysAPI } from '@etcdkit/client';
-import { SessionLostError } from './errors.js';
 import { heldLock, orRemove } from './internal/held.js';
-import { QueueTicket } from './internal/queue.js';
+import { predecessor, QueueTicket } from './internal/queue.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
 import { Session } from './session.js';
 
@@ -40,12 +39,10 @@ export class RWLock {
     const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { mode }, signal);
     await orRemove(ticket, async () => {
       await ticket.waitUntil((entries, mine) => {
-        if (mode === 'w') return mine === 0 ? undefined : entries[mine - 1];
+        if (mode === 'w') return predecessor(entries, mine);
         for (let i = mine - 1; i >= 0; i--) if (entries[i]!.data.mode !== 'r') return entries[i];
         return undefined;
       }, signal);
-      if (!ticket.kept.valid)
-        throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
     });
     if (mode === 'w') ticket.markHeld();
     return heldLock(ticket);

@@ -1,5 +1,4 @@
 import type { KeysAPI } from '@etcdkit/client';
-import { SessionLostError } from './errors.js';
 import { heldLock, orRemove } from './internal/held.js';
 import { QueueTicket } from './internal/queue.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
@@ -36,8 +35,6 @@ export class Semaphore {
         waited = true;
         return mine === this.#permits ? { key: this.#dir, recursive: true } : entries[mine - 1];
       }, signal);
-      if (!ticket.kept.valid)
-        throw new SessionLostError(ticket.key, 'validity deadline passed while acquiring');
       // the waiter behind us watches our key: tell it we moved up
       if (waited) await ticket.touch().catch(() => {});
     });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
-import { SessionExpiredError } from '../errors.js';
+import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
+import { readDir } from './read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
 /** One key of a queue directory. */
@@ -82,19 +83,15 @@ function learn(listing: QueueListing, event: Response | undefined, mine: number)
   return { listing: { entries, index: listing.index }, trusted, seen };
 }
 
+/** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours. */
+export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | undefined {
+  return mine === 0 ? undefined : entries[mine - 1];
+}
+
 /** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
 export async function listQueue(keys: KeysAPI, dir: string, signal?: AbortSignal): Promise<QueueListing> {
-  try {
-    const response = await keys.get(dir, { quorum: true, sort: true, ...(signal ? { signal } : {}) });
-    const entries = (response.node?.nodes ?? [])
-      .filter((node) => !node.dir)
-      .map(toEntry)
-      .sort((a, b) => a.createdIndex - b.createdIndex);
-    return { entries, index: response.index };
-  } catch (error) {
-    if (error instanceof EtcdError && error.errorCode === 100) return { entries: [], index: error.index };
-    throw error;
-  }
+  const { nodes, index } = await readDir(keys, dir, signal);
+  return { entries: nodes.map(toEntry), index };
 }
 
 function toEntry(node: Node): QueueEntry {
@@ -176,7 +173,7 @@ export class QueueTicket {
    * (herd-free). Re-reads on every event, on error 401, and at least once per TTL (watchdog).
    *
    * @throws {SessionExpiredError} when the contender's own key is gone.
-   * @throws {SessionLostError} when the key can no longer be kept alive.
+   * @throws {SessionLostError} when the key can no longer be kept alive, or its validity ran out meanwhile.
    * @throws the reason of `signal` when it aborts.
    */
   async waitUntil(
@@ -204,7 +201,7 @@ export class QueueTicket {
         throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`);
       }
       const wait = blocker(listing.entries, mine);
-      if (!wait) return listing;
+      if (!wait) return this.#stillValid(listing);
       const event = await waitForEvent(this.#session.keys, wait.key, {
         afterIndex: seen && seen.key === wait.key ? seen.index : listing.index,
         recursive: wait.recursive === true,
@@ -216,7 +213,7 @@ export class QueueTicket {
       const learned = learn(listing, event, mine);
       if (learned) {
         const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
-        if (!blocker(learned.listing.entries, at)) return learned.listing;
+        if (!blocker(learned.listing.entries, at)) return this.#stillValid(learned.listing);
         if (learned.trusted) {
           listing = learned.listing;
           seen = learned.seen;
@@ -225,6 +222,12 @@ export class QueueTicket {
       }
       listing = undefined;
     }
+  }
+
+  /** A grant only counts while the key is within its validity deadline (it may have run out while waiting). */
+  #stillValid(listing: QueueListing): QueueListing {
+    if (!this.kept.valid) throw new SessionLostError(this.key, 'validity deadline passed while waiting');
+    return listing;
   }
 
   /**

@@ -1,0 +1,22 @@
+import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+
+/**
+ * Reads the keys (not sub-directories) of a directory with a quorum read, in creation order, with the index of
+ * the read to watch from. A missing directory is an empty one (at the index the error carries).
+ */
+export async function readDir(
+  keys: KeysAPI,
+  dir: string,
+  signal?: AbortSignal,
+): Promise<{ nodes: Node[]; index: number }> {
+  try {
+    const response = await keys.get(dir, { quorum: true, sort: true, ...(signal ? { signal } : {}) });
+    const nodes = (response.node?.nodes ?? [])
+      .filter((node) => !node.dir)
+      .sort((a, b) => a.createdIndex - b.createdIndex);
+    return { nodes, index: response.index };
+  } catch (error) {
+    if (error instanceof EtcdError && error.errorCode === 100) return { nodes: [], index: error.index };
+    throw error;
+  }
+}
