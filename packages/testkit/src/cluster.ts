@@ -24,6 +24,28 @@ export interface StartClusterOptions {
   readonly startTimeoutMs?: number;
   /** Serve clients over TLS (https client URLs). Peers still talk plain HTTP through their proxies. */
   readonly clientTLS?: ClientTLSFiles;
+  /**
+   * Put a {@link TcpProxy} in front of each member's client URL too, and advertise it, so that client
+   * traffic can be delayed, dropped and reset (`member.delay(ms, { link: 'client' })`). Default false.
+   */
+  readonly clientProxies?: boolean;
+}
+
+/** Which link a network fault acts on: raft traffic between members, or client traffic. */
+export type Link = 'peer' | 'client';
+
+/** One member's view of raft, from `/v2/stats/self` and the `X-Raft-*` headers; fields missing when it does not answer. */
+export interface MemberStatus {
+  readonly name: string;
+  readonly id: string;
+  readonly state: MemberState;
+  readonly isolated: boolean;
+  readonly role?: 'leader' | 'follower';
+  /** Whom the member follows (hex id). */
+  readonly leaderId?: string;
+  readonly term?: number;
+  readonly raftIndex?: number;
+  readonly etcdIndex?: number;
 }
 
 /** PEM files for TLS on the client URLs. */
@@ -70,14 +92,26 @@ export interface Member {
   restart(options?: { waitHealthy?: boolean }): Promise<void>;
   /** Cuts the member's raft traffic to and from every other member (client traffic still flows). */
   isolate(): Promise<void>;
-  /** Ends {@link isolate}. */
+  /** Ends {@link isolate} and every proxy fault ({@link delay}, {@link dropConnections}). */
   heal(): Promise<void>;
+  /**
+   * Delays traffic through the member's proxy on `link` (default `peer`, both directions) by `ms` plus a
+   * random `0..jitterMs`, until {@link heal}.
+   * @throws {UnsupportedFaultError} when the member has no proxy on that link.
+   */
+  delay(ms: number, options?: { jitterMs?: number; link?: Link }): Promise<void>;
+  /** Resets a `fraction` (0..1) of the connections on `link` (default `peer`), open and new, until {@link heal}. */
+  dropConnections(fraction: number, options?: { link?: Link }): Promise<void>;
+  /** Resets every open connection on `link` (default `client`) once. */
+  resetConnections(options?: { link?: Link }): Promise<void>;
   /** Resolves when the member answers `/health` with `true` (it has a leader). */
   waitHealthy(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /** A running test cluster. */
 export interface Cluster extends AsyncDisposable {
+  /** Where the members run: `process` or `docker`. */
+  readonly backend: string;
   /** Client URLs of all members, in member order. */
   readonly clientURLs: readonly string[];
   /** The members, in order. */
@@ -90,8 +124,16 @@ export interface Cluster extends AsyncDisposable {
   leader(): Promise<Member | undefined>;
   /** Polls until a majority agrees on a leader (not in `exclude`), and returns it. */
   waitForLeader(options?: { timeoutMs?: number; exclude?: readonly Member[] }): Promise<Member>;
+  /** Each member's role, leader, term and raft index, as it answers now. */
+  status(): Promise<MemberStatus[]>;
   /** Heals every network fault of every member. */
   healAll(): Promise<void>;
+  /**
+   * Destroys a member and replaces it: kills it, wipes its data, removes it and adds it again through
+   * `/v2/members`, and starts it fresh with `--initial-cluster-state existing` (it gets a new id).
+   * Resolves once it is healthy.
+   */
+  replace(member: Member, options?: { timeoutMs?: number }): Promise<void>;
   /**
    * Undoes every fault: heals the network, resumes paused members, restarts exited ones (on their data), and
    * waits until every member is healthy. For test clean-up between fault scenarios on one cluster.

@@ -44,3 +44,9 @@ export class MemberStateError extends TestkitError {
   override name = 'MemberStateError';
   override readonly code = 'ETCDKIT_MEMBER_STATE';
 }
+
+/** The fault cannot be injected on this member or backend (e.g. a peer-link delay on a Docker bridge network). */
+export class UnsupportedFaultError extends TestkitError {
+  override name = 'UnsupportedFaultError';
+  override readonly code = 'ETCDKIT_UNSUPPORTED_FAULT';
+}

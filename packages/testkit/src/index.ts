@@ -1,8 +1,10 @@
 export type {
   ClientTLSFiles,
   Cluster,
+  Link,
   Member,
   MemberState,
+  MemberStatus,
   RaftTimings,
   StartClusterOptions,
 } from './cluster.js';
@@ -13,6 +15,7 @@ export {
   MemberStateError,
   TestkitError,
   UnsupportedEtcdVersionError,
+  UnsupportedFaultError,
 } from './errors.js';
 export {
   assertSupportedVersion,
@@ -20,9 +23,11 @@ export {
   parseEtcdVersion,
   resolveEtcdBinary,
 } from './etcd-binary.js';
+export { EtcdCluster } from './etcd-cluster.js';
+export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
+export { EtcdMember } from './member.js';
 export { freePorts } from './ports.js';
-export { ProcessCluster, raftTimings, startProcessCluster } from './process-cluster.js';
-export type { ProcessMember } from './process-member.js';
+export { type ProcessCluster, raftTimings, startProcessCluster } from './process-cluster.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTestCertificates, type TestCertificates } from './tls.js';

@@ -10,6 +10,8 @@ export interface TcpProxyOptions {
   readonly targetHost?: string;
   /** Address to listen on. Default `127.0.0.1`. */
   readonly host?: string;
+  /** Source of randomness for jitter and dropped connections (a seeded one makes runs repeatable). */
+  readonly random?: () => number;
 }
 
 interface Link {
@@ -18,6 +20,11 @@ interface Link {
   /** The etcd member id that opened this connection, from the `X-Server-From` header of its first request. */
   sender?: string;
   blackholed: boolean;
+}
+
+/** One direction of a link: when its last delayed chunk is due, so that delayed chunks keep their order. */
+interface Direction {
+  dueAt: number;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
@@ -31,7 +38,8 @@ const MAX_SNIFF_BYTES = 16 * 1024;
  * and blackholing its own proxy cuts its raft traffic in both directions, a real partition of that member.
  *
  * A blackholed connection is held open and its bytes are dropped, as a network partition would: peers see
- * timeouts, not refusals.
+ * timeouts, not refusals. Besides blackholes the proxy delays traffic (with jitter, order kept), refuses a
+ * fraction of connections, and resets connections, as Toxiproxy's toxics do.
  */
 export class TcpProxy {
   readonly #server: Server;
@@ -40,18 +48,23 @@ export class TcpProxy {
   readonly #blockedSenders = new Set<string>();
   #blackholeAll = false;
   #refusedRequests: RegExp | undefined;
+  #delay = { ms: 0, jitterMs: 0 };
+  #dropFraction = 0;
+  readonly #random: () => number;
   #closed = false;
 
-  private constructor(server: Server, target: { host: string; port: number }) {
+  private constructor(server: Server, target: { host: string; port: number }, random: () => number) {
     this.#server = server;
     this.#target = target;
+    this.#random = random;
     server.on('connection', (socket) => this.#accept(socket));
   }
 
   /** Starts a proxy listening on `host:listenPort`. */
   static start(options: TcpProxyOptions): Promise<TcpProxy> {
     const server = createServer({ noDelay: true });
-    const proxy = new TcpProxy(server, { host: options.targetHost ?? '127.0.0.1', port: options.targetPort });
+    const target = { host: options.targetHost ?? '127.0.0.1', port: options.targetPort };
+    const proxy = new TcpProxy(server, target, options.random ?? Math.random);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: options.listenPort, host: options.host ?? '127.0.0.1', exclusive: true }, () => {
@@ -67,9 +80,36 @@ export class TcpProxy {
     return typeof address === 'object' && address ? address.port : 0;
   }
 
-  /** True while any connection through the proxy is being dropped. */
+  /** True while any fault is in force. */
   get faulty(): boolean {
-    return this.#blackholeAll || this.#blockedSenders.size > 0;
+    return (
+      this.#blackholeAll || this.#blockedSenders.size > 0 || this.#delay.ms > 0 || this.#dropFraction > 0
+    );
+  }
+
+  /**
+   * Delays every chunk, both ways, by `ms` plus a uniform random `0..jitterMs`, keeping the order of each
+   * direction, until {@link heal}. `delay(0)` ends it.
+   */
+  delay(ms: number, jitterMs = 0): void {
+    if (!(ms >= 0 && jitterMs >= 0)) throw new RangeError(`delay needs ms >= 0 and jitterMs >= 0`);
+    this.#delay = { ms, jitterMs };
+  }
+
+  /**
+   * Resets (TCP RST) each open connection with probability `fraction`, and each new one likewise on accept,
+   * until {@link heal}. `1` refuses every connection, as a crashed listener would, but faster to notice.
+   */
+  dropConnections(fraction: number): void {
+    if (!(fraction >= 0 && fraction <= 1))
+      throw new RangeError(`fraction must be in [0, 1], got ${fraction}`);
+    this.#dropFraction = fraction;
+    for (const link of this.#links) if (this.#random() < fraction) this.#reset(link);
+  }
+
+  /** Resets (TCP RST) every open connection once; new connections pass. */
+  resetConnections(): void {
+    for (const link of this.#links) this.#reset(link);
   }
 
   /** Drops every connection through the proxy, existing and new, until {@link heal}. */
@@ -102,6 +142,8 @@ export class TcpProxy {
   /** Ends every fault: traffic passes again; dropped connections are closed so that peers redial at once. */
   heal(): void {
     this.#blackholeAll = false;
+    this.#delay = { ms: 0, jitterMs: 0 };
+    this.#dropFraction = 0;
     this.#blockedSenders.clear();
     for (const link of this.#links) if (link.blackholed) this.#destroy(link);
   }
@@ -121,6 +163,10 @@ export class TcpProxy {
     client.on('close', () => this.#destroy(link));
     if (this.#blackholeAll) {
       this.#cut(link);
+      return;
+    }
+    if (this.#dropFraction > 0 && this.#random() < this.#dropFraction) {
+      this.#reset(link);
       return;
     }
     let sniffed = Buffer.alloc(0);
@@ -148,24 +194,57 @@ export class TcpProxy {
     link.upstream = upstream;
     upstream.on('error', () => this.#destroy(link));
     upstream.on('close', () => this.#destroy(link));
-    upstream.write(firstBytes);
-    link.client.pipe(upstream);
-    upstream.pipe(link.client);
+    this.#send(upstream, firstBytes, { dueAt: 0 });
+    this.#forward(link.client, upstream);
+    this.#forward(upstream, link.client);
     link.client.resume();
+  }
+
+  /** Copies `from` to `to`, with back-pressure, through the current delay. */
+  #forward(from: Socket, to: Socket): void {
+    const direction: Direction = { dueAt: 0 };
+    from.on('data', (chunk: Buffer) => {
+      if (!this.#send(to, chunk, direction)) {
+        from.pause();
+        to.once('drain', () => from.resume());
+      }
+    });
+    from.on('end', () => to.end());
+  }
+
+  /** Writes `chunk` now, or after the delay; returns false when `to` asks for back-pressure. */
+  #send(to: Socket, chunk: Buffer, direction: Direction): boolean {
+    const { ms, jitterMs } = this.#delay;
+    const now = performance.now();
+    if (ms === 0 && direction.dueAt <= now) return to.write(chunk);
+    direction.dueAt = Math.max(direction.dueAt, now + ms + this.#random() * jitterMs);
+    setTimeout(() => {
+      if (!to.destroyed) to.write(chunk);
+    }, direction.dueAt - now);
+    return true;
   }
 
   /** Turns a link into a blackhole: the upstream side is closed, the client side is held and its bytes dropped. */
   #cut(link: Link): void {
     if (link.blackholed) return;
     link.blackholed = true;
-    link.client.unpipe();
-    link.upstream?.unpipe();
+    link.client.removeAllListeners('end');
+    link.upstream?.removeAllListeners('data');
     link.upstream?.removeAllListeners('close');
     link.upstream?.on('error', () => {});
     link.upstream?.destroy();
     link.client.removeAllListeners('data');
     link.client.on('data', () => {});
     link.client.resume();
+  }
+
+  /** Closes both sides with a TCP RST. */
+  #reset(link: Link): void {
+    if (!this.#links.delete(link)) return;
+    for (const socket of [link.client, link.upstream]) {
+      if (socket?.readyState === 'open') socket.resetAndDestroy();
+      else socket?.destroy();
+    }
   }
 
   #destroy(link: Link): void {
