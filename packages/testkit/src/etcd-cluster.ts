@@ -32,7 +32,8 @@ export class EtcdCluster implements Cluster {
   readonly members: readonly EtcdMember[];
   readonly clientURLs: readonly string[];
   readonly token: string;
-  readonly version: string;
+  /** The etcd version the members run. */
+  version: string;
   readonly #spec: EtcdClusterSpec;
   #closed = false;
 

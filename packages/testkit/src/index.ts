@@ -8,6 +8,10 @@ export type {
   RaftTimings,
   StartClusterOptions,
 } from './cluster.js';
+export { ContainerLauncher, type ContainerSpec } from './docker/container-launcher.js';
+export { type DockerClusterOptions, startDockerCluster } from './docker/docker-cluster.js';
+export { buildLocalEtcdImage, DEFAULT_ETCD_IMAGE } from './docker/image.js';
+export { sweepDockerLeftovers } from './docker/sweep.js';
 export {
   ClusterStartError,
   ClusterTimeoutError,
@@ -17,6 +21,7 @@ export {
   UnsupportedEtcdVersionError,
   UnsupportedFaultError,
 } from './errors.js';
+export { raftTimings } from './etcd-args.js';
 export {
   assertSupportedVersion,
   type EtcdBinary,
@@ -27,7 +32,7 @@ export { EtcdCluster } from './etcd-cluster.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
 export { EtcdMember } from './member.js';
 export { freePorts } from './ports.js';
-export { type ProcessCluster, raftTimings, startProcessCluster } from './process-cluster.js';
+export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTestCertificates, type TestCertificates } from './tls.js';

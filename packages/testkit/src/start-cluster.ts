@@ -1,14 +1,19 @@
 import type { Cluster, StartClusterOptions } from './cluster.js';
+import type { DockerClusterOptions } from './docker/docker-cluster.js';
 import { startProcessCluster } from './process-cluster.js';
 
-/** Options of {@link startCluster}: the common options plus the backend. */
-export interface StartAnyClusterOptions extends StartClusterOptions {
-  /** Where members run. Default `process` (etcd child processes; no Docker needed). */
-  readonly backend?: 'process';
-}
+/** Options of {@link startCluster}: the common options plus the backend and its own options. */
+export type StartAnyClusterOptions =
+  | (StartClusterOptions & {
+      /** Where members run: `process` (default; etcd child processes, no Docker needed) or `docker`. */
+      readonly backend?: 'process';
+    })
+  | (DockerClusterOptions & { readonly backend: 'docker' });
 
 /**
- * Starts a real etcd v2 cluster for tests and resolves once it has a leader and accepts writes.
+ * Starts a real etcd v2 cluster for tests and resolves once it has a leader and accepts writes. The backend is
+ * one option: `process` (default) or `docker` (`image`, `network: 'host' | 'bridge'`), with the same
+ * {@link Cluster} and {@link Member} interface.
  *
  * @example
  * ```ts
@@ -20,6 +25,10 @@ export interface StartAnyClusterOptions extends StartClusterOptions {
  */
 export async function startCluster(options: StartAnyClusterOptions = {}): Promise<Cluster> {
   const { backend = 'process', ...rest } = options;
-  if (backend !== 'process') throw new TypeError(`unknown backend ${JSON.stringify(backend)}`);
-  return startProcessCluster(rest);
+  if (backend === 'process') return startProcessCluster(rest);
+  if (backend === 'docker') {
+    const { startDockerCluster } = await import('./docker/docker-cluster.js');
+    return startDockerCluster(rest);
+  }
+  throw new TypeError(`unknown backend ${JSON.stringify(backend)}: use 'process' or 'docker'`);
 }

@@ -5,8 +5,10 @@
  *
  *   npm run bench -w @etcdkit/testkit            (RUNS=9 to change the number of runs)
  */
+
+import { raftTimings } from '../etcd-args.js';
 import { putKey, sleep } from '../internal/http.js';
-import { raftTimings, startProcessCluster } from '../process-cluster.js';
+import { startProcessCluster } from '../process-cluster.js';
 
 const runs = Number(process.env.RUNS ?? 7);
 

@@ -4,15 +4,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
  * The reaper: a tiny detached process that outlives a test process killed without warning (SIGKILL, a vitest
  * worker torn down) and then kills the etcd processes and removes the data dirs that process left behind, as
  * testcontainers' ryuk does for containers. It reads lines on stdin from its parent:
- *   `pid <n>` / `unpid <n>` / `dir <path>` / `undir <path>`.
- * When stdin ends (the parent is gone, however it died) it SIGKILLs every pid still listed, removes every dir
- * still listed, and exits. It runs as `node -e`, so it works the same from sources and from dist/.
+ *   `pid <n>` / `unpid <n>` / `dir <path>` / `undir <path>` / `container <id>` / `uncontainer <id>` /
+ *   `network <id>` / `unnetwork <id>`.
+ * When stdin ends (the parent is gone, however it died) it SIGKILLs every pid still listed, removes every dir,
+ * container and Docker network still listed (with the docker CLI), and exits. It runs as `node -e`, so it works the same from sources and from dist/.
  */
 const REAPER_SCRIPT = `
 const { rmSync } = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const { createInterface } = require('node:readline');
 const pids = new Set();
 const dirs = new Set();
+const containers = new Set();
+const networks = new Set();
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const space = line.indexOf(' ');
@@ -22,6 +26,10 @@ lines.on('line', (line) => {
   else if (verb === 'unpid') pids.delete(Number(arg));
   else if (verb === 'dir') dirs.add(arg);
   else if (verb === 'undir') dirs.delete(arg);
+  else if (verb === 'container') containers.add(arg);
+  else if (verb === 'uncontainer') containers.delete(arg);
+  else if (verb === 'network') networks.add(arg);
+  else if (verb === 'unnetwork') networks.delete(arg);
 });
 lines.on('close', () => {
   for (const pid of pids) {
@@ -29,6 +37,8 @@ lines.on('close', () => {
   }
   setTimeout(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    if (containers.size) spawnSync('docker', ['rm', '-f', '-v', ...containers], { stdio: 'ignore' });
+    if (networks.size) spawnSync('docker', ['network', 'rm', ...networks], { stdio: 'ignore' });
     process.exit(0);
   }, 200);
 });
@@ -65,6 +75,15 @@ export const forgetPid = (pid: number): void => send(`unpid ${pid}`);
 export const reapDir = (dir: string): void => send(`dir ${dir}`);
 /** `dir` was removed: forget it. */
 export const forgetDir = (dir: string): void => send(`undir ${dir}`);
+
+/** The reaper removes container `id` (with the docker CLI) if this process dies first. */
+export const reapContainer = (id: string): void => send(`container ${id}`);
+/** Container `id` was removed: forget it. */
+export const forgetContainer = (id: string): void => send(`uncontainer ${id}`);
+/** The reaper removes Docker network `id` if this process dies first. */
+export const reapNetwork = (id: string): void => send(`network ${id}`);
+/** Network `id` was removed: forget it. */
+export const forgetNetwork = (id: string): void => send(`unnetwork ${id}`);
 
 /** The running reaper's pid, if one runs (for tests). */
 export function reaperPid(): number | undefined {

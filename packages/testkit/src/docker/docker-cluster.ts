@@ -1,0 +1,198 @@
+import type { StartClusterOptions } from '../cluster.js';
+import { ClusterStartError, UnsupportedEtcdVersionError } from '../errors.js';
+import { clientTLSArgs, clusterToken, commonEtcdArgs, probeTLSFor } from '../etcd-args.js';
+import { assertSupportedVersion } from '../etcd-binary.js';
+import { EtcdCluster } from '../etcd-cluster.js';
+import { tryGetJson } from '../internal/http.js';
+import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
+import { bootCluster, createLoopbackCluster } from '../loopback-cluster.js';
+import { EtcdMember } from '../member.js';
+import { freePorts, releasePorts } from '../ports.js';
+import { TcpProxy } from '../tcp-proxy.js';
+import { ContainerLauncher, type ContainerSpec } from './container-launcher.js';
+import { DEFAULT_ETCD_IMAGE } from './image.js';
+import { LABEL, loadTestcontainers } from './runtime.js';
+import { ownerLabel, sweepDockerLeftovers } from './sweep.js';
+
+/** Options of the Docker backend. */
+export interface DockerClusterOptions extends StartClusterOptions {
+  /** The etcd image (3.4 or 3.5). Default {@link DEFAULT_ETCD_IMAGE}; offline, see `buildLocalEtcdImage`. */
+  readonly image?: string;
+  /**
+   * `host` (default): members share the host's network and loopback ports, with the same TCP proxies as the
+   * process backend, so every network fault works. `bridge`: a network of its own, members reach each other by
+   * name, client URLs are published on 127.0.0.1; isolation disconnects the member from the network, and peer
+   * delays and drops are not available (there is no proxy between members).
+   */
+  readonly network?: 'host' | 'bridge';
+}
+
+const DATA_DIR = '/data/etcd';
+const TLS_DIR = '/etc/etcdkit-tls';
+
+/** Where a member container sees a host TLS file. */
+const tlsPathInContainer = (file: string): string => `${TLS_DIR}/${file.replaceAll('/', '_')}`;
+
+/**
+ * Starts an N-member etcd v2 cluster in Docker containers, through testcontainers. Leftovers of crashed runs
+ * are swept first. Everything is labelled (`org.etcdkit.testkit=true`, the cluster token, the owner) and
+ * removed on close, on a failed start, by the reaper if the test process dies, and by the next sweep.
+ *
+ * @throws {UnsupportedEtcdVersionError} when the image's etcd has no v2 API.
+ * @throws {ClusterStartError} when the cluster did not come up.
+ */
+export async function startDockerCluster(options: DockerClusterOptions = {}): Promise<EtcdCluster> {
+  const size = options.size ?? 3;
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`size must be a positive integer, got ${size}`);
+  await sweepDockerLeftovers();
+  const image = options.image ?? DEFAULT_ETCD_IMAGE;
+  const create = options.network === 'bridge' ? createBridgeCluster : createHostCluster;
+  const cluster = await bootCluster(() => create(size, image, options), options).catch((error: unknown) => {
+    if (/unknown flag: --enable-v2/.test(String(error))) {
+      throw new UnsupportedEtcdVersionError(
+        `${image} has no v2 API (etcd 3.6 or later removed it): use an etcd 3.4 or 3.5 image`,
+        'unknown',
+      );
+    }
+    throw error;
+  });
+  const first = cluster.members[0]!;
+  const reply = await tryGetJson<{ etcdserver?: string }>(
+    `${first.directClientURL}/version`,
+    2000,
+    first.probeTLS,
+  );
+  try {
+    if (!reply?.etcdserver) throw new ClusterStartError(`${image}: /version did not answer`);
+    assertSupportedVersion(reply.etcdserver, image);
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  }
+  cluster.version = reply.etcdserver;
+  return cluster;
+}
+
+function labels(token: string): Record<string, string> {
+  return { [LABEL.testkit]: 'true', [LABEL.cluster]: token, [LABEL.owner]: ownerLabel() };
+}
+
+function tlsFiles(options: StartClusterOptions): NonNullable<ContainerSpec['files']> {
+  const tls = options.clientTLS;
+  if (!tls) return [];
+  return [tls.certFile, tls.keyFile, ...(tls.trustedCAFile ? [tls.trustedCAFile] : [])].map((source) => ({
+    source,
+    target: tlsPathInContainer(source),
+  }));
+}
+
+/** Host network: the process backend's layout, with containers instead of child processes. */
+function createHostCluster(size: number, image: string, options: DockerClusterOptions): Promise<EtcdCluster> {
+  return createLoopbackCluster({
+    backend: 'docker',
+    size,
+    version: image,
+    options,
+    launcher: (name, token) =>
+      new ContainerLauncher({
+        image,
+        name: `${token}-${name}`,
+        labels: labels(token),
+        networkMode: 'host',
+        files: tlsFiles(options),
+        dataDir: DATA_DIR,
+      }),
+    tlsFile: tlsPathInContainer,
+    release: async () => {},
+    releaseSync: () => {},
+  });
+}
+
+/** A bridge network of the cluster's own: peers by container name, client ports published on 127.0.0.1. */
+async function createBridgeCluster(
+  size: number,
+  image: string,
+  options: DockerClusterOptions,
+): Promise<EtcdCluster> {
+  const { getContainerRuntimeClient } = await loadTestcontainers();
+  const docker = (await getContainerRuntimeClient()).container.dockerode;
+  const token = clusterToken();
+  const network = await docker.createNetwork({ Name: token, Driver: 'bridge', Labels: labels(token) });
+  reapNetwork(network.id);
+  const ports = await freePorts(size * 2);
+  const proxies: TcpProxy[] = [];
+  const release = async (): Promise<void> => {
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    releasePorts(ports);
+    await network.remove().catch(() => {});
+    forgetNetwork(network.id);
+  };
+  try {
+    const scheme = options.clientTLS ? 'https' : 'http';
+    const tlsArgs = clientTLSArgs(options.clientTLS, tlsPathInContainer);
+    const probeTLS = probeTLSFor(options.clientTLS);
+    const members: EtcdMember[] = [];
+    for (let i = 0; i < size; i++) {
+      const name = `m${i}`;
+      const host = `${token}-${name}`;
+      const directClientURL = `${scheme}://127.0.0.1:${ports[2 * i]}`;
+      const clientProxy = options.clientProxies
+        ? await TcpProxy.start({ listenPort: ports[2 * i + 1]!, targetPort: ports[2 * i]! })
+        : undefined;
+      if (clientProxy) proxies.push(clientProxy);
+      const clientURL = clientProxy ? `${scheme}://127.0.0.1:${ports[2 * i + 1]}` : directClientURL;
+      const peerURL = `http://${host}:2380`;
+      const launcher = new ContainerLauncher({
+        image,
+        name: host,
+        labels: labels(token),
+        networkMode: token,
+        ports: [{ container: 2379, host: ports[2 * i]! }],
+        files: tlsFiles(options),
+        dataDir: DATA_DIR,
+      });
+      members.push(
+        new EtcdMember({
+          name,
+          clientURL,
+          directClientURL,
+          peerURL,
+          clientProxy,
+          probeTLS,
+          launcher,
+          network: {
+            disconnect: () => network.disconnect({ Container: launcher.containerId ?? host, Force: true }),
+            connect: () =>
+              network.connect({
+                Container: launcher.containerId ?? host,
+                EndpointConfig: { Aliases: [host] },
+              }),
+          },
+          args: (initialCluster, state) => [
+            ...commonEtcdArgs(name, token, options),
+            `--listen-client-urls=${scheme}://0.0.0.0:2379`,
+            `--advertise-client-urls=${clientURL}`,
+            '--listen-peer-urls=http://0.0.0.0:2380',
+            `--initial-advertise-peer-urls=${peerURL}`,
+            `--initial-cluster=${initialCluster}`,
+            `--initial-cluster-state=${state}`,
+            ...tlsArgs,
+            ...(options.extraArgs ?? []),
+          ],
+        }),
+      );
+    }
+    return new EtcdCluster({
+      backend: 'docker',
+      members,
+      token,
+      version: image,
+      release,
+      releaseSync: () => {},
+    });
+  } catch (error) {
+    await release();
+    throw error;
+  }
+}
