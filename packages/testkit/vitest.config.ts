@@ -7,6 +7,11 @@ export default defineConfig({
     // Clusters are real processes: two files at a time is what 2 cores carry.
     maxWorkers: 2,
     testTimeout: 30_000,
+    // No registry is reachable on CI, so testcontainers' ryuk image cannot be pulled: testkit labels, reaps
+    // and sweeps its containers itself.
+    env: {
+      TESTCONTAINERS_RYUK_DISABLED: process.env.TESTCONTAINERS_RYUK_DISABLED ?? 'true',
+    },
     hookTimeout: 30_000,
   },
 });

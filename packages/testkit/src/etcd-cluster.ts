@@ -56,7 +56,12 @@ export class EtcdCluster implements Cluster {
   /** Starts every member at once (members started one by one never see a quorum). */
   async start(): Promise<void> {
     const initialCluster = this.initialCluster;
-    await Promise.all(this.members.map((member) => member.start(initialCluster, 'new')));
+    // allSettled: a failed member must not leave the others starting after the cluster was closed
+    const results = await Promise.allSettled(
+      this.members.map((member) => member.start(initialCluster, 'new')),
+    );
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

@@ -1,3 +1,11 @@
+export {
+  type ConvergenceResult,
+  checkConvergence,
+  checkFencedWrites,
+  checkNoOverlap,
+  checkRisingTokens,
+  type Violation,
+} from './checkers.js';
 export type {
   ClientTLSFiles,
   Cluster,
@@ -29,7 +37,26 @@ export {
   resolveEtcdBinary,
 } from './etcd-binary.js';
 export { EtcdCluster } from './etcd-cluster.js';
+export {
+  type FaultKind,
+  type FaultParams,
+  injectFault,
+  NETWORK_FAULTS,
+  PROCESS_FAULTS,
+  undoFault,
+} from './faults/catalog.js';
+export { seededRandom } from './faults/random.js';
+export {
+  type FaultLogEntry,
+  type FaultScheduleOptions,
+  type FaultStep,
+  formatFaultLog,
+  runFaultSchedule,
+} from './faults/schedule.js';
+export { resolveTarget, type Target } from './faults/targets.js';
+export { History, now, type Operation } from './history.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
+export { type FailoverTimes, measureFailover, median } from './measure.js';
 export { EtcdMember } from './member.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';

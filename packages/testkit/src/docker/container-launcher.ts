@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type Dockerode from 'dockerode';
-import { MemberStateError } from '../errors.js';
+import { ClusterStartError, MemberStateError } from '../errors.js';
 import { forgetContainer, reapContainer } from '../internal/reaper.js';
 import type { EtcdLauncher } from '../launchers/launcher.js';
 import { tailOfLog } from '../launchers/process-launcher.js';
@@ -23,8 +23,24 @@ export interface ContainerSpec {
   readonly dataDir: string;
 }
 
+/**
+ * Publishes `ports` on 127.0.0.1 only. testcontainers' `withExposedPorts` publishes on every interface, and
+ * waits for the ports to be bound, which never happens when etcd exits at once (a bad flag): the error would
+ * then be a timeout instead of etcd's own message. So the bindings go straight into the create options.
+ */
+function publishOnLoopback(definition: object, ports: NonNullable<ContainerSpec['ports']>): void {
+  const internals = definition as {
+    createOpts: Dockerode.ContainerCreateOptions;
+    hostConfig: Dockerode.HostConfig;
+  };
+  internals.createOpts.ExposedPorts = Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, {}]));
+  internals.hostConfig.PortBindings = Object.fromEntries(
+    ports.map((p) => [`${p.container}/tcp`, [{ HostIp: '127.0.0.1', HostPort: String(p.host) }]]),
+  );
+}
+
 /** Docker's multiplexed log stream (8-byte frame headers) as text. */
-function demuxLogs(buffer: Buffer): string {
+export function demuxLogs(buffer: Buffer): string {
   const parts: Buffer[] = [];
   let offset = 0;
   while (offset + 8 <= buffer.length && buffer[offset]! <= 2 && buffer.readUInt16BE(offset + 1) === 0) {
@@ -171,15 +187,28 @@ export class ContainerLauncher implements EtcdLauncher {
       .withWaitStrategy(Wait.forLogMessage(/./))
       .withStartupTimeout(20_000);
     if (spec.networkMode !== 'host') definition = definition.withNetworkAliases(spec.name);
-    if (spec.ports?.length)
-      definition = definition.withExposedPorts(
-        ...spec.ports.map((p) => ({ container: p.container, host: p.host })),
-      );
+    if (spec.ports?.length) publishOnLoopback(definition, spec.ports);
     if (spec.files?.length) definition = definition.withCopyFilesToContainer([...spec.files]);
-    const started = await definition.start();
-    const id = started.getId();
+    const docker = (await getContainerRuntimeClient()).container;
+    let id: string;
+    try {
+      id = (await definition.start()).getId();
+    } catch (error) {
+      // etcd exited before testcontainers saw it start (a bad flag): keep the container, so that its log
+      // explains the failure and close() removes it.
+      const [info] = await docker.dockerode.listContainers({
+        all: true,
+        filters: JSON.stringify({ name: [`^/${spec.name}$`] }),
+      });
+      if (!info) throw error;
+      this.#container = docker.getById(info.Id);
+      reapContainer(info.Id);
+      throw new ClusterStartError(
+        `${spec.name} did not start: ${(error as Error).message}\n${await this.logTail()}`,
+      );
+    }
     reapContainer(id);
-    return (await getContainerRuntimeClient()).container.getById(id);
+    return docker.getById(id);
   }
 
   #ended(container: Dockerode.Container): void {

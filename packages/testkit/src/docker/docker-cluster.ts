@@ -3,7 +3,6 @@ import { ClusterStartError, UnsupportedEtcdVersionError } from '../errors.js';
 import { clientTLSArgs, clusterToken, commonEtcdArgs, probeTLSFor } from '../etcd-args.js';
 import { assertSupportedVersion } from '../etcd-binary.js';
 import { EtcdCluster } from '../etcd-cluster.js';
-import { tryGetJson } from '../internal/http.js';
 import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
 import { bootCluster, createLoopbackCluster } from '../loopback-cluster.js';
 import { EtcdMember } from '../member.js';
@@ -11,6 +10,7 @@ import { freePorts, releasePorts } from '../ports.js';
 import { TcpProxy } from '../tcp-proxy.js';
 import { ContainerLauncher, type ContainerSpec } from './container-launcher.js';
 import { DEFAULT_ETCD_IMAGE } from './image.js';
+import { imageEtcdVersion } from './image-version.js';
 import { LABEL, loadTestcontainers } from './runtime.js';
 import { ownerLabel, sweepDockerLeftovers } from './sweep.js';
 
@@ -48,29 +48,9 @@ export async function startDockerCluster(options: DockerClusterOptions = {}): Pr
   await sweepDockerLeftovers();
   const image = options.image ?? DEFAULT_ETCD_IMAGE;
   const create = options.network === 'bridge' ? createBridgeCluster : createHostCluster;
-  const cluster = await bootCluster(() => create(size, image, options), options).catch((error: unknown) => {
-    if (/unknown flag: --enable-v2/.test(String(error))) {
-      throw new UnsupportedEtcdVersionError(
-        `${image} has no v2 API (etcd 3.6 or later removed it): use an etcd 3.4 or 3.5 image`,
-        'unknown',
-      );
-    }
-    throw error;
-  });
-  const first = cluster.members[0]!;
-  const reply = await tryGetJson<{ etcdserver?: string }>(
-    `${first.directClientURL}/version`,
-    2000,
-    first.probeTLS,
-  );
-  try {
-    if (!reply?.etcdserver) throw new ClusterStartError(`${image}: /version did not answer`);
-    assertSupportedVersion(reply.etcdserver, image);
-  } catch (error) {
-    await cluster.close();
-    throw error;
-  }
-  cluster.version = reply.etcdserver;
+  const version = await imageEtcdVersion(image);
+  const cluster = await bootCluster(() => create(size, image, options), options);
+  cluster.version = version;
   return cluster;
 }
 

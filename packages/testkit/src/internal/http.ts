@@ -91,3 +91,9 @@ export async function putKey(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Where testkit itself reaches a member: its own client URL (past any client proxy) and its TLS material. */
+export function probeTarget(member: { clientURL: string }): { url: string; tls: ProbeTLS | undefined } {
+  const own = member as { directClientURL?: string; probeTLS?: ProbeTLS };
+  return { url: own.directClientURL ?? member.clientURL, tls: own.probeTLS };
+}

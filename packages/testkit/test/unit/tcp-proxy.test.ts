@@ -1,15 +1,18 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TcpProxy } from '../../src/index.js';
+import { seededRandom, TcpProxy } from '../../src/index.js';
 
 /** An echo server, and a proxy in front of it. */
-async function setup(): Promise<{ proxy: TcpProxy; server: Server }> {
-  const server = createServer((socket) => socket.pipe(socket));
+async function setup(random?: () => number): Promise<{ proxy: TcpProxy; server: Server }> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {}); // the proxy resets connections in some tests
+    socket.pipe(socket);
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const targetPort = (server.address() as { port: number }).port;
-  const proxy = await TcpProxy.start({ listenPort: 0, targetPort });
+  const proxy = await TcpProxy.start({ listenPort: 0, targetPort, ...(random ? { random } : {}) });
   cleanups.push(async () => {
     await proxy.close();
     server.close();
@@ -24,7 +27,10 @@ afterEach(async () => {
 
 function connect(port: number): Promise<Socket> {
   const socket = createConnection({ port, host: '127.0.0.1' });
-  return once(socket, 'connect').then(() => socket);
+  return once(socket, 'connect').then(() => {
+    socket.on('error', () => {}); // resets are expected in some tests: 'close' tells them
+    return socket;
+  });
 }
 
 /** Sends an HTTP-looking request (with an optional X-Server-From) and resolves with what comes back, or 'silence'. */
@@ -92,5 +98,71 @@ describe('TcpProxy', () => {
     const socket = await connect(proxy.port);
     expect(await exchange(socket)).toContain('GET');
     socket.destroy();
+  });
+
+  it('delays traffic by the delay plus jitter, both ways, in order', async () => {
+    const { proxy } = await setup();
+    const socket = await connect(proxy.port);
+    expect(await exchange(socket)).toContain('GET');
+    proxy.delay(80, 20);
+    expect(proxy.faulty).toBe(true);
+    const t0 = performance.now();
+    expect(await exchange(socket, undefined, 1000)).toContain('GET');
+    const elapsed = performance.now() - t0;
+    // one delay each way: 160 ms at least, 200 ms of jitter at most
+    expect(elapsed).toBeGreaterThanOrEqual(155);
+    expect(elapsed).toBeLessThan(400);
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk.toString();
+    });
+    for (let i = 0; i < 20; i++) socket.write(`${i},`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(received).toBe(Array.from({ length: 20 }, (_, i) => `${i},`).join(''));
+    proxy.heal();
+    const t1 = performance.now();
+    expect(await exchange(socket)).toContain('GET');
+    expect(performance.now() - t1).toBeLessThan(50);
+    socket.destroy();
+  });
+
+  it('drops a fraction of connections with a reset, seeded', async () => {
+    const { proxy } = await setup(seededRandom(7));
+    const attempt = async (): Promise<string> => {
+      const socket = await connect(proxy.port).catch(() => undefined);
+      if (!socket) return 'closed';
+      const outcome = await exchange(socket);
+      socket.destroy();
+      return outcome;
+    };
+    proxy.dropConnections(0.5);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 40; i++) outcomes.push(await attempt());
+    const dropped = outcomes.filter((o) => o === 'closed').length;
+    expect(dropped).toBeGreaterThan(8);
+    expect(dropped).toBeLessThan(32);
+    expect(outcomes.filter((o) => o.includes('GET')).length).toBe(40 - dropped);
+    proxy.dropConnections(1);
+    expect(await attempt()).toBe('closed');
+    proxy.heal();
+    expect(await attempt()).toContain('GET');
+    expect(() => proxy.dropConnections(2)).toThrow(RangeError);
+  });
+
+  it('resets open connections once, and lets new ones through', async () => {
+    const { proxy } = await setup();
+    const socket = await connect(proxy.port);
+    expect(await exchange(socket)).toContain('GET');
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const errored = new Promise<string>((resolve) =>
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')),
+    );
+    proxy.resetConnections();
+    await closed;
+    expect(await errored).toBe('ECONNRESET');
+    expect(proxy.faulty).toBe(false);
+    const next = await connect(proxy.port);
+    expect(await exchange(next)).toContain('GET');
+    next.destroy();
   });
 });

@@ -1,0 +1,199 @@
+/**
+ * The fault catalog, run the same way against every backend: each file calls {@link faultSuite} with a way to
+ * start clusters and a way to tell that a cluster left nothing behind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Cluster,
+  checkConvergence,
+  measureFailover,
+  resolveTarget,
+  runFaultSchedule,
+  type StartClusterOptions,
+  seededRandom,
+  UnsupportedFaultError,
+} from '../../src/index.js';
+import { httpRequest, probeTarget, putKey } from '../../src/internal/http.js';
+
+export interface Backend {
+  /** Starts a cluster on this backend. */
+  start(options: StartClusterOptions): Promise<Cluster>;
+  /** Resolves to what `cluster` left behind after close (processes, containers, networks, dirs): empty when clean. */
+  leftovers(cluster: Cluster): Promise<string[]>;
+  /** False on Docker bridge networks: no proxy sits between members. */
+  readonly peerProxies: boolean;
+}
+
+/** A local (non-quorum) read of `key` on one member: its value, or the HTTP status. */
+async function localValue(member: Cluster['members'][number], key: string): Promise<string | number> {
+  const { url, tls } = probeTarget(member);
+  const reply = await httpRequest(`${url}/v2/keys${key}?quorum=false`, { timeoutMs: 1000, tls }).catch(
+    () => undefined,
+  );
+  if (!reply) return 0;
+  if (reply.status !== 200) return reply.status;
+  return (JSON.parse(reply.body) as { node: { value: string } }).node.value;
+}
+
+/** Writes through the first running, connected member that takes it. */
+async function write(cluster: Cluster, key: string, value: string): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        for (const member of cluster.members) {
+          if (member.state !== 'running' || member.isolated) continue;
+          const { url, tls } = probeTarget(member);
+          const status = await putKey(url, key, value, 1000, tls).catch(() => 0);
+          if (status === 200 || status === 201) return true;
+        }
+        return false;
+      },
+      { timeout: 10_000 },
+    )
+    .toBe(true);
+}
+
+export function faultSuite(name: string, backend: Backend): void {
+  describe(`${name}: a 3-member cluster through every fault`, () => {
+    let cluster: Cluster;
+    beforeAll(async () => {
+      cluster = await backend.start({ size: 3, clientProxies: true });
+    }, 60_000);
+    afterAll(async () => {
+      if (!cluster) return;
+      await cluster.close();
+      expect(await backend.leftovers(cluster)).toEqual([]);
+    }, 60_000);
+
+    it('reports one leader and one term across members', async () => {
+      const status = await cluster.status();
+      expect(status.map((s) => s.role).sort()).toEqual(['follower', 'follower', 'leader']);
+      expect(new Set(status.map((s) => s.term)).size).toBe(1);
+      const leader = status.find((s) => s.role === 'leader')!;
+      expect(status.every((s) => s.leaderId === leader.id)).toBe(true);
+    });
+
+    it('SIGKILL of the leader: a new leader and a write within seconds, then it rejoins', async () => {
+      await write(cluster, '/suite/before-kill', 'kept');
+      const leader = await cluster.waitForLeader();
+      const times = await measureFailover(cluster, () => leader.kill());
+      expect(leader.state).toBe('exited');
+      expect(times.after).not.toBe(leader);
+      expect(times.newLeaderMs).toBeLessThan(5000);
+      expect(times.firstWriteMs).toBeLessThan(5000);
+      await cluster.restoreAll();
+      expect(await localValue(leader, '/suite/before-kill')).toBe('kept');
+    });
+
+    it('SIGTERM of a follower, then restart on its data', async () => {
+      const follower = (await resolveTarget(cluster, 'follower'))[0]!;
+      await follower.stop();
+      expect(follower.state).toBe('exited');
+      await write(cluster, '/suite/while-stopped', 'caught-up');
+      await follower.restart();
+      expect(follower.state).toBe('running');
+      await expect.poll(() => localValue(follower, '/suite/while-stopped')).toBe('caught-up');
+    });
+
+    it('pause of the leader past the election timeout, then resume', async () => {
+      const leader = await cluster.waitForLeader();
+      await leader.pause();
+      expect(leader.state).toBe('paused');
+      const next = await cluster.waitForLeader({ exclude: [leader], timeoutMs: 5000 });
+      expect(next).not.toBe(leader);
+      await write(cluster, '/suite/while-paused', 'x');
+      await leader.resume();
+      await leader.waitHealthy();
+      await expect.poll(() => localValue(leader, '/suite/while-paused')).toBe('x');
+    });
+
+    it('isolation of the leader: the majority elects another; heal converges', async () => {
+      const leader = await cluster.waitForLeader();
+      await leader.isolate();
+      const next = await cluster.waitForLeader({ exclude: [leader], timeoutMs: 5000 });
+      expect(next).not.toBe(leader);
+      await write(cluster, '/suite/during-partition', 'majority');
+      expect(await localValue(leader, '/suite/during-partition')).not.toBe('majority');
+      await cluster.healAll();
+      await leader.waitHealthy();
+      const convergence = await checkConvergence(cluster, { prefix: '/suite' });
+      expect(convergence.differences).toEqual([]);
+      expect(convergence.converged).toBe(true);
+    });
+
+    it('destroy-and-replace of a follower: wiped, re-added with a new id, caught up', async () => {
+      const follower = (await resolveTarget(cluster, 'follower'))[0]!;
+      const oldId = follower.id;
+      await cluster.replace(follower);
+      expect(follower.id).not.toBe(oldId);
+      expect(follower.state).toBe('running');
+      await expect.poll(() => localValue(follower, '/suite/before-kill')).toBe('kept');
+      const status = await cluster.status();
+      expect(status.filter((s) => s.role === 'leader')).toHaveLength(1);
+    });
+
+    it('peer delay with jitter slows every write by at least the delay', async () => {
+      if (!backend.peerProxies) {
+        await expect(cluster.members[0]!.delay(100)).rejects.toBeInstanceOf(UnsupportedFaultError);
+        return;
+      }
+      for (const member of cluster.members) await member.delay(100, { jitterMs: 20 });
+      const leader = await cluster.waitForLeader({ timeoutMs: 10_000 });
+      const { url } = probeTarget(leader);
+      const t0 = performance.now();
+      expect(await putKey(url, '/suite/slow', 'x', 5000)).toBeLessThan(300);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+      await cluster.healAll();
+    });
+
+    it('client-link faults: dropped and reset connections fail requests until healed', async () => {
+      const member = cluster.members[0]!;
+      await member.dropConnections(1, { link: 'client' });
+      await expect(putKey(member.clientURL, '/suite/dropped', 'x', 1000)).rejects.toThrow();
+      await member.heal();
+      expect(await putKey(member.clientURL, '/suite/dropped', 'x', 2000)).toBeLessThan(300);
+      // a watch held open through the proxy is cut by a reset
+      const watch = httpRequest(`${member.clientURL}/v2/keys/suite/never?wait=true`, { timeoutMs: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await member.resetConnections();
+      await expect(watch).rejects.toThrow(/ECONNRESET|socket hang up/);
+      expect(await putKey(member.clientURL, '/suite/after-reset', 'x', 2000)).toBeLessThan(300);
+    });
+
+    it('a seeded random fault schedule, always healed at the end, converges', async () => {
+      const log = await runFaultSchedule(cluster, {
+        steps: 'random',
+        seed: 42,
+        durationMs: 3000,
+        holdMs: 600,
+        intervalMs: 200,
+      });
+      expect(log.length).toBeGreaterThan(0);
+      expect(log.every((entry) => entry.members.length > 0 || entry.error)).toBe(true);
+      expect(cluster.members.every((m) => m.state === 'running' && !m.isolated)).toBe(true);
+      await write(cluster, '/suite/after-schedule', 'x');
+      expect((await checkConvergence(cluster, { prefix: '/suite' })).converged).toBe(true);
+    });
+  });
+
+  describe(`${name}: a 5-member cluster losing a minority, then a majority`, () => {
+    it('keeps writing without a minority, stops without a majority, recovers on restore', async () => {
+      await using cluster = await backend.start({ size: 5 });
+      const minority = await resolveTarget(cluster, 'minority', seededRandom(3));
+      expect(minority).toHaveLength(2);
+      await Promise.all(minority.map((m) => m.kill()));
+      await write(cluster, '/five/without-minority', 'ok');
+      await cluster.restoreAll();
+      const majority = await resolveTarget(cluster, 'majority', seededRandom(3));
+      expect(majority).toHaveLength(3);
+      await Promise.all(majority.map((m) => m.kill()));
+      await expect(cluster.waitForLeader({ timeoutMs: 1500 })).rejects.toThrow(/no leader/);
+      await cluster.restoreAll();
+      await cluster.waitForLeader();
+      await write(cluster, '/five/after-majority', 'ok');
+      expect((await checkConvergence(cluster, { prefix: '/five' })).converged).toBe(true);
+      await cluster.close();
+      expect(await backend.leftovers(cluster)).toEqual([]);
+    }, 60_000);
+  });
+}

@@ -1,0 +1,4 @@
+import { dockerBackend } from './docker-backend.js';
+import { faultSuite } from './fault-suite.js';
+
+faultSuite('Docker, host network', dockerBackend('host'));
