@@ -1,7 +1,5 @@
 import type { StartClusterOptions } from '../cluster.js';
-import { ClusterStartError, UnsupportedEtcdVersionError } from '../errors.js';
 import { clientTLSArgs, clusterToken, commonEtcdArgs, probeTLSFor } from '../etcd-args.js';
-import { assertSupportedVersion } from '../etcd-binary.js';
 import { EtcdCluster } from '../etcd-cluster.js';
 import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
 import { bootCluster, createLoopbackCluster } from '../loopback-cluster.js';
