@@ -1,0 +1,96 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Role, WorkerEvent } from './protocol.js';
+
+const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
+
+/** One worker process. */
+export interface Worker {
+  readonly name: string;
+  readonly role: Role;
+  readonly child: ChildProcess;
+  /** Set when the demo SIGKILLed it (wall-clock ms). */
+  killedAt?: number;
+}
+
+/** The demo's worker processes: starts them, relays their events, and stops every one of them by pid. */
+export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
+  readonly workers: Worker[] = [];
+  readonly #endpoints: string;
+  #serial = 0;
+
+  constructor(endpoints: readonly string[]) {
+    super();
+    this.#endpoints = endpoints.join(',');
+  }
+
+  /** Starts a worker of `role`; resolves once it runs. */
+  async spawn(role: Role, port = 0): Promise<Worker> {
+    const name = `${role}-${++this.#serial}`;
+    const child = fork(WORKER_SCRIPT, [role, name, this.#endpoints, String(port)], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const worker: Worker = { name, role, child };
+    this.workers.push(worker);
+    // a killed worker's last messages may still be in the pipe: they describe a past it no longer has
+    child.on('message', (event: WorkerEvent) => {
+      if (worker.killedAt === undefined) this.emit('event', event);
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('error', reject);
+      child.once('exit', () => reject(new Error(`worker ${name} exited at start`)));
+    });
+    return worker;
+  }
+
+  /** The live worker called `name`. */
+  get(name: string): Worker | undefined {
+    return this.workers.find((worker) => worker.name === name && worker.child.exitCode === null);
+  }
+
+  /** Sends every live worker of `role` a message. */
+  tell(role: Role, message: object): void {
+    for (const worker of this.workers) {
+      if (worker.role === role && worker.child.connected) worker.child.send(message);
+    }
+  }
+
+  /** SIGKILLs a worker and waits until it is gone. */
+  async kill(worker: Worker, at: number): Promise<void> {
+    worker.killedAt = at;
+    await this.#signal(worker, 'SIGKILL');
+  }
+
+  /** SIGTERM (a graceful stop) and wait; SIGKILL after 5 s. */
+  async stop(worker: Worker): Promise<void> {
+    const timer = setTimeout(() => worker.child.kill('SIGKILL'), 5000);
+    await this.#signal(worker, 'SIGTERM');
+    clearTimeout(timer);
+  }
+
+  /** Stops every worker: SIGTERM, then SIGKILL for any still running after `graceMs`. */
+  async stopAll(graceMs = 3000): Promise<void> {
+    const running = this.workers.filter(
+      (worker) => worker.child.exitCode === null && worker.child.signalCode === null,
+    );
+    const timer = setTimeout(() => {
+      for (const worker of running) worker.child.kill('SIGKILL');
+    }, graceMs);
+    await Promise.all(running.map((worker) => this.#signal(worker, 'SIGTERM')));
+    clearTimeout(timer);
+  }
+
+  /** Synchronous SIGKILL of every worker, for exit paths. */
+  killAllSync(): void {
+    for (const worker of this.workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  }
+
+  async #signal(worker: Worker, signal: NodeJS.Signals): Promise<void> {
+    const { child } = worker;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+}

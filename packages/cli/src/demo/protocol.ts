@@ -1,0 +1,32 @@
+/** What demo workers report to the demo over IPC. Times are wall-clock ms (`now()` of testkit). */
+export type WorkerEvent =
+  | { type: 'ready'; worker: string }
+  | { type: 'acquired'; worker: string; token: number; at: number }
+  | { type: 'released'; worker: string; token: number; start: number; end: number; lost: boolean }
+  | { type: 'write'; worker: string; token: number; start: number; end: number; ok: boolean; stale: boolean }
+  | { type: 'elected'; worker: string; token: number; at: number }
+  | { type: 'deposed'; worker: string; token: number; at: number }
+  | { type: 'registered'; worker: string; at: number }
+  | { type: 'holding-forever'; worker: string; token: number; at: number }
+  | { type: 'error'; worker: string; message: string };
+
+/** The roles a worker process can play. */
+export type Role = 'locker' | 'candidate' | 'service';
+
+/** Keys the demo uses. */
+export const DEMO_KEYS = {
+  lock: '/etcdkit-demo/locks/report',
+  fenced: '/etcdkit-demo/report',
+  election: '/etcdkit-demo/elections/scheduler',
+  services: '/etcdkit-demo/services',
+  service: 'api',
+} as const;
+
+/** TTL of every session in the demo, seconds: what a crashed holder costs. */
+export const DEMO_TTL = 2;
+
+/**
+ * The workers' client settings: a request that gets no reply headers in 1 s fails over to the next member
+ * (a frozen member answers nothing), and watches check their member's health every 0.5 s.
+ */
+export const DEMO_CLIENT = { headerTimeoutMs: 1000, livenessMs: 500 } as const;

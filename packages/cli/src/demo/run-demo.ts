@@ -1,0 +1,314 @@
+/**
+ * `etcdkit demo` (the README's main command): an embedded 3-member etcd cluster, worker processes contending
+ * for a fenced lock, campaigning in an election and registering a service; then faults, each recovery
+ * measured, a summary table, and a safety check of the whole history. Ctrl-C cleans up at any point.
+ */
+import { Client, KeysAPI } from '@etcdkit/client';
+import { Election, ServiceRegistry } from '@etcdkit/recipes';
+import { type Cluster, measureFailover, median, now, startCluster } from '@etcdkit/testkit';
+import { WorkerPool } from './pool.js';
+import { DEMO_CLIENT, DEMO_KEYS, DEMO_TTL, type WorkerEvent } from './protocol.js';
+import { Recorder } from './recorder.js';
+import * as ui from './ui.js';
+
+const LOCKERS = 4;
+const CANDIDATES = 3;
+const SERVICES = 3;
+const WAIT_MS = 15_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const ms = (value: number): string => `${value.toFixed(0)} ms`;
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs the demo; resolves to the exit code (0 when every recovery happened and no safety check failed). */
+export async function runDemo(options: { size?: number } = {}): Promise<number> {
+  const size = options.size ?? 3;
+  let cluster: Cluster | undefined;
+  let pool: WorkerPool | undefined;
+  const observers = new AbortController();
+  let client: Client | undefined;
+  let interrupted = false;
+  const cleanup = async (): Promise<void> => {
+    observers.abort();
+    pool?.killAllSync();
+    client?.close();
+    await cluster?.close();
+  };
+  const onSignal = (): void => {
+    if (interrupted) return;
+    interrupted = true;
+    ui.line();
+    ui.line(ui.yellow('interrupted: stopping workers and the cluster...'));
+    void cleanup().finally(() => {
+      ui.line('cleaned up: no process, no data left');
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.once('exit', () => pool?.killAllSync());
+
+  try {
+    ui.line(ui.bold('etcdkit demo: coordination recipes surviving faults on a real etcd v2 cluster'));
+    ui.phase(1, `Start an embedded ${size}-member etcd cluster`);
+    const t0 = performance.now();
+    cluster = await startCluster({ size });
+    const etcdLeader = await cluster.waitForLeader();
+    ui.measured(`etcd ${cluster.version}, ${size} members up and writable in`, performance.now() - t0);
+    for (const member of cluster.members)
+      ui.note(
+        `${member.name}  ${member.clientURL}  pid ${member.pid}${member === etcdLeader ? '  (raft leader)' : ''}`,
+      );
+
+    const recorder = new Recorder();
+    pool = new WorkerPool(cluster.clientURLs);
+    pool.on('event', (event: WorkerEvent) => recorder.take(event));
+    client = new Client({
+      endpoints: [...cluster.clientURLs],
+      headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
+      watchLivenessInterval: DEMO_CLIENT.livenessMs,
+    });
+    const keys = new KeysAPI(client);
+    void observeElection(keys, recorder, observers.signal);
+    void observeRegistry(keys, recorder, observers.signal);
+
+    ui.phase(
+      2,
+      `Start ${LOCKERS} lock workers, ${CANDIDATES} election candidates, ${SERVICES} service instances`,
+    );
+    ui.note(
+      `each a separate process with its own client (${DEMO_CLIENT.headerTimeoutMs} ms request timeout, ` +
+        `${DEMO_CLIENT.livenessMs} ms watch health checks); sessions have a ${DEMO_TTL} s TTL`,
+    );
+    await Promise.all([
+      ...Array.from({ length: LOCKERS }, () => pool!.spawn('locker')),
+      ...Array.from({ length: CANDIDATES }, () => pool!.spawn('candidate')),
+      ...Array.from({ length: SERVICES }, (_, i) => pool!.spawn('service', 8080 + i)),
+    ]);
+    await recorder.until(
+      () =>
+        recorder.acquisitions > 0 &&
+        recorder.observedLeader !== undefined &&
+        recorder.services.size === SERVICES,
+      WAIT_MS,
+      'the first lock holder, an elected leader and every service instance',
+    );
+    await watchSteadily(recorder, 3000);
+    ui.measured(
+      `${recorder.acquisitions} lock acquisitions so far; median handoff between processes`,
+      median(recorder.handoffs),
+    );
+
+    const results: [string, string, string][] = [];
+
+    ui.phase(3, 'SIGKILL the etcd raft leader');
+    const killedMember = (await cluster.waitForLeader())!;
+    ui.action(`kill -9 ${killedMember.pid} (${killedMember.name})`);
+    const killAt = now();
+    const failover = await measureFailover(cluster, () => killedMember.kill());
+    ui.measured(`new raft leader ${failover.after.name} elected in`, failover.newLeaderMs);
+    ui.measured('first write accepted after', failover.firstWriteMs);
+    const acquisitionsBefore = recorder.acquisitions;
+    await recorder.until(
+      () => recorder.acquisitions > acquisitionsBefore && recorder.lastAcquired!.at > killAt,
+      WAIT_MS,
+      'a lock acquisition',
+    );
+    const lockResumed = recorder.lastAcquired!.at - killAt;
+    ui.measured('lock handoffs resumed after', lockResumed);
+    const restartAt = performance.now();
+    await killedMember.restart();
+    ui.measured(`${killedMember.name} restarted on its data and healthy in`, performance.now() - restartAt);
+    results.push(
+      ['etcd leader SIGKILL → new raft leader', ms(failover.newLeaderMs), 'election timeout 250 ms'],
+      ['etcd leader SIGKILL → first write', ms(failover.firstWriteMs), ''],
+      ['etcd leader SIGKILL → next lock acquisition', ms(lockResumed), ''],
+    );
+
+    ui.phase(4, 'SIGKILL the process holding the lock');
+    pool.tell('locker', { type: 'hold-forever' });
+    await recorder.until(() => recorder.holdingForever !== undefined, WAIT_MS, 'a lock holder');
+    pool.tell('locker', { type: 'hold-normally' }); // only this one holder keeps it
+    const hold = recorder.holdingForever!;
+    const holder = pool.get(hold.worker)!;
+    await sleep(200);
+    ui.action(
+      `kill -9 ${holder.child.pid} (${hold.worker}, holding the lock with fencing token ${hold.token})`,
+    );
+    const holderKilledAt = now();
+    await pool.kill(holder, holderKilledAt);
+    recorder.killed(hold.worker, holderKilledAt);
+    await recorder.until(
+      () => (recorder.lastAcquired?.at ?? 0) > holderKilledAt,
+      WAIT_MS,
+      'the next lock holder',
+    );
+    const takeover = recorder.lastAcquired!;
+    ui.measured(
+      `${takeover.worker} took the lock (token ${takeover.token} > ${hold.token}) after`,
+      takeover.at - holderKilledAt,
+    );
+    ui.note(`the dead holder's key expired with its ${DEMO_TTL} s TTL; nobody held the lock in between`);
+    results.push([
+      'lock holder SIGKILL → next holder',
+      ms(takeover.at - holderKilledAt),
+      `TTL ${DEMO_TTL * 1000} ms`,
+    ]);
+    await pool.spawn('locker');
+
+    ui.phase(5, 'SIGKILL the elected leader');
+    const leaderName = recorder.observedLeader!.value;
+    const leaderWorker = pool.get(leaderName)!;
+    ui.action(`kill -9 ${leaderWorker.child.pid} (${leaderName})`);
+    const leaderKilledAt = now();
+    await pool.kill(leaderWorker, leaderKilledAt);
+    recorder.killed(leaderName, leaderKilledAt);
+    await recorder.until(
+      () => recorder.observedLeader !== undefined && recorder.observedLeader.value !== leaderName,
+      WAIT_MS,
+      'a new elected leader',
+    );
+    const newLeader = recorder.observedLeader!;
+    ui.measured(`observers saw ${newLeader.value} lead after`, newLeader.at - leaderKilledAt);
+    results.push([
+      'elected leader SIGKILL → new leader',
+      ms(newLeader.at - leaderKilledAt),
+      `TTL ${DEMO_TTL * 1000} ms`,
+    ]);
+    await pool.spawn('candidate');
+
+    ui.phase(6, 'Service instances come and go');
+    const services = pool.workers.filter((w) => w.role === 'service' && w.child.exitCode === null);
+    const graceful = services[0]!;
+    ui.action(`stop ${graceful.name} gracefully (SIGTERM: it deregisters)`);
+    let t = now();
+    await pool.stop(graceful);
+    await recorder.until(() => !recorder.services.has(graceful.name), WAIT_MS, `${graceful.name} to leave`);
+    const gracefulMs = now() - t;
+    ui.measured('watchers saw it leave after', gracefulMs);
+    const crashed = services[1]!;
+    ui.action(`kill -9 ${crashed.child.pid} (${crashed.name})`);
+    t = now();
+    await pool.kill(crashed, t);
+    await recorder.until(() => !recorder.services.has(crashed.name), WAIT_MS, `${crashed.name} to expire`);
+    const crashedMs = now() - t;
+    ui.measured('watchers saw the crashed one expire after', crashedMs);
+    t = now();
+    const fresh = await pool.spawn('service', 8090);
+    ui.action(`start ${fresh.name}`);
+    await recorder.until(() => recorder.services.has(fresh.name), WAIT_MS, `${fresh.name} to appear`);
+    const joinMs = now() - t;
+    ui.measured('watchers saw the new one (process start included) after', joinMs);
+    ui.note(`instances now: ${[...recorder.services.keys()].sort().join(', ')}`);
+    results.push(
+      ['service SIGTERM → removed from watchers', ms(gracefulMs), ''],
+      ['service SIGKILL → expired from watchers', ms(crashedMs), `TTL ${DEMO_TTL * 1000} ms`],
+      ['new service process → seen by watchers', ms(joinMs), ''],
+    );
+
+    ui.phase(7, 'SIGSTOP the etcd raft leader (a frozen VM), then SIGCONT');
+    const paused = await cluster.waitForLeader();
+    ui.action(`kill -STOP ${paused.pid} (${paused.name})`);
+    const pauseAt = now();
+    const pausedFailover = await measureFailover(cluster, () => paused.pause());
+    ui.measured(`new raft leader ${pausedFailover.after.name} elected in`, pausedFailover.newLeaderMs);
+    const beforePause = recorder.acquisitions;
+    await recorder.until(
+      () => recorder.acquisitions > beforePause && recorder.lastAcquired!.at > pauseAt,
+      WAIT_MS,
+      'a lock acquisition',
+    );
+    const resumedAfterPause = recorder.lastAcquired!.at - pauseAt;
+    ui.measured('lock handoffs resumed after', resumedAfterPause);
+    await sleep(1500);
+    ui.action(`kill -CONT ${paused.pid}`);
+    const resumeAt = performance.now();
+    await paused.resume();
+    await paused.waitHealthy();
+    ui.measured(`${paused.name} caught up and healthy in`, performance.now() - resumeAt);
+    results.push(
+      ['etcd leader SIGSTOP → new raft leader', ms(pausedFailover.newLeaderMs), 'election timeout 250 ms'],
+      ['etcd leader SIGSTOP → next lock acquisition', ms(resumedAfterPause), ''],
+    );
+
+    await watchSteadily(recorder, 1000);
+    ui.phase(8, 'Stop everything and check the history');
+    await pool.stopAll();
+    observers.abort();
+    const violations = recorder.violations();
+    const holds = recorder.history.ofKind('hold');
+    const summary: [string, string, string][] = [
+      [
+        'lock acquisitions',
+        String(recorder.acquisitions),
+        `${new Set(holds.map((h) => h.process)).size} processes`,
+      ],
+      [
+        'lock handoff between processes (median / p99)',
+        `${ms(median(recorder.handoffs))} / ${ms(percentile(recorder.handoffs, 99))}`,
+        '',
+      ],
+      ...results,
+      ['stale fenced writes refused', String(recorder.staleWritesRefused), ''],
+      ['safety violations (overlap, tokens, fenced writes)', String(violations.length), 'must be 0'],
+    ];
+    ui.line();
+    ui.table(['measure', 'value', 'baseline / note'], summary);
+    ui.line();
+    for (const violation of violations) ui.line(ui.red(`violation: ${violation.message}`));
+    if (violations.length === 0) ui.line(ui.green(ui.bold('safety violations: 0')));
+    await cleanup();
+    ui.line('cluster stopped, workers stopped, data removed');
+    return violations.length === 0 ? 0 : 1;
+  } catch (error) {
+    if (interrupted) return 130;
+    ui.line(ui.red(`demo failed: ${(error as Error).message}`));
+    await cleanup().catch(() => {});
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** Shows live progress for `durationMs`: a status line on a TTY, one plain line per second otherwise. */
+async function watchSteadily(recorder: Recorder, durationMs: number): Promise<void> {
+  const end = performance.now() + durationMs;
+  let lastPlain = 0;
+  while (performance.now() < end) {
+    const holder = recorder.lastAcquired;
+    const text =
+      `lock: ${recorder.acquisitions} acquisitions, holder ${holder?.worker ?? '-'} (token ${holder?.token ?? '-'})` +
+      `  election: ${recorder.observedLeader?.value ?? 'nobody'}  services: ${recorder.services.size}`;
+    if (ui.interactive) ui.status(text);
+    else if (performance.now() - lastPlain >= 1000) {
+      ui.note(text);
+      lastPlain = performance.now();
+    }
+    await sleep(100);
+  }
+}
+
+async function observeElection(keys: KeysAPI, recorder: Recorder, signal: AbortSignal): Promise<void> {
+  const election = new Election(keys, DEMO_KEYS.election);
+  try {
+    for await (const leader of election.observe({ signal })) recorder.leaderSeen(leader?.value);
+  } catch {
+    // aborted at the end
+  }
+}
+
+async function observeRegistry(keys: KeysAPI, recorder: Recorder, signal: AbortSignal): Promise<void> {
+  const registry = new ServiceRegistry(keys, DEMO_KEYS.services);
+  try {
+    for await (const change of registry.watch(DEMO_KEYS.service, { signal }))
+      recorder.serviceSeen(change.instance.id, change.type !== 'removed');
+  } catch {
+    // aborted at the end
+  }
+}

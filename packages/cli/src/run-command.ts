@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { EXIT_LOST, UsageError } from './usage.js';
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const KILL_AFTER_MS = 10_000;
+
+/**
+ * Runs `command` with `env` added, forwarding SIGINT, SIGTERM and SIGHUP to it, until it exits or `lost`
+ * aborts; then it gets SIGTERM (SIGKILL after 10 s). Resolves to the exit code to leave with: the command's,
+ * 128 + n when it died of signal n, or {@link EXIT_LOST} when `lost` aborted.
+ */
+export async function runWhile(
+  command: readonly string[],
+  env: Record<string, string>,
+  lost: AbortSignal,
+  log: (line: string) => void,
+): Promise<number> {
+  const [file, ...args] = command;
+  if (!file) throw new UsageError('a command is required after --');
+  const child = spawn(file, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  let wasLost = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onLost = (): void => {
+    wasLost = true;
+    log(`etcdkit: ${(lost.reason as Error)?.message ?? 'lost'}; stopping the command`);
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+  };
+  if (lost.aborted) onLost();
+  else lost.addEventListener('abort', onLost, { once: true });
+  try {
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', (error) =>
+        reject(
+          new UsageError(`cannot run ${JSON.stringify(file)}: ${(error as NodeJS.ErrnoException).code}`),
+        ),
+      );
+      child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
+    });
+    if (wasLost) return EXIT_LOST;
+    if (signal) return 128 + (constants.signals[signal] ?? 0);
+    return code ?? 1;
+  } finally {
+    clearTimeout(killTimer);
+    lost.removeEventListener('abort', onLost);
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}
+
+/** An AbortSignal that aborts on the first SIGINT or SIGTERM (while waiting for a lock, say). */
+export function interrupted(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const abort = (signal: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${signal}`));
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', abort);
+      process.off('SIGTERM', abort);
+    },
+  };
+}
