@@ -6,10 +6,11 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 let problems = 0;
-for (const pkg of readdirSync('packages')) {
-  const manifest = JSON.parse(readFileSync(`packages/${pkg}/package.json`, 'utf8'));
+const workspaces = [...readdirSync('packages').map((pkg) => `packages/${pkg}`), 'examples'];
+for (const pkg of workspaces) {
+  const manifest = JSON.parse(readFileSync(`${pkg}/package.json`, 'utf8'));
   if (!manifest.scripts?.test) continue;
-  const file = `packages/${pkg}/test-results.json`;
+  const file = `${pkg}/test-results.json`;
   if (!existsSync(file)) {
     console.error(`error: ${pkg} has a test script but wrote no ${file}`);
     problems++;
