@@ -36,7 +36,7 @@ export {
   parseEtcdVersion,
   resolveEtcdBinary,
 } from './etcd-binary.js';
-export { EtcdCluster } from './etcd-cluster.js';
+export { EtcdCluster, type EtcdClusterSpec } from './etcd-cluster.js';
 export {
   type FaultKind,
   type FaultParams,
@@ -55,9 +55,10 @@ export {
 } from './faults/schedule.js';
 export { resolveTarget, type Target } from './faults/targets.js';
 export { History, now, type Operation } from './history.js';
+export type { ProbeTLS } from './internal/http.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
 export { type FailoverTimes, measureFailover, median } from './measure.js';
-export { EtcdMember } from './member.js';
+export { EtcdMember, type EtcdMemberSpec } from './member.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
