@@ -66,3 +66,35 @@ export function interrupted(): { signal: AbortSignal; dispose: () => void } {
     },
   };
 }
+
+/** What `lock` and `elect` hold while the command runs. */
+export interface Holding {
+  /** Aborts when what is held is lost. */
+  readonly signal: AbortSignal;
+  /** Variables for the command (the fencing token, the key). */
+  readonly env: Record<string, string>;
+  release(): Promise<void>;
+}
+
+/**
+ * Takes something (`take` gets a signal that aborts on Ctrl-C while waiting), runs `command` while it is held
+ * (see {@link runWhile}), and releases it when the command ends.
+ */
+export async function runHolding(
+  take: (interrupt: AbortSignal) => Promise<Holding>,
+  command: readonly string[],
+  log: (line: string) => void,
+): Promise<number> {
+  const interrupt = interrupted();
+  let holding: Holding;
+  try {
+    holding = await take(interrupt.signal);
+  } finally {
+    interrupt.dispose();
+  }
+  try {
+    return await runWhile(command, holding.env, holding.signal, log);
+  } finally {
+    await holding.release().catch(() => {});
+  }
+}

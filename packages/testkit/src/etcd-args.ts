@@ -15,10 +15,27 @@ export function clusterToken(): string {
   return `etcdkit-${randomBytes(6).toString('hex')}`;
 }
 
-/** The flags every member of every backend gets, besides URLs, data dir and initial cluster. */
-export function commonEtcdArgs(name: string, token: string, options: StartClusterOptions): string[] {
+/** Where a member listens and what it advertises. */
+export interface MemberURLs {
+  readonly listenClient: string;
+  readonly advertiseClient: string;
+  readonly listenPeer: string;
+  readonly advertisePeer: string;
+}
+
+/**
+ * Every flag of one member on any backend: name, token, v2, raft timings, logging, its URLs, the initial
+ * cluster, client TLS (`tlsArgs`) and the user's `extraArgs`. The data dir is the launcher's to add.
+ */
+export function memberArgs(
+  name: string,
+  token: string,
+  options: StartClusterOptions,
+  urls: MemberURLs,
+  tlsArgs: readonly string[],
+): (initialCluster: string, state: 'new' | 'existing') => string[] {
   const { heartbeatMs, electionMs } = raftTimings(options.timings);
-  return [
+  return (initialCluster, state) => [
     `--name=${name}`,
     `--initial-cluster-token=${token}`,
     '--enable-v2=true',
@@ -26,6 +43,14 @@ export function commonEtcdArgs(name: string, token: string, options: StartCluste
     `--election-timeout=${electionMs}`,
     '--logger=zap',
     '--log-outputs=stderr',
+    `--listen-client-urls=${urls.listenClient}`,
+    `--advertise-client-urls=${urls.advertiseClient}`,
+    `--listen-peer-urls=${urls.listenPeer}`,
+    `--initial-advertise-peer-urls=${urls.advertisePeer}`,
+    `--initial-cluster=${initialCluster}`,
+    `--initial-cluster-state=${state}`,
+    ...tlsArgs,
+    ...(options.extraArgs ?? []),
   ];
 }
 

@@ -1,5 +1,5 @@
 import type { StartClusterOptions } from './cluster.js';
-import { clientTLSArgs, clusterToken, commonEtcdArgs, probeTLSFor } from './etcd-args.js';
+import { clientTLSArgs, clusterToken, memberArgs, probeTLSFor } from './etcd-args.js';
 import { EtcdCluster } from './etcd-cluster.js';
 import type { EtcdLauncher } from './launchers/launcher.js';
 import { EtcdMember } from './member.js';
@@ -82,17 +82,18 @@ export async function createLoopbackCluster(layout: LoopbackLayout): Promise<Etc
       clientProxy: clientProxies[i],
       probeTLS,
       launcher: layout.launcher(name, token),
-      args: (initialCluster, state) => [
-        ...commonEtcdArgs(name, token, options),
-        `--listen-client-urls=${directClientURL}`,
-        `--advertise-client-urls=${clientURL}`,
-        `--listen-peer-urls=http://${HOST}:${port(i, 1)}`,
-        `--initial-advertise-peer-urls=${peerURL}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-state=${state}`,
-        ...tlsArgs,
-        ...(options.extraArgs ?? []),
-      ],
+      args: memberArgs(
+        name,
+        token,
+        options,
+        {
+          listenClient: directClientURL,
+          advertiseClient: clientURL,
+          listenPeer: `http://${HOST}:${port(i, 1)}`,
+          advertisePeer: peerURL,
+        },
+        tlsArgs,
+      ),
     });
   });
   return new EtcdCluster({

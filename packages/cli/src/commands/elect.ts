@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Election } from '@etcdkit/recipes';
 import { connect, type GlobalValues, keyOf } from '../global-options.js';
-import { interrupted, runWhile } from '../run-command.js';
+import { runHolding } from '../run-command.js';
 import { UsageError } from '../usage.js';
 import { positiveInteger } from './lock.js';
 
@@ -26,24 +26,22 @@ export async function electCommand(
   const ttl = positiveInteger(values.ttl ?? '10', '--ttl');
   const { client, keys } = connect(values);
   const election = new Election(keys, keyOf(values, 'elections', name), { ttl });
-  const interrupt = interrupted();
   try {
-    const term = await election.campaign(values.value ?? `${hostname()}:${process.pid}`, {
-      signal: interrupt.signal,
-    });
-    interrupt.dispose();
-    try {
-      return await runWhile(
-        command,
-        { ETCDKIT_FENCING_TOKEN: String(term.fencingToken), ETCDKIT_LEADER_KEY: term.key },
-        term.signal,
-        log,
-      );
-    } finally {
-      await term.resign().catch(() => {});
-    }
+    return await runHolding(
+      async (interrupt) => {
+        const term = await election.campaign(values.value ?? `${hostname()}:${process.pid}`, {
+          signal: interrupt,
+        });
+        return {
+          signal: term.signal,
+          env: { ETCDKIT_FENCING_TOKEN: String(term.fencingToken), ETCDKIT_LEADER_KEY: term.key },
+          release: () => term.resign(),
+        };
+      },
+      command,
+      log,
+    );
   } finally {
-    interrupt.dispose();
     await election.close().catch(() => {});
     client.close();
   }

@@ -1,6 +1,6 @@
 import { Lock } from '@etcdkit/recipes';
 import { connect, type GlobalValues, keyOf } from '../global-options.js';
-import { interrupted, runWhile } from '../run-command.js';
+import { runHolding } from '../run-command.js';
 import { UsageError } from '../usage.js';
 
 /** Options of `etcdkit lock`. */
@@ -22,25 +22,23 @@ export async function lockCommand(
   const { client, keys } = connect(values);
   const key = keyOf(values, 'locks', name);
   const lock = new Lock(keys, key, { ttl });
-  const interrupt = interrupted();
   try {
-    const signals = [interrupt.signal];
-    if (values.timeout)
-      signals.push(AbortSignal.timeout(positiveInteger(values.timeout, '--timeout') * 1000));
-    const held = await lock.acquire({ signal: AbortSignal.any(signals) });
-    interrupt.dispose();
-    try {
-      return await runWhile(
-        command,
-        { ETCDKIT_FENCING_TOKEN: String(held.fencingToken), ETCDKIT_LOCK_KEY: held.key },
-        held.signal,
-        log,
-      );
-    } finally {
-      await held.release().catch(() => {});
-    }
+    return await runHolding(
+      async (interrupt) => {
+        const signals = [interrupt];
+        if (values.timeout)
+          signals.push(AbortSignal.timeout(positiveInteger(values.timeout, '--timeout') * 1000));
+        const held = await lock.acquire({ signal: AbortSignal.any(signals) });
+        return {
+          signal: held.signal,
+          env: { ETCDKIT_FENCING_TOKEN: String(held.fencingToken), ETCDKIT_LOCK_KEY: held.key },
+          release: () => held.release(),
+        };
+      },
+      command,
+      log,
+    );
   } finally {
-    interrupt.dispose();
     await lock.close().catch(() => {});
     client.close();
   }

@@ -5,7 +5,14 @@
  */
 import { Client, KeysAPI } from '@etcdkit/client';
 import { Election, ServiceRegistry } from '@etcdkit/recipes';
-import { type Cluster, measureFailover, median, now, startCluster } from '@etcdkit/testkit';
+import {
+  type Cluster,
+  type FailoverTimes,
+  measureFailover,
+  median,
+  now,
+  startCluster,
+} from '@etcdkit/testkit';
 import { WorkerPool } from './pool.js';
 import { DEMO_CLIENT, DEMO_KEYS, DEMO_TTL, type WorkerEvent } from './protocol.js';
 import { Recorder } from './recorder.js';
@@ -107,20 +114,10 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     const results: [string, string, string][] = [];
 
     ui.phase(3, 'SIGKILL the etcd raft leader');
-    const killedMember = (await cluster.waitForLeader())!;
+    const killedMember = await cluster.waitForLeader();
     ui.action(`kill -9 ${killedMember.pid} (${killedMember.name})`);
-    const killAt = now();
-    const failover = await measureFailover(cluster, () => killedMember.kill());
-    ui.measured(`new raft leader ${failover.after.name} elected in`, failover.newLeaderMs);
+    const { failover, lockResumed } = await faultEtcdLeader(cluster, recorder, () => killedMember.kill());
     ui.measured('first write accepted after', failover.firstWriteMs);
-    const acquisitionsBefore = recorder.acquisitions;
-    await recorder.until(
-      () => recorder.acquisitions > acquisitionsBefore && recorder.lastAcquired!.at > killAt,
-      WAIT_MS,
-      'a lock acquisition',
-    );
-    const lockResumed = recorder.lastAcquired!.at - killAt;
-    ui.measured('lock handoffs resumed after', lockResumed);
     const restartAt = performance.now();
     await killedMember.restart();
     ui.measured(`${killedMember.name} restarted on its data and healthy in`, performance.now() - restartAt);
@@ -214,17 +211,11 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     ui.phase(7, 'SIGSTOP the etcd raft leader (a frozen VM), then SIGCONT');
     const paused = await cluster.waitForLeader();
     ui.action(`kill -STOP ${paused.pid} (${paused.name})`);
-    const pauseAt = now();
-    const pausedFailover = await measureFailover(cluster, () => paused.pause());
-    ui.measured(`new raft leader ${pausedFailover.after.name} elected in`, pausedFailover.newLeaderMs);
-    const beforePause = recorder.acquisitions;
-    await recorder.until(
-      () => recorder.acquisitions > beforePause && recorder.lastAcquired!.at > pauseAt,
-      WAIT_MS,
-      'a lock acquisition',
+    const { failover: pausedFailover, lockResumed: resumedAfterPause } = await faultEtcdLeader(
+      cluster,
+      recorder,
+      () => paused.pause(),
     );
-    const resumedAfterPause = recorder.lastAcquired!.at - pauseAt;
-    ui.measured('lock handoffs resumed after', resumedAfterPause);
     await sleep(1500);
     ui.action(`kill -CONT ${paused.pid}`);
     const resumeAt = performance.now();
@@ -274,6 +265,24 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * Injects a fault on the etcd leader and shows the recovery: a new raft leader, and the next lock acquisition
+ * by the workers after the fault.
+ */
+async function faultEtcdLeader(
+  cluster: Cluster,
+  recorder: Recorder,
+  fault: () => Promise<void>,
+): Promise<{ failover: FailoverTimes; lockResumed: number }> {
+  const at = now();
+  const failover = await measureFailover(cluster, fault);
+  ui.measured(`new raft leader ${failover.after.name} elected in`, failover.newLeaderMs);
+  await recorder.until(() => (recorder.lastAcquired?.at ?? 0) > at, WAIT_MS, 'a lock acquisition');
+  const lockResumed = recorder.lastAcquired!.at - at;
+  ui.measured('lock handoffs resumed after', lockResumed);
+  return { failover, lockResumed };
 }
 
 /** Shows live progress for `durationMs`: a status line on a TTY, one plain line per second otherwise. */

@@ -52,29 +52,15 @@ async function locker(): Promise<void> {
     const start = now();
     send({ type: 'acquired', worker, token: held.fencingToken, at: start });
     const writeStart = now();
+    let ok = true;
+    let stale = false;
     try {
       await fenced.write(held.fencingToken, `written by ${worker}`, { signal: held.signal });
-      send({
-        type: 'write',
-        worker,
-        token: held.fencingToken,
-        start: writeStart,
-        end: now(),
-        ok: true,
-        stale: false,
-      });
     } catch (error) {
-      const stale = error instanceof StaleTokenError;
-      send({
-        type: 'write',
-        worker,
-        token: held.fencingToken,
-        start: writeStart,
-        end: now(),
-        ok: false,
-        stale,
-      });
+      ok = false;
+      stale = error instanceof StaleTokenError;
     }
+    send({ type: 'write', worker, token: held.fencingToken, start: writeStart, end: now(), ok, stale });
     if (holdForever) {
       holdForever = false;
       send({ type: 'holding-forever', worker, token: held.fencingToken, at: now() });

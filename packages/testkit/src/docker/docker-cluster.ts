@@ -1,5 +1,5 @@
 import type { StartClusterOptions } from '../cluster.js';
-import { clientTLSArgs, clusterToken, commonEtcdArgs, probeTLSFor } from '../etcd-args.js';
+import { clientTLSArgs, clusterToken, memberArgs, probeTLSFor } from '../etcd-args.js';
 import { EtcdCluster } from '../etcd-cluster.js';
 import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
 import { bootCluster, createLoopbackCluster } from '../loopback-cluster.js';
@@ -147,17 +147,18 @@ async function createBridgeCluster(
                 EndpointConfig: { Aliases: [host] },
               }),
           },
-          args: (initialCluster, state) => [
-            ...commonEtcdArgs(name, token, options),
-            `--listen-client-urls=${scheme}://0.0.0.0:2379`,
-            `--advertise-client-urls=${clientURL}`,
-            '--listen-peer-urls=http://0.0.0.0:2380',
-            `--initial-advertise-peer-urls=${peerURL}`,
-            `--initial-cluster=${initialCluster}`,
-            `--initial-cluster-state=${state}`,
-            ...tlsArgs,
-            ...(options.extraArgs ?? []),
-          ],
+          args: memberArgs(
+            name,
+            token,
+            options,
+            {
+              listenClient: `${scheme}://0.0.0.0:2379`,
+              advertiseClient: clientURL,
+              listenPeer: 'http://0.0.0.0:2380',
+              advertisePeer: peerURL,
+            },
+            tlsArgs,
+          ),
         }),
       );
     }
