@@ -188,4 +188,22 @@ describe('etcdkit cluster up', () => {
     expect(run.stdout).toMatch(/cluster stopped, data removed/);
     expect(pids.filter(alive)).toEqual([]);
   });
+
+  it('--backend docker runs the cluster in containers (here from a local image) and removes them on Ctrl-C', async () => {
+    const run = startCli(
+      ['cluster', 'up', '--backend', 'docker', '--image', 'local', '--network', 'bridge'],
+      {
+        TESTCONTAINERS_RYUK_DISABLED: 'true',
+      },
+    );
+    const [, urls] = (await run.waitFor(/ETCDCTL_ENDPOINTS=(\S+)/, 60_000))!;
+    expect(run.stdout).toMatch(/3-member v2 cluster \(docker\)/);
+    const upClient = new Client({ endpoints: urls!.split(',') });
+    await new KeysAPI(upClient).set('/hello', 'container');
+    upClient.close();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    const after = await cli(['registry', 'ls', 'x', '--endpoints', urls!]);
+    expect(after.code).toBe(1); // nothing answers there any more
+  }, 90_000);
 });

@@ -118,6 +118,10 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     ui.action(`kill -9 ${killedMember.pid} (${killedMember.name})`);
     const { failover, lockResumed } = await faultEtcdLeader(cluster, recorder, () => killedMember.kill());
     ui.measured('first write accepted after', failover.firstWriteMs);
+    ui.note(
+      `a worker's write in flight when the leader died gets no reply: it waits out the ` +
+        `${DEMO_CLIENT.headerTimeoutMs} ms request timeout, then is retried`,
+    );
     const restartAt = performance.now();
     await killedMember.restart();
     ui.measured(`${killedMember.name} restarted on its data and healthy in`, performance.now() - restartAt);
