@@ -41,7 +41,7 @@ export class EtcdMember implements Member {
   peers: readonly EtcdMember[] = [];
   #paused = false;
   #isolated = false;
-  /** How a restart starts etcd again: on its data, so the initial flags no longer matter but must stay valid. */
+  /** The initial flags of the last start; a restart repeats them (etcd ignores them once it has data). */
   #startedWith: { initialCluster: string; state: 'new' | 'existing' } = { initialCluster: '', state: 'new' };
 
   constructor(spec: EtcdMemberSpec) {
@@ -76,7 +76,7 @@ export class EtcdMember implements Member {
   async start(initialCluster: string, state: 'new' | 'existing'): Promise<void> {
     if (this.launcher.running) throw new MemberStateError(`member ${this.name} is already running`);
     this.#paused = false;
-    this.#startedWith = { initialCluster, state: 'existing' };
+    this.#startedWith = { initialCluster, state };
     await this.launcher.start(this.#spec.args(initialCluster, state));
   }
 
