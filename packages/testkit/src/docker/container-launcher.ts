@@ -103,7 +103,6 @@ export class ContainerLauncher implements EtcdLauncher {
       () => this.#ended(container),
       () => this.#ended(container),
     );
-    if (!info.State.Running) this.#running = false;
   }
 
   async signal(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
