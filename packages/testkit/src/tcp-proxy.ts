@@ -194,22 +194,27 @@ export class TcpProxy {
     link.upstream = upstream;
     upstream.on('error', () => this.#destroy(link));
     upstream.on('close', () => this.#destroy(link));
-    this.#send(upstream, firstBytes, { dueAt: 0 });
-    this.#forward(link.client, upstream);
-    this.#forward(upstream, link.client);
+    // the sniffed first bytes and the rest of that direction share one order
+    const toUpstream: Direction = { dueAt: 0 };
+    this.#send(upstream, firstBytes, toUpstream);
+    this.#forward(link.client, upstream, toUpstream);
+    this.#forward(upstream, link.client, { dueAt: 0 });
     link.client.resume();
   }
 
-  /** Copies `from` to `to`, with back-pressure, through the current delay. */
-  #forward(from: Socket, to: Socket): void {
-    const direction: Direction = { dueAt: 0 };
+  /** Copies `from` to `to`, with back-pressure, through the current delay; the end follows the last chunk. */
+  #forward(from: Socket, to: Socket, direction: Direction): void {
     from.on('data', (chunk: Buffer) => {
       if (!this.#send(to, chunk, direction)) {
         from.pause();
         to.once('drain', () => from.resume());
       }
     });
-    from.on('end', () => to.end());
+    from.on('end', () => {
+      const wait = direction.dueAt - performance.now();
+      if (wait > 0) setTimeout(() => to.end(), wait);
+      else to.end();
+    });
   }
 
   /** Writes `chunk` now, or after the delay; returns false when `to` asks for back-pressure. */
