@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { now } from '@etcdkit/testkit';
 import type { Role, WorkerEvent } from './protocol.js';
 
 const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
@@ -13,8 +14,13 @@ export interface Worker {
   killedAt?: number;
 }
 
+/** True until the worker's process has exited, by itself or by a signal. */
+function isRunning(worker: Worker): boolean {
+  return worker.child.exitCode === null && worker.child.signalCode === null;
+}
+
 /** The demo's worker processes: starts them, relays their events, and stops every one of them by pid. */
-export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
+export class WorkerPool extends EventEmitter<{ event: [WorkerEvent]; killed: [name: string, at: number] }> {
   readonly workers: Worker[] = [];
   readonly #endpoints: string;
   #serial = 0;
@@ -46,7 +52,12 @@ export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
 
   /** The live worker called `name`. */
   get(name: string): Worker | undefined {
-    return this.workers.find((worker) => worker.name === name && worker.child.exitCode === null);
+    return this.running().find((worker) => worker.name === name);
+  }
+
+  /** The workers still running, of `role` when given. */
+  running(role?: Role): Worker[] {
+    return this.workers.filter((worker) => isRunning(worker) && (role === undefined || worker.role === role));
   }
 
   /** Sends every live worker of `role` a message. */
@@ -56,10 +67,16 @@ export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
     }
   }
 
-  /** SIGKILLs a worker and waits until it is gone. */
-  async kill(worker: Worker, at: number): Promise<void> {
+  /**
+   * SIGKILLs a worker and waits until it is gone; resolves to when it was killed (wall-clock ms), which is also
+   * emitted as `killed`, so that whatever it held can be ended there.
+   */
+  async kill(worker: Worker): Promise<number> {
+    const at = now();
     worker.killedAt = at;
+    this.emit('killed', worker.name, at);
     await this.#signal(worker, 'SIGKILL');
+    return at;
   }
 
   /** SIGTERM (a graceful stop) and wait; SIGKILL after 5 s. */
@@ -71,9 +88,7 @@ export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
 
   /** Stops every worker: SIGTERM, then SIGKILL for any still running after `graceMs`. */
   async stopAll(graceMs = 3000): Promise<void> {
-    const running = this.workers.filter(
-      (worker) => worker.child.exitCode === null && worker.child.signalCode === null,
-    );
+    const running = this.running();
     const timer = setTimeout(() => {
       for (const worker of running) worker.child.kill('SIGKILL');
     }, graceMs);
@@ -83,12 +98,12 @@ export class WorkerPool extends EventEmitter<{ event: [WorkerEvent] }> {
 
   /** Synchronous SIGKILL of every worker, for exit paths. */
   killAllSync(): void {
-    for (const worker of this.workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    for (const worker of this.running()) worker.child.kill('SIGKILL');
   }
 
   async #signal(worker: Worker, signal: NodeJS.Signals): Promise<void> {
     const { child } = worker;
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (!isRunning(worker)) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;

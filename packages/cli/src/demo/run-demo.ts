@@ -75,6 +75,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     const recorder = new Recorder();
     pool = new WorkerPool(cluster.clientURLs);
     pool.on('event', (event: WorkerEvent) => recorder.take(event));
+    pool.on('killed', (name, at) => recorder.killed(name, at));
     client = new Client({
       endpoints: [...cluster.clientURLs],
       headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
@@ -141,9 +142,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     ui.action(
       `kill -9 ${holder.child.pid} (${hold.worker}, holding the lock with fencing token ${hold.token})`,
     );
-    const holderKilledAt = now();
-    await pool.kill(holder, holderKilledAt);
-    recorder.killed(hold.worker, holderKilledAt);
+    const holderKilledAt = await pool.kill(holder);
     await recorder.until(
       () => (recorder.lastAcquired?.at ?? 0) > holderKilledAt,
       WAIT_MS,
@@ -166,9 +165,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     const leaderName = recorder.observedLeader!.value;
     const leaderWorker = pool.get(leaderName)!;
     ui.action(`kill -9 ${leaderWorker.child.pid} (${leaderName})`);
-    const leaderKilledAt = now();
-    await pool.kill(leaderWorker, leaderKilledAt);
-    recorder.killed(leaderName, leaderKilledAt);
+    const leaderKilledAt = await pool.kill(leaderWorker);
     await recorder.until(
       () => recorder.observedLeader !== undefined && recorder.observedLeader.value !== leaderName,
       WAIT_MS,
@@ -184,7 +181,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     await pool.spawn('candidate');
 
     ui.phase(6, 'Service instances come and go');
-    const services = pool.workers.filter((w) => w.role === 'service' && w.child.exitCode === null);
+    const services = pool.running('service');
     const graceful = services[0]!;
     ui.action(`stop ${graceful.name} gracefully (SIGTERM: it deregisters)`);
     let t = now();
@@ -194,8 +191,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     ui.measured('watchers saw it leave after', gracefulMs);
     const crashed = services[1]!;
     ui.action(`kill -9 ${crashed.child.pid} (${crashed.name})`);
-    t = now();
-    await pool.kill(crashed, t);
+    t = await pool.kill(crashed);
     await recorder.until(() => !recorder.services.has(crashed.name), WAIT_MS, `${crashed.name} to expire`);
     const crashedMs = now() - t;
     ui.measured('watchers saw the crashed one expire after', crashedMs);
