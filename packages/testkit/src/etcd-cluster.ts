@@ -65,8 +65,8 @@ export class EtcdCluster implements Cluster {
   }
 
   /**
-   * Waits until every member is healthy, a leader is agreed on and a v2 write succeeds; then reads the member
-   * ids and calls `onReady`.
+   * Waits until every member is healthy, reads the member ids, then waits until a leader is agreed on and a v2
+   * write succeeds. On failure the error carries each member's log tail.
    */
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;

@@ -61,8 +61,7 @@ export async function createLoopbackCluster(layout: LoopbackLayout): Promise<Etc
       clientProxies.push(clientProxy);
     }
   } catch (error) {
-    await Promise.all(proxies.map((proxy) => proxy.close()));
-    releasePorts(ports);
+    await release();
     throw error;
   }
   const scheme = options.clientTLS ? 'https' : 'http';

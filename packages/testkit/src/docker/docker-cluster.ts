@@ -9,8 +9,8 @@ import { TcpProxy } from '../tcp-proxy.js';
 import { ContainerLauncher, type ContainerSpec } from './container-launcher.js';
 import { DEFAULT_ETCD_IMAGE } from './image.js';
 import { imageEtcdVersion } from './image-version.js';
-import { LABEL, loadTestcontainers } from './runtime.js';
-import { ownerLabel, sweepDockerLeftovers } from './sweep.js';
+import { loadTestcontainers } from './runtime.js';
+import { ownLabels, sweepDockerLeftovers } from './sweep.js';
 
 /** Options of the Docker backend. */
 export interface DockerClusterOptions extends StartClusterOptions {
@@ -52,10 +52,6 @@ export async function startDockerCluster(options: DockerClusterOptions = {}): Pr
   return cluster;
 }
 
-function labels(token: string): Record<string, string> {
-  return { [LABEL.testkit]: 'true', [LABEL.cluster]: token, [LABEL.owner]: ownerLabel() };
-}
-
 function tlsFiles(options: StartClusterOptions): NonNullable<ContainerSpec['files']> {
   const tls = options.clientTLS;
   if (!tls) return [];
@@ -76,7 +72,7 @@ function createHostCluster(size: number, image: string, options: DockerClusterOp
       new ContainerLauncher({
         image,
         name: `${token}-${name}`,
-        labels: labels(token),
+        labels: ownLabels(token),
         networkMode: 'host',
         files: tlsFiles(options),
         dataDir: DATA_DIR,
@@ -96,7 +92,7 @@ async function createBridgeCluster(
   const { getContainerRuntimeClient } = await loadTestcontainers();
   const docker = (await getContainerRuntimeClient()).container.dockerode;
   const token = clusterToken();
-  const network = await docker.createNetwork({ Name: token, Driver: 'bridge', Labels: labels(token) });
+  const network = await docker.createNetwork({ Name: token, Driver: 'bridge', Labels: ownLabels(token) });
   reapNetwork(network.id);
   const ports = await freePorts(size * 2);
   const proxies: TcpProxy[] = [];
@@ -124,7 +120,7 @@ async function createBridgeCluster(
       const launcher = new ContainerLauncher({
         image,
         name: host,
-        labels: labels(token),
+        labels: ownLabels(token),
         networkMode: token,
         ports: [{ container: 2379, host: ports[2 * i]! }],
         files: tlsFiles(options),

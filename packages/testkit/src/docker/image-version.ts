@@ -2,8 +2,8 @@ import { ClusterStartError } from '../errors.js';
 import { assertSupportedVersion, parseEtcdVersion } from '../etcd-binary.js';
 import { demuxLogs } from './container-launcher.js';
 import { ETCD_PATH_IN_IMAGE } from './image.js';
-import { LABEL, loadTestcontainers } from './runtime.js';
-import { ownerLabel } from './sweep.js';
+import { loadTestcontainers } from './runtime.js';
+import { ownLabels } from './sweep.js';
 
 const checked = new Map<string, Promise<string>>();
 
@@ -31,7 +31,7 @@ async function readVersion(image: string): Promise<string> {
     Image: image,
     Entrypoint: [ETCD_PATH_IN_IMAGE],
     Cmd: ['--version'],
-    Labels: { [LABEL.testkit]: 'true', [LABEL.owner]: ownerLabel() },
+    Labels: ownLabels(),
   });
   let output: string;
   try {

@@ -1,9 +1,13 @@
 import { hostname } from 'node:os';
 import { LABEL, loadTestcontainers } from './runtime.js';
 
-/** The owner label of what this process makes. */
-export function ownerLabel(): string {
-  return `${hostname()}:${process.pid}`;
+/** The labels of everything this process makes (the sweep finds them by these), with the cluster's token if any. */
+export function ownLabels(token?: string): Record<string, string> {
+  return {
+    [LABEL.testkit]: 'true',
+    [LABEL.owner]: `${hostname()}:${process.pid}`,
+    ...(token ? { [LABEL.cluster]: token } : {}),
+  };
 }
 
 function alive(pid: number): boolean {
