@@ -20,12 +20,20 @@ interface Link {
   /** The etcd member id that opened this connection, from the `X-Server-From` header of its first request. */
   sender?: string;
   blackholed: boolean;
+  /** Both directions, while traffic flows through (delayed chunks wait in them). */
+  directions?: readonly Direction[];
 }
 
-/** One direction of a link: when its last delayed chunk is due, so that delayed chunks keep their order. */
+/**
+ * One direction of a link while it is delayed: the chunks waiting, in order, each with the time it is due
+ * (`chunk` undefined: the end), and the one timer that writes them out in that order.
+ */
 interface Direction {
-  dueAt: number;
+  readonly queue: { at: number; chunk: Buffer | undefined }[];
+  timer: NodeJS.Timeout | undefined;
 }
+
+const newDirection = (): Direction => ({ queue: [], timer: undefined });
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_SNIFF_BYTES = 16 * 1024;
@@ -195,10 +203,12 @@ export class TcpProxy {
     upstream.on('error', () => this.#destroy(link));
     upstream.on('close', () => this.#destroy(link));
     // the sniffed first bytes and the rest of that direction share one order
-    const toUpstream: Direction = { dueAt: 0 };
+    const toUpstream = newDirection();
+    const toClient = newDirection();
+    link.directions = [toUpstream, toClient];
     this.#send(upstream, firstBytes, toUpstream);
     this.#forward(link.client, upstream, toUpstream);
-    this.#forward(upstream, link.client, { dueAt: 0 });
+    this.#forward(upstream, link.client, toClient);
     link.client.resume();
   }
 
@@ -211,28 +221,53 @@ export class TcpProxy {
       }
     });
     from.on('end', () => {
-      const wait = direction.dueAt - performance.now();
-      if (wait > 0) setTimeout(() => to.end(), wait);
-      else to.end();
+      if (direction.queue.length === 0) to.end();
+      else direction.queue.push({ at: direction.queue.at(-1)!.at, chunk: undefined });
     });
   }
 
-  /** Writes `chunk` now, or after the delay; returns false when `to` asks for back-pressure. */
+  /**
+   * Writes `chunk` now, or queues it for the delay plus jitter, never before the chunks queued ahead of it;
+   * returns false when `to` asks for back-pressure.
+   */
   #send(to: Socket, chunk: Buffer, direction: Direction): boolean {
     const { ms, jitterMs } = this.#delay;
-    const now = performance.now();
-    if (ms === 0 && direction.dueAt <= now) return to.write(chunk);
-    direction.dueAt = Math.max(direction.dueAt, now + ms + this.#random() * jitterMs);
-    setTimeout(() => {
-      if (!to.destroyed) to.write(chunk);
-    }, direction.dueAt - now);
+    const { queue } = direction;
+    if (ms === 0 && queue.length === 0) return to.write(chunk);
+    const due = performance.now() + ms + this.#random() * jitterMs;
+    queue.push({ at: Math.max(due, queue.at(-1)?.at ?? 0), chunk });
+    this.#drain(to, direction);
     return true;
+  }
+
+  /** Writes out the queued chunks that are due, in order, and sets one timer for the next. */
+  #drain(to: Socket, direction: Direction): void {
+    if (direction.timer) return;
+    const { queue } = direction;
+    while (queue.length > 0 && queue[0]!.at <= performance.now()) {
+      const { chunk } = queue.shift()!;
+      if (to.destroyed) {
+        queue.length = 0;
+        return;
+      }
+      if (chunk) to.write(chunk);
+      else to.end();
+    }
+    if (queue.length === 0) return;
+    direction.timer = setTimeout(() => {
+      direction.timer = undefined;
+      this.#drain(to, direction);
+    }, queue[0]!.at - performance.now());
   }
 
   /** Turns a link into a blackhole: the upstream side is closed, the client side is held and its bytes dropped. */
   #cut(link: Link): void {
     if (link.blackholed) return;
     link.blackholed = true;
+    for (const direction of link.directions ?? []) {
+      clearTimeout(direction.timer);
+      direction.queue.length = 0;
+    }
     link.client.removeAllListeners('end');
     link.upstream?.removeAllListeners('data');
     link.upstream?.removeAllListeners('close');
