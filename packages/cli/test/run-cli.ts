@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../dist/bin/etcdkit.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../bin/etcdkit.js', import.meta.url));
 
 /** A running `etcdkit` process, with its output so far. */
 export interface Run {
