@@ -1,29 +1,72 @@
-// Sums the vitest JSON results of every package into one closing line: "tests: N passed, N failed, N skipped".
-// Exits non-zero when a package wrote no results, ran no test, or had a failure or a skipped test.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// Sums vitest JSON results into closing lines.
+//   --collect <label>: reads every workspace's test-results.json, moves them to .test-results/<label>/, and prints
+//     "<label>: N passed, N failed, N skipped". A workspace with a test script that wrote no results, or ran no
+//     test, is a problem.
+//   --total: sums every collected label and prints "tests: N passed, N failed, N skipped".
+// Exits non-zero on any failed or skipped test, and on any problem.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-let problems = 0;
-const workspaces = [...readdirSync('packages').map((pkg) => `packages/${pkg}`), 'examples'];
-for (const pkg of workspaces) {
-  const manifest = JSON.parse(readFileSync(`${pkg}/package.json`, 'utf8'));
-  if (!manifest.scripts?.test) continue;
-  const file = `${pkg}/test-results.json`;
-  if (!existsSync(file)) {
-    console.error(`error: ${pkg} has a test script but wrote no ${file}`);
-    problems++;
-    continue;
-  }
-  const results = JSON.parse(readFileSync(file, 'utf8'));
-  passed += results.numPassedTests;
-  failed += results.numFailedTests;
-  skipped += results.numPendingTests + (results.numTodoTests ?? 0);
-  if (results.numTotalTests === 0) {
-    console.error(`error: ${pkg} ran no test`);
-    problems++;
-  }
+const ROOT = '.test-results';
+const [mode, label] = process.argv.slice(2);
+
+function line(name, t) {
+  return `${name}: ${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped`;
 }
-console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(failed > 0 || skipped > 0 || problems > 0 ? 1 : 0);
+
+function collect(name) {
+  const out = `${ROOT}/${name}`;
+  mkdirSync(out, { recursive: true });
+  const t = { passed: 0, failed: 0, skipped: 0, problems: 0 };
+  const workspaces = [...readdirSync('packages').map((pkg) => `packages/${pkg}`), 'examples'];
+  for (const pkg of workspaces) {
+    const manifest = JSON.parse(readFileSync(`${pkg}/package.json`, 'utf8'));
+    if (!manifest.scripts?.test) continue;
+    const file = `${pkg}/test-results.json`;
+    if (!existsSync(file)) {
+      console.error(`error: ${pkg} has a test script but wrote no ${file} (on ${name})`);
+      t.problems++;
+      continue;
+    }
+    const results = JSON.parse(readFileSync(file, 'utf8'));
+    t.passed += results.numPassedTests;
+    t.failed += results.numFailedTests;
+    t.skipped += results.numPendingTests + (results.numTodoTests ?? 0);
+    if (results.numTotalTests === 0) {
+      console.error(`error: ${pkg} ran no test (on ${name})`);
+      t.problems++;
+    }
+    renameSync(file, `${out}/${pkg.replaceAll('/', '-')}.json`);
+  }
+  writeFileSync(`${out}/summary.json`, JSON.stringify(t));
+  console.log(line(name, t));
+  return t;
+}
+
+function total() {
+  const t = { passed: 0, failed: 0, skipped: 0, problems: 0 };
+  const labels = existsSync(ROOT) ? readdirSync(ROOT) : [];
+  for (const name of labels) {
+    const file = `${ROOT}/${name}/summary.json`;
+    if (!existsSync(file)) {
+      t.problems++;
+      continue;
+    }
+    const s = JSON.parse(readFileSync(file, 'utf8'));
+    for (const k of Object.keys(t)) t[k] += s[k];
+  }
+  if (labels.length === 0) {
+    console.error('error: no test results were collected');
+    t.problems++;
+  }
+  console.log(line('tests', t));
+  return t;
+}
+
+let t;
+if (mode === '--collect' && label) t = collect(label);
+else if (mode === '--total') t = total();
+else {
+  console.error('usage: node scripts/test-summary.mjs --collect <label> | --total');
+  process.exit(2);
+}
+process.exit(t.failed > 0 || t.skipped > 0 || t.problems > 0 ? 1 : 0);

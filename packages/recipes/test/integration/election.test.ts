@@ -6,6 +6,14 @@ import { keysFactory, startWorker, stopWorker } from './helpers.js';
 const endpoints = sharedClusterEndpoints();
 const keysAPI = keysFactory(() => endpoints);
 
+// Bounds come from the mechanism, with room for a loaded 2-core CI machine; speed is the benchmarks' business.
+// The leader removes expired v2 keys at its SYNC tick (every 500 ms), so a key that is no longer refreshed is
+// gone at most TTL + 500 ms after its last refresh; a watcher then hears of it in one notify.
+const EXPIRY_TICK_MS = 500;
+const LOADED_MACHINE_HEADROOM_MS = 2000;
+const expiryBoundMs = (ttlSeconds: number): number =>
+  ttlSeconds * 1000 + EXPIRY_TICK_MS + LOADED_MACHINE_HEADROOM_MS;
+
 describe('Election on a real cluster', () => {
   it('elects in order, observes leaders and proclaims, and hands over at once on resign', async () => {
     const name = uniqueKeyPrefix('election');
@@ -30,7 +38,8 @@ describe('Election on a real cluster', () => {
     const t0 = performance.now();
     await termA.resign();
     const termB = await campaignB;
-    expect(performance.now() - t0).toBeLessThan(300);
+    // handed over by the resign's delete, not by the TTL (5 s) running out
+    expect(performance.now() - t0).toBeLessThan(5000 / 2);
     expect(termB.fencingToken).toBeGreaterThan(termA.fencingToken);
     await expect.poll(() => seen.at(-1)?.value).toBe('node-b');
     await termB.resign();
@@ -58,7 +67,7 @@ describe('Election on a real cluster', () => {
     await election.close();
   });
 
-  it('SIGKILL of the leader process: the next candidate leads within TTL + 0.3 s', async () => {
+  it('SIGKILL of the leader process: the next candidate leads once the TTL runs out', async () => {
     const name = uniqueKeyPrefix('killed-leader');
     const worker = startWorker(['lead', endpoints.join(','), name, '2']);
     try {
@@ -69,7 +78,7 @@ describe('Election on a real cluster', () => {
       const t0 = performance.now();
       worker.child.kill('SIGKILL');
       const term = await campaign;
-      expect(performance.now() - t0).toBeLessThan(2000 + 300);
+      expect(performance.now() - t0).toBeLessThan(expiryBoundMs(2));
       expect(term.fencingToken).toBeGreaterThan(token as number);
       await term.resign();
       await election.close();
@@ -121,6 +130,6 @@ describe('Barrier on a real cluster', () => {
     await keys.set(key, 'crashed holder', { ttl: 2, prevExist: false });
     const t0 = performance.now();
     await new Barrier(keys, key, { ttl: 2 }).wait({ signal: AbortSignal.timeout(10_000) });
-    expect(performance.now() - t0).toBeLessThan(4000);
+    expect(performance.now() - t0).toBeLessThan(expiryBoundMs(2));
   });
 });

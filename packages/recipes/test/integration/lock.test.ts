@@ -25,7 +25,8 @@ describe('Lock on a real cluster', () => {
     await held.release();
     await held.release();
     const next = await waiting;
-    expect(performance.now() - t0).toBeLessThan(500);
+    // handed over by the release's delete, not by the TTL (5 s) running out
+    expect(performance.now() - t0).toBeLessThan(5000 / 2);
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
     await next.release();
     const free = await b.tryAcquire();

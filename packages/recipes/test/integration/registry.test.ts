@@ -41,7 +41,8 @@ describe('ServiceRegistry on a real cluster', () => {
     const t0 = performance.now();
     await a.close();
     await expect.poll(() => changes.at(-1)).toBe('removed a');
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // seen by the close's delete, before the TTL (2 s) could have run out
+    expect(performance.now() - t0).toBeLessThan(2000);
     controller.abort();
     await watching;
     await b.close();
