@@ -50,3 +50,18 @@ export class UnsupportedFaultError extends TestkitError {
   override name = 'UnsupportedFaultError';
   override readonly code = 'ETCDKIT_UNSUPPORTED_FAULT';
 }
+
+/** The Docker backend was asked for, and the optional peer dependency testcontainers is not installed. */
+export class TestcontainersMissingError extends TestkitError {
+  override name = 'TestcontainersMissingError';
+  override readonly code = 'ETCDKIT_TESTCONTAINERS_MISSING';
+}
+
+/**
+ * testcontainers is installed but importing it failed (e.g. a version that does not support this Node.js, or a
+ * broken install). `cause` is the import's error, whose message this error's message quotes.
+ */
+export class TestcontainersLoadError extends TestkitError {
+  override name = 'TestcontainersLoadError';
+  override readonly code = 'ETCDKIT_TESTCONTAINERS_LOAD';
+}

@@ -25,6 +25,8 @@ export {
   ClusterTimeoutError,
   EtcdNotFoundError,
   MemberStateError,
+  TestcontainersLoadError,
+  TestcontainersMissingError,
   TestkitError,
   UnsupportedEtcdVersionError,
   UnsupportedFaultError,
