@@ -46,7 +46,12 @@ export function watchLiveness(
   };
 }
 
-/** One `/health` probe with a hard timeout: true only for `{"health":"true"}`. */
+/**
+ * One `/health` probe with a hard timeout. A member counts as failed only when it does not answer in time,
+ * cannot be reached at all, or says it is unhealthy (`{"health":"false"}`, what etcd answers when cut off from
+ * the quorum). Any other answer (200, a 404 from a reverse proxy that exposes only `/v2/`, a body that is not
+ * JSON) shows that the member is alive and answering, so the watch keeps waiting on it, as Go's would.
+ */
 export async function probeHealth(
   dispatcher: Dispatcher,
   endpoint: Endpoint,
@@ -61,8 +66,17 @@ export async function probeHealth(
       headersTimeout: 0,
       bodyTimeout: 0,
     });
-    const body = (await reply.body.json()) as { health?: string };
-    return reply.statusCode === 200 && body.health === 'true';
+    return !reportsUnhealthy(await reply.body.text());
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a `/health` body is etcd's own verdict of an unhealthy member. */
+function reportsUnhealthy(body: string): boolean {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    return typeof parsed === 'object' && parsed !== null && (parsed as { health?: unknown }).health === 'false';
   } catch {
     return false;
   }
