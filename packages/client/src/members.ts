@@ -1,5 +1,6 @@
 import type { CallOptions, Client } from './client.js';
 import { UnexpectedStatusError } from './errors.js';
+import { redactUserinfo } from './internal/endpoints.js';
 import {
   decodeLeader,
   decodeMember,
@@ -60,7 +61,8 @@ export class MembersAPI {
   /**
    * Replaces a member's peer URLs.
    *
-   * @throws {TypeError} for a malformed peer URL.
+   * @throws {TypeError} for an empty list (`no valid URLs given`, as in Go) or a malformed peer URL; nothing
+   * is sent then.
    * @throws {MembersError} with the server's message on 404 (no such member) or 409 (URL in use).
    */
   async update(memberId: string, peerURLs: readonly string[], options: CallOptions = {}): Promise<void> {
@@ -83,22 +85,26 @@ function checkMemberId(memberId: string): string {
 }
 
 /**
- * etcd's `types.NewURLs`: each URL trimmed and parsed; scheme http/https/unix/unixs; `host:port`; no path.
- * The result is sorted, as the server expects.
+ * etcd's `types.NewURLs`: at least one URL (`no valid URLs given`, as Go refuses before sending); each URL
+ * trimmed and parsed; scheme http/https/unix/unixs; `host:port`; no path. The result is sorted, as the server
+ * expects. Messages show a URL's userinfo as `***` (Go prints it whole).
  */
 export function normalizePeerURLs(urls: readonly string[]): string[] {
+  if (!Array.isArray(urls)) throw new TypeError(`peer URLs must be an array, got ${typeof urls}`);
+  if (urls.length === 0) throw new TypeError('no valid URLs given');
   const out = urls.map((raw) => {
     const text = String(raw).trim();
+    const shown = redactUserinfo(text);
     const match = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/.exec(text);
-    if (!match) throw new TypeError(`parse ${JSON.stringify(text)}: invalid URI for request`);
+    if (!match) throw new TypeError(`parse ${JSON.stringify(shown)}: invalid URI for request`);
     const scheme = match[1]!.toLowerCase();
     if (!['http', 'https', 'unix', 'unixs'].includes(scheme)) {
-      throw new TypeError(`URL scheme must be http, https, unix, or unixs: ${text}`);
+      throw new TypeError(`URL scheme must be http, https, unix, or unixs: ${shown}`);
     }
     if (!/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d+$/.test(match[2]!)) {
-      throw new TypeError(`URL address does not have the form "host:port": ${text}`);
+      throw new TypeError(`URL address does not have the form "host:port": ${shown}`);
     }
-    if (match[3] !== '') throw new TypeError(`URL must not contain a path: ${text}`);
+    if (match[3] !== '') throw new TypeError(`URL must not contain a path: ${shown}`);
     return text;
   });
   return out.sort();

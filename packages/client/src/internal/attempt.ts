@@ -4,7 +4,7 @@ import { EndpointError, HeaderTimeoutError, RedirectError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
 import { printCurl } from './curl.js';
 import { dispatchRequest } from './dispatch.js';
-import type { Endpoint } from './endpoints.js';
+import { type Endpoint, redactUserinfo } from './endpoints.js';
 
 /** A reply from one endpoint: status, headers (lower-case names) and the whole body. */
 export interface RawResponse {
@@ -67,7 +67,7 @@ export async function attemptEndpoint(
       try {
         location = new URL(target).href;
       } catch {
-        throw new RedirectError(`location header not valid URL: ${target}`);
+        throw new RedirectError(`location header not valid URL: ${redactUserinfo(target)}`);
       }
       continue;
     }

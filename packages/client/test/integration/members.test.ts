@@ -66,6 +66,31 @@ describe('members API against a real cluster', () => {
     await expect(members.add('http://127.0.0.1')).rejects.toThrow('does not have the form "host:port"');
     await expect(members.add('http://127.0.0.1:2380/path')).rejects.toThrow('URL must not contain a path');
   });
+
+  it('refuses to update a member to no peer URLs before sending, as Go does (etcd would answer 400)', async () => {
+    const [first] = await members.list();
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    enableCurlDebug();
+    const error = await members.update(first!.id, []).catch((e: unknown) => e);
+    disableCurlDebug();
+    spy.mockRestore();
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe('no valid URLs given');
+    expect(lines).toEqual([]);
+    expect((await members.list()).find((m) => m.id === first!.id)?.peerURLs).toEqual(first!.peerURLs);
+  });
+
+  it('never puts a peer URL’s credentials in an error', async () => {
+    for (const bad of ['ftp://root:s3cret@h:1', 'http://root:s3cret@h', 'http://root:s3/cret@h:1/x']) {
+      const error = (await members.add(bad).catch((e: unknown) => e)) as Error;
+      expect(error).toBeInstanceOf(TypeError);
+      expect(`${error.message} ${JSON.stringify(error)} ${error.stack}`).not.toContain('s3');
+    }
+  });
 });
 
 describe('sync', () => {

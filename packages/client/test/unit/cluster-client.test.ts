@@ -203,6 +203,63 @@ describe('credentials', () => {
   });
 });
 
+/** Every string reachable from a value through own properties (enumerable or not), `cause` included. */
+export function reachableText(value: unknown, seen = new Set<unknown>()): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return String(value);
+  seen.add(value);
+  const parts: string[] = [];
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor && 'value' in descriptor) parts.push(String(key), reachableText(descriptor.value, seen));
+  }
+  return parts.join(' ');
+}
+
+describe('credentials in malformed endpoints', () => {
+  it('never reach the error: message, cause or any other property', () => {
+    for (const bad of [
+      'htp://root:s3cret@h:1',
+      'http://root:s3cret@h:99999',
+      'http://root:s3cret@[::1:1',
+      'http://root:s3/cret@h:1',
+      'http://root:s3#cret@h:1',
+      'root:s3cret@h:1',
+      'http://root:s3cret@h:1/%zz',
+    ]) {
+      let error: unknown;
+      try {
+        new Client({ endpoints: [bad] });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, bad).toBeInstanceOf(TypeError);
+      expect(reachableText(error), bad).not.toContain('s3');
+      expect((error as Error).message, bad).toContain('***@');
+    }
+    expect(() => new Client({ endpoints: ['htp://root:s3cret@h:1'] })).toThrow(
+      'parse "htp://***@h:1": endpoint must be an absolute http:// or https:// URL',
+    );
+  });
+
+  it('are dropped from a valid endpoint: neither shown nor sent', async () => {
+    const { client, seen } = mockClient([A], () => 'error');
+    client.setEndpoints([`http://root:s3cret@127.0.0.1:1`]);
+    expect(client.endpoints()).toEqual([A]);
+    const error = await new KeysAPI(client).get('/k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterError);
+    expect(reachableText(error)).not.toContain('s3cret');
+    expect(seen[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('an invalid Location is shown without its userinfo', async () => {
+    const { client } = mockClient([A], () => ({ status: 302, headers: { location: 'http://u:s3cret@[x' } }));
+    const error = await new KeysAPI(client).get('/k').catch((e: unknown) => e);
+    expect((error as ClusterError).errors[0]!.message).toBe('location header not valid URL: http://***@[x');
+    expect(reachableText(error)).not.toContain('s3cret');
+  });
+});
+
 describe('header timeout', () => {
   it('moves on when an endpoint does not send headers in time, but never times out a watch', async () => {
     vi.useRealTimers();
