@@ -115,6 +115,25 @@ export class EmptyBodyError extends InvalidResponseError {
   }
 }
 
+/**
+ * A reply holds a value that no etcd server sends and that cannot be used as it is: an index
+ * (`createdIndex`, `modifiedIndex`, `X-Etcd-Index`, an error's `index`) that is negative, fractional or above
+ * 2^53 - 1, a `ttl` or `errorCode` that is not a whole number, an `expiration` that is not an RFC 3339 time.
+ * Go's decoding into `uint64`, `int64` or `time.Time` fails on these too (Go accepts indexes up to 2^64 - 1;
+ * above 2^53 - 1 a JavaScript number is no longer exact, so a watcher would skip or repeat events).
+ * `field` names the field, e.g. `node.createdIndex` or `X-Etcd-Index`.
+ */
+export class InvalidValueError extends InvalidResponseError {
+  override name = 'InvalidValueError';
+  override readonly code = 'ETCDKIT_INVALID_VALUE';
+  /** The field or header that holds the value, e.g. `node.modifiedIndex`. */
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.field = field;
+  }
+}
+
 /** The message of Go's `ErrInvalidJSON`. */
 export const INVALID_JSON_MESSAGE =
   'client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint';

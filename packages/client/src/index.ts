@@ -22,6 +22,7 @@ export {
   EtcdError,
   HeaderTimeoutError,
   InvalidResponseError,
+  InvalidValueError,
   isKeyNotFound,
   isRoleNotFound,
   isUserNotFound,

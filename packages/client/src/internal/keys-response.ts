@@ -1,4 +1,10 @@
-import { EmptyBodyError, EtcdError, INVALID_JSON_MESSAGE, InvalidResponseError } from '../errors.js';
+import {
+  EmptyBodyError,
+  EtcdError,
+  INVALID_JSON_MESSAGE,
+  InvalidResponseError,
+  InvalidValueError,
+} from '../errors.js';
 import { header, type RawResponse } from './attempt.js';
 import { fieldOf } from './members-actions.js';
 
@@ -38,13 +44,83 @@ function invalid(cause?: unknown): InvalidResponseError {
   return new InvalidResponseError(INVALID_JSON_MESSAGE, cause === undefined ? undefined : { cause });
 }
 
-/** Go's `X-Etcd-Index` parsing: absent or empty gives 0; anything but digits is an error. */
+/** Go's `uint64` maximum: above it, Go's `strconv.ParseUint` says "value out of range". */
+const MAX_UINT64 = 18446744073709551615n;
+
+/**
+ * Go's `X-Etcd-Index` parsing: absent or empty gives 0; anything but digits is an error, and so is a value
+ * above 2^53 - 1, which a JavaScript number cannot hold exactly (Go's uint64 goes up to 2^64 - 1).
+ */
 export function parseIndex(response: RawResponse): number {
   const text = header(response, 'x-etcd-index');
   if (text === '') return 0;
   if (!/^\d+$/.test(text))
     throw new InvalidResponseError(`strconv.ParseUint: parsing ${JSON.stringify(text)}: invalid syntax`);
-  return Number(text);
+  const index = Number(text);
+  if (index <= Number.MAX_SAFE_INTEGER) return index;
+  throw new InvalidValueError(
+    'X-Etcd-Index',
+    BigInt(text) > MAX_UINT64
+      ? `strconv.ParseUint: parsing ${JSON.stringify(shorten(text))}: value out of range`
+      : `X-Etcd-Index ${shorten(text)} is above 2^53 - 1 and cannot be represented exactly`,
+  );
+}
+
+/** A value for an error message, cut to 64 characters. */
+function shorten(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
+/** An index field (Go: `uint64`) must be a whole number from 0 to 2^53 - 1; the error if it is not. */
+function indexError(where: string, name: string, value: number): InvalidValueError | undefined {
+  if (Number.isSafeInteger(value) && value >= 0) return undefined;
+  const field = `${where}.${name}`;
+  return new InvalidValueError(
+    field,
+    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not a whole number from 0 to 2^53 - 1`,
+  );
+}
+
+/** A whole-number field (Go: `int64` or `int`) may be negative: `ttl`, `errorCode`; the error if not whole. */
+function wholeError(where: string, name: string, value: number): InvalidValueError | undefined {
+  if (Number.isSafeInteger(value)) return undefined;
+  const field = `${where}.${name}`;
+  return new InvalidValueError(
+    field,
+    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not a whole number`,
+  );
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Go's `time.Time` JSON form, RFC 3339 with optional fraction, with each field in range (`time.Parse`). */
+export function isRFC3339(text: string): boolean {
+  const m = RFC3339.exec(text);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  const zoneOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
+  return day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
+}
+
+/** An `expiration` (Go: `*time.Time`) must be an RFC 3339 time; the error if it is not. */
+function timeError(where: string, value: string): InvalidValueError | undefined {
+  if (isRFC3339(value)) return undefined;
+  const field = `${where}.expiration`;
+  return new InvalidValueError(
+    field,
+    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not an RFC 3339 time`,
+  );
 }
 
 /** The JSON type each node field must have (Go's json-iterator refuses a mismatch). */
@@ -58,7 +134,8 @@ const NODE_FIELD_TYPES: Record<string, string> = {
   ttl: 'number',
 };
 
-function decodeNode(raw: unknown): Node {
+/** Decodes a node; `where` names it in errors (`node`, `prevNode`, `node.nodes[]`). */
+function decodeNode(raw: unknown, where: string): Node {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid();
   const r = raw as Record<string, unknown>;
   for (const name in r) {
@@ -66,9 +143,20 @@ function decodeNode(raw: unknown): Node {
     if (value === null) continue;
     if (name === 'nodes') {
       if (!Array.isArray(value)) throw invalid();
-    } else if (NODE_FIELD_TYPES[name] !== undefined && typeof value !== NODE_FIELD_TYPES[name]) {
-      throw invalid();
+      continue;
     }
+    const type = NODE_FIELD_TYPES[name];
+    if (type === undefined) continue;
+    if (typeof value !== type) throw invalid();
+    const error =
+      name === 'createdIndex' || name === 'modifiedIndex'
+        ? indexError(where, name, value as number)
+        : name === 'ttl'
+          ? wholeError(where, name, value as number)
+          : name === 'expiration'
+            ? timeError(where, value as string)
+            : undefined;
+    if (error) throw error;
   }
   const node: { -readonly [K in keyof Node]: Node[K] } = {
     key: (r.key as string | undefined) ?? '',
@@ -77,7 +165,10 @@ function decodeNode(raw: unknown): Node {
     createdIndex: (r.createdIndex as number | undefined) ?? 0,
     modifiedIndex: (r.modifiedIndex as number | undefined) ?? 0,
   };
-  if (Array.isArray(r.nodes)) node.nodes = r.nodes.map(decodeNode);
+  if (Array.isArray(r.nodes)) {
+    const child = `${where}.nodes[]`;
+    node.nodes = r.nodes.map((n) => decodeNode(n, child));
+  }
   if (typeof r.expiration === 'string') node.expiration = r.expiration;
   if (typeof r.ttl === 'number') node.ttl = r.ttl;
   return node;
@@ -118,8 +209,8 @@ export function decodeKeysResponse(response: RawResponse): Response {
     index,
     clusterId: header(response, 'x-etcd-cluster-id'),
   };
-  if (r.node !== undefined && r.node !== null) out.node = decodeNode(r.node);
-  if (r.prevNode !== undefined && r.prevNode !== null) out.prevNode = decodeNode(r.prevNode);
+  if (r.node !== undefined && r.node !== null) out.node = decodeNode(r.node, 'node');
+  if (r.prevNode !== undefined && r.prevNode !== null) out.prevNode = decodeNode(r.prevNode, 'prevNode');
   return out;
 }
 
@@ -131,14 +222,17 @@ export function decodeKeysError(response: RawResponse): Error {
   } catch (error) {
     return invalid(error);
   }
-  if (typeof raw !== 'object' || raw === null) return invalid();
-  const num = (name: string): number => {
-    const value = fieldOf(raw, name);
-    return typeof value === 'number' ? value : 0;
-  };
-  const str = (name: string): string => {
-    const value = fieldOf(raw, name);
-    return typeof value === 'string' ? value : '';
-  };
-  return new EtcdError(num('errorCode'), str('message'), str('cause'), num('index'));
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return invalid();
+  // Go decodes into Error{Code int, Message string, Cause string, Index uint64}: a mismatch is ErrInvalidJSON.
+  const errorCode = fieldOf(raw, 'errorCode') ?? 0;
+  const index = fieldOf(raw, 'index') ?? 0;
+  const message = fieldOf(raw, 'message') ?? '';
+  const cause = fieldOf(raw, 'cause') ?? '';
+  if (typeof errorCode !== 'number' || typeof index !== 'number') return invalid();
+  if (typeof message !== 'string' || typeof cause !== 'string') return invalid();
+  return (
+    wholeError('error', 'errorCode', errorCode) ??
+    indexError('error', 'index', index) ??
+    new EtcdError(errorCode, message, cause, index)
+  );
 }
