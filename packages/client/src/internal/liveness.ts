@@ -76,7 +76,9 @@ export async function probeHealth(
 function reportsUnhealthy(body: string): boolean {
   try {
     const parsed = JSON.parse(body) as unknown;
-    return typeof parsed === 'object' && parsed !== null && (parsed as { health?: unknown }).health === 'false';
+    return (
+      typeof parsed === 'object' && parsed !== null && (parsed as { health?: unknown }).health === 'false'
+    );
   } catch {
     return false;
   }
