@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { EXIT_LOST, UsageError } from './usage.js';
+import { EXIT_LOST, EXIT_SIGINT, EXIT_SIGTERM, UsageError } from './usage.js';
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const KILL_AFTER_MS = 10_000;
@@ -52,19 +52,46 @@ export async function runWhile(
   }
 }
 
-/** An AbortSignal that aborts on the first SIGINT or SIGTERM (while waiting for a lock, say). */
+/** The signal that interrupted a wait: its exit code is 128 + its number (130 for SIGINT). */
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  readonly signal: 'SIGINT' | 'SIGTERM';
+  constructor(signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}`);
+    this.signal = signal;
+  }
+  /** 130 for SIGINT, 143 for SIGTERM. */
+  get exitCode(): number {
+    return this.signal === 'SIGINT' ? EXIT_SIGINT : EXIT_SIGTERM;
+  }
+}
+
+/** An AbortSignal that aborts with an {@link Interrupted} on the first SIGINT or SIGTERM (while waiting for a lock, say). */
 export function interrupted(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  const abort = (signal: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${signal}`));
-  process.once('SIGINT', abort);
-  process.once('SIGTERM', abort);
+  const onInt = (): void => controller.abort(new Interrupted('SIGINT'));
+  const onTerm = (): void => controller.abort(new Interrupted('SIGTERM'));
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   return {
     signal: controller.signal,
     dispose: () => {
-      process.off('SIGINT', abort);
-      process.off('SIGTERM', abort);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     },
   };
+}
+
+/** Waits for `promise` at most `ms` (cleanup against an endpoint that does not answer must not hang the exit). */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** What `lock` and `elect` hold while the command runs. */
@@ -89,6 +116,13 @@ export async function runHolding(
   let holding: Holding;
   try {
     holding = await take(interrupt.signal);
+  } catch (error) {
+    // Ctrl-C while waiting: the waiter's key is removed by then; exit as a shell reports the signal.
+    if (interrupt.signal.aborted && interrupt.signal.reason instanceof Interrupted) {
+      log(`etcdkit: ${interrupt.signal.reason.message} while waiting; nothing was run`);
+      return interrupt.signal.reason.exitCode;
+    }
+    throw error;
   } finally {
     interrupt.dispose();
   }

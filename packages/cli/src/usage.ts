@@ -1,42 +1,42 @@
-/** The CLI's help text, and the usage error it exits with (code 2). */
+/** Usage errors (exit code 2), exit codes, and the parsers of numeric options. */
+import { InvalidArgumentError } from 'commander';
 
-export const HELP = `etcdkit: coordination on the etcd v2 API, from the shell
-
-Usage:
-  etcdkit demo [--size 3]                          recipes surviving faults on an embedded cluster
-  etcdkit cluster up [--size 3] [--backend process|docker] [--image <image>] [--network host|bridge]
-                                                   a local dev cluster, up until Ctrl-C
-  etcdkit lock <name> [--ttl 10] [--timeout <s>] -- <command...>
-                                                   run a command while holding a lock
-  etcdkit elect <name> [--ttl 10] [--value <v>] -- <command...>
-                                                   run a command while leader; stopped if leadership is lost
-  etcdkit registry ls <service> [--json]           list the instances of a service
-  etcdkit registry watch <service>                 print instances as they come and go
-
-Global options:
-  --endpoints <urls>       comma-separated client URLs (env ETCDCTL_ENDPOINTS; default http://127.0.0.1:2379)
-  --username <user[:pw]>   basic auth user (env ETCDCTL_USERNAME), with --password or after a colon
-  --password <pw>          basic auth password (env ETCDCTL_PASSWORD)
-  --cacert <file>          CA bundle for https endpoints (also --ca-file)
-  --cert <file>            client certificate (also --cert-file)
-  --key <file>             client key (also --key-file)
-  --insecure-skip-tls-verify   accept any server certificate
-  --prefix <dir>           key prefix of locks, elections and the registry (default /etcdkit)
-  -h, --help               this help
-  -v, --version            the version
-
-lock and elect pass ETCDKIT_FENCING_TOKEN (strictly rising across holders) and ETCDKIT_LOCK_KEY or
-ETCDKIT_LEADER_KEY to the command, forward SIGINT, SIGTERM and SIGHUP to it, and exit with its exit code
-(128 + n when it died of signal n). If the lock or leadership is lost while the command runs, the command
-gets SIGTERM (SIGKILL 10 s later) and etcdkit exits with 75.
-
-Exit codes: 0 success, 1 error (etcd unreachable, bad reply), 2 usage error, 75 lock or leadership lost,
-else the command's own.`;
-
-/** A command line etcdkit cannot run: exit code 2 with the message and a pointer to --help. */
+/** A command line etcdkit cannot run: exit code 2 with the message and a pointer to the command's --help. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Exit code of an error: etcd unreachable, an etcd error, a timeout. */
+export const EXIT_ERROR = 1;
+/** Exit code of a usage error. */
+export const EXIT_USAGE = 2;
 /** Lock or leadership lost while the command ran: exit code 75 (EX_TEMPFAIL). */
 export const EXIT_LOST = 75;
+/** Exit code after SIGINT (Ctrl-C), as a shell reports a process killed by it: 128 + 2. */
+export const EXIT_SIGINT = 130;
+/** Exit code after SIGTERM: 128 + 15. */
+export const EXIT_SIGTERM = 143;
+
+/** Parses a whole number > 0 (a commander argument parser: a bad value is a usage error naming the option). */
+export function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value <= 0)
+    throw new InvalidArgumentError(`want a whole number > 0, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Parses a number of seconds > 0, fractions allowed. */
+export function positiveSeconds(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0)
+    throw new InvalidArgumentError(`want a number of seconds > 0, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** Parses a TCP port (1-65535). */
+export function tcpPort(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isInteger(value) || value < 1 || value > 65_535)
+    throw new InvalidArgumentError(`want a TCP port 1-65535, got ${JSON.stringify(text)}`);
+  return value;
+}

@@ -31,7 +31,7 @@ describe('etcdkit over TLS and with credentials', () => {
       expect((await cli(['registry', 'ls', 'api', '--endpoints', endpoints, ...etcdctlNames])).code).toBe(0);
       const noCert = await cli(['registry', 'ls', 'api', '--endpoints', endpoints, '--cacert', certs.caFile]);
       expect(noCert.code).toBe(1);
-      expect(noCert.stderr).toMatch(/^etcdkit: /);
+      expect(noCert.stderr).toMatch(/^etcdkit registry ls: cannot reach etcd at https:/);
       const missing = await cli([
         'registry',
         'ls',

@@ -1,14 +1,73 @@
-import { buildLocalEtcdImage, type StartAnyClusterOptions, startCluster } from '@etcdkit/testkit';
+import {
+  buildLocalEtcdImage,
+  type Cluster,
+  type StartAnyClusterOptions,
+  startCluster,
+  TcpProxy,
+} from '@etcdkit/testkit';
+import { CliError } from '../errors.js';
 import { interrupted } from '../run-command.js';
 import { UsageError } from '../usage.js';
-import { positiveInteger } from './lock.js';
 
 /** Options of `etcdkit cluster up`. */
 export interface ClusterUpValues {
-  size?: string | undefined;
-  backend?: string | undefined;
+  size: number;
+  backend: 'process' | 'docker';
   image?: string | undefined;
-  network?: string | undefined;
+  network?: 'host' | 'bridge' | undefined;
+  /** Client port of the first member; the others follow (port + 1, ...). Unset: free ports. */
+  port?: number | undefined;
+  output: 'text' | 'json';
+}
+
+/** What `cluster up -o json` prints, one line. */
+export interface ClusterUpJSON {
+  version: string;
+  backend: string;
+  endpoints: string[];
+  members: { name: string; clientURL: string; pid?: number; leader: boolean }[];
+  startMs: number;
+}
+
+/** Whether an error from the Docker backend looks like an image that could not be pulled (offline, say). */
+function isPullFailure(error: unknown): boolean {
+  const text = [error, (error as Error)?.cause]
+    .map(
+      (e) =>
+        `${(e as Error)?.message ?? ''} ${(e as { json?: unknown })?.json ? JSON.stringify((e as { json: unknown }).json) : ''}`,
+    )
+    .join(' ');
+  return /pull|registry|manifest|no such host|dial tcp|lookup |i\/o timeout|TLS handshake|ryuk|unauthorized|not found/i.test(
+    text,
+  );
+}
+
+/**
+ * Fixed client ports: a proxy on `127.0.0.1:<port + i>` in front of member i, so that snippets with
+ * `127.0.0.1:2379` work. (testkit picks free ports; the members keep theirs, which they advertise.)
+ */
+async function fixedPorts(cluster: Cluster, first: number): Promise<TcpProxy[]> {
+  const proxies: TcpProxy[] = [];
+  try {
+    for (const [i, member] of cluster.members.entries()) {
+      const target = new URL(member.clientURL);
+      proxies.push(
+        await TcpProxy.start({
+          listenPort: first + i,
+          targetPort: Number(target.port),
+          targetHost: target.hostname,
+        }),
+      );
+    }
+    return proxies;
+  } catch (error) {
+    await Promise.all(proxies.map((proxy) => proxy.close()));
+    throw new CliError(
+      `cannot listen on 127.0.0.1:${first + proxies.length} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): ` +
+        `--port ${first} needs ports ${first}-${first + cluster.members.length - 1} free`,
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -16,48 +75,82 @@ export interface ClusterUpValues {
  * up until SIGINT or SIGTERM; then removes it (processes or containers, and data).
  */
 export async function clusterUpCommand(
-  action: string | undefined,
   values: ClusterUpValues,
   print: (line: string) => void,
 ): Promise<number> {
-  if (action !== 'up') throw new UsageError('etcdkit cluster needs up');
-  const size = positiveInteger(values.size ?? '3', '--size');
-  const backend = values.backend ?? 'process';
+  const { size, backend } = values;
   let options: StartAnyClusterOptions;
+  if (values.port !== undefined && values.port + size - 1 > 65_535)
+    throw new UsageError(`--port ${values.port} leaves no room for ${size} members`);
   if (backend === 'process') {
     if (values.image || values.network)
       throw new UsageError('--image and --network are for --backend docker');
     options = { size };
-  } else if (backend === 'docker') {
+  } else {
     const network = values.network ?? 'host';
-    if (network !== 'host' && network !== 'bridge') throw new UsageError('--network is host or bridge');
     const image = values.image === 'local' ? await buildLocalEtcdImage() : values.image;
     options = { size, backend: 'docker', network, ...(image ? { image } : {}) };
-  } else {
-    throw new UsageError(`--backend is process or docker, got ${backend}`);
   }
+  const json = values.output === 'json';
   const interrupt = interrupted();
   const t0 = performance.now();
-  const cluster = await startCluster(options);
+  let cluster: Cluster;
   try {
-    const leader = await cluster.waitForLeader();
-    print(
-      `etcd ${cluster.version}: ${size}-member v2 cluster (${cluster.backend}) up in ${(performance.now() - t0).toFixed(0)} ms`,
-    );
-    for (const member of cluster.members) {
-      const where = member.pid ? `pid ${member.pid}` : cluster.backend;
-      print(`  ${member.name}  ${member.clientURL}  (${where})${member === leader ? '  leader' : ''}`);
+    cluster = await startCluster(options);
+  } catch (error) {
+    interrupt.dispose();
+    if (backend === 'docker' && isPullFailure(error)) {
+      throw new CliError(
+        `the Docker backend could not get its images (${values.image ?? 'the default etcd image'}, and ` +
+          `testcontainers' ryuk reaper): is this machine offline, or the registry unreachable?\n` +
+          "Use --image local (builds an image from this host's etcd) and set TESTCONTAINERS_RYUK_DISABLED=true; " +
+          'or use --backend process. Run with --debug for the original error.',
+        { cause: error },
+      );
     }
-    print('');
-    print(`export ETCDCTL_API=2 ETCDCTL_ENDPOINTS=${cluster.clientURLs.join(',')}`);
-    print('Ctrl-C to stop');
+    throw error;
+  }
+  let proxies: TcpProxy[] = [];
+  try {
+    if (values.port !== undefined) proxies = await fixedPorts(cluster, values.port);
+    const leader = await cluster.waitForLeader();
+    const startMs = Math.round(performance.now() - t0);
+    const endpoints = proxies.length
+      ? proxies.map((proxy) => `http://127.0.0.1:${proxy.port}`)
+      : [...cluster.clientURLs];
+    if (json) {
+      const up: ClusterUpJSON = {
+        version: cluster.version,
+        backend: cluster.backend,
+        endpoints,
+        members: cluster.members.map((member) => ({
+          name: member.name,
+          clientURL: member.clientURL,
+          ...(member.pid ? { pid: member.pid } : {}),
+          leader: member === leader,
+        })),
+        startMs,
+      };
+      print(JSON.stringify(up));
+    } else {
+      print(`etcd ${cluster.version}: ${size}-member v2 cluster (${cluster.backend}) up in ${startMs} ms`);
+      for (const [i, member] of cluster.members.entries()) {
+        const where = member.pid ? `pid ${member.pid}` : cluster.backend;
+        const url = proxies.length ? `${endpoints[i]} -> ${member.clientURL}` : member.clientURL;
+        print(`  ${member.name}  ${url}  (${where})${member === leader ? '  leader' : ''}`);
+      }
+      print('');
+      print(`export ETCDCTL_API=2 ETCDCTL_ENDPOINTS=${endpoints.join(',')}`);
+      print('Ctrl-C to stop');
+    }
     if (!interrupt.signal.aborted) {
       await new Promise((resolve) => interrupt.signal.addEventListener('abort', resolve, { once: true }));
     }
     return 0;
   } finally {
     interrupt.dispose();
+    await Promise.all(proxies.map((proxy) => proxy.close()));
     await cluster.close();
-    print('cluster stopped, data removed');
+    if (!json) print('cluster stopped, data removed');
   }
 }

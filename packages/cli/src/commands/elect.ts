@@ -1,13 +1,21 @@
 import { hostname } from 'node:os';
 import { Election } from '@etcdkit/recipes';
-import { connect, type GlobalValues, keyOf } from '../global-options.js';
-import { runHolding } from '../run-command.js';
-import { UsageError } from '../usage.js';
-import { positiveInteger } from './lock.js';
+import { ensureAnswers } from '../errors.js';
+import {
+  connect,
+  DEFAULT_REQUEST_TIMEOUT_S,
+  endpointsOf,
+  type GlobalValues,
+  keyOf,
+} from '../global-options.js';
+import { runHolding, settleWithin } from '../run-command.js';
+import { CLEANUP_MS, closeAll } from './lock.js';
 
 /** Options of `etcdkit elect`. */
 export interface ElectCommandValues extends GlobalValues {
-  ttl?: string | undefined;
+  /** TTL of the candidate's key, in seconds. */
+  ttl: number;
+  /** The value campaigned with (default `host:pid`). */
   value?: string | undefined;
 }
 
@@ -16,19 +24,24 @@ export interface ElectCommandValues extends GlobalValues {
  * stops it if leadership is lost; resigns when it exits.
  */
 export async function electCommand(
-  name: string | undefined,
+  name: string,
   command: readonly string[],
   values: ElectCommandValues,
   log: (line: string) => void,
 ): Promise<number> {
-  if (!name) throw new UsageError('etcdkit elect needs an election name');
-  if (command.length === 0) throw new UsageError('etcdkit elect needs a command after --');
-  const ttl = positiveInteger(values.ttl ?? '10', '--ttl');
+  const key = keyOf(values, 'elections', name);
   const { client, keys } = connect(values);
-  const election = new Election(keys, keyOf(values, 'elections', name), { ttl });
+  const election = new Election(keys, key, { ttl: values.ttl });
   try {
     return await runHolding(
       async (interrupt) => {
+        await ensureAnswers(
+          keys,
+          key,
+          endpointsOf(values),
+          values.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_S,
+          interrupt,
+        );
         const term = await election.campaign(values.value ?? `${hostname()}:${process.pid}`, {
           signal: interrupt,
         });
@@ -42,7 +55,6 @@ export async function electCommand(
       log,
     );
   } finally {
-    await election.close().catch(() => {});
-    client.close();
+    await settleWithin(closeAll(election, client), CLEANUP_MS);
   }
 }

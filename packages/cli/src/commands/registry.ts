@@ -1,11 +1,19 @@
 import { type ServiceInstance, ServiceRegistry } from '@etcdkit/recipes';
-import { connect, type GlobalValues, keyOf } from '../global-options.js';
-import { interrupted } from '../run-command.js';
-import { UsageError } from '../usage.js';
+import { noAnswer } from '../errors.js';
+import {
+  connect,
+  DEFAULT_REQUEST_TIMEOUT_S,
+  endpointsOf,
+  type GlobalValues,
+  keyOf,
+} from '../global-options.js';
+import { interrupted, settleWithin } from '../run-command.js';
+import { CLEANUP_MS, closeAll } from './lock.js';
 
-/** Options of `etcdkit registry`. */
+/** Options of `etcdkit registry ls` and `watch`. */
 export interface RegistryCommandValues extends GlobalValues {
-  json?: boolean | undefined;
+  /** `json`: ls prints one JSON array, watch one JSON object a line. */
+  output: 'text' | 'json';
 }
 
 function describe(instance: ServiceInstance): string {
@@ -13,40 +21,49 @@ function describe(instance: ServiceInstance): string {
   return `${instance.id}  ${instance.address}:${instance.port}  since ${instance.registeredAt}${meta}`;
 }
 
-/** `etcdkit registry ls|watch <service>`: lists a service's instances, or follows them until Ctrl-C. */
+/**
+ * `etcdkit registry ls|watch <service>`: lists a service's instances, or follows them until Ctrl-C. Both first
+ * read the service within a bound (each endpoint gets `--request-timeout`, plus a second), so an unreachable or
+ * hung cluster is an error that names the endpoints instead of silence.
+ */
 export async function registryCommand(
-  action: string | undefined,
-  service: string | undefined,
+  action: 'ls' | 'watch',
+  service: string,
   values: RegistryCommandValues,
   print: (line: string) => void,
 ): Promise<number> {
-  if (action !== 'ls' && action !== 'watch') throw new UsageError('etcdkit registry needs ls or watch');
-  if (!service) throw new UsageError(`etcdkit registry ${action} needs a service name`);
   const dir = keyOf(values, 'services', service);
   const prefix = dir.slice(0, dir.lastIndexOf('/')) || '/';
   const name = dir.slice(dir.lastIndexOf('/') + 1);
+  const endpoints = endpointsOf(values);
+  const boundS = (values.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_S) * endpoints.length + 1;
   const { client, keys } = connect(values);
   const registry = new ServiceRegistry(keys, prefix);
+  const json = values.output === 'json';
+  const interrupt = interrupted();
   try {
+    const bound = AbortSignal.timeout(boundS * 1000);
+    let instances: ServiceInstance[];
+    try {
+      instances = await registry.list(name, { signal: AbortSignal.any([bound, interrupt.signal]) });
+    } catch (error) {
+      if (interrupt.signal.aborted) return 0;
+      if (bound.aborted) throw noAnswer(endpoints, boundS, `cannot read service ${name}`);
+      throw error;
+    }
     if (action === 'ls') {
-      const instances = await registry.list(name, { signal: AbortSignal.timeout(10_000) });
-      if (values.json) print(JSON.stringify(instances, null, 2));
+      if (json) print(JSON.stringify(instances));
       else for (const instance of instances) print(describe(instance));
       return 0;
     }
-    const interrupt = interrupted();
-    try {
-      for await (const change of registry.watch(name, { signal: interrupt.signal })) {
-        print(
-          values.json ? JSON.stringify(change) : `${change.type.padEnd(7)}  ${describe(change.instance)}`,
-        );
-      }
-    } finally {
-      interrupt.dispose();
+    // The watch reports every live instance as `added` first, then each change (it re-reads on its own when
+    // etcd goes away for a while; the read above only proves the cluster answers now).
+    for await (const change of registry.watch(name, { signal: interrupt.signal })) {
+      print(json ? JSON.stringify(change) : `${change.type.padEnd(7)}  ${describe(change.instance)}`);
     }
     return 0;
   } finally {
-    await registry.close().catch(() => {});
-    client.close();
+    interrupt.dispose();
+    await settleWithin(closeAll(registry, client), CLEANUP_MS);
   }
 }

@@ -21,7 +21,15 @@ import * as ui from './ui.js';
 const LOCKERS = 4;
 const CANDIDATES = 3;
 const SERVICES = 3;
+/** Budget for one recovery step (expiries of a 2 s TTL, failovers with 1 s request timeouts): many TTLs. */
 const WAIT_MS = 15_000;
+/**
+ * Start-up cost of one worker process (Node, the client and recipes loaded, a session created) on a loaded
+ * 2-core machine, with headroom: about 1 s of CPU each, 10 of them sharing 2 cores with etcd, times 3.
+ */
+const START_MS_PER_WORKER = 3000;
+/** Budget for every worker to be up and seen: they start at once but share the cores; plus a TTL to settle. */
+const startBudgetMs = (workers: number): number => workers * START_MS_PER_WORKER + DEMO_TTL * 1000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (value: number): string => `${value.toFixed(0)} ms`;
@@ -103,7 +111,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
         recorder.acquisitions > 0 &&
         recorder.observedLeader !== undefined &&
         recorder.services.size === SERVICES,
-      WAIT_MS,
+      startBudgetMs(LOCKERS + CANDIDATES + SERVICES),
       'the first lock holder, an elected leader and every service instance',
     );
     await watchSteadily(recorder, 3000);

@@ -1,7 +1,15 @@
 /**
  * The demo's terminal output: colour and a live status line on a TTY (unless NO_COLOR), plain lines otherwise.
  */
-const tty = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+/**
+ * Whether to colour output: only on a terminal, and not when `NO_COLOR` is set to anything non-empty
+ * (no-color.org) or `TERM` is `dumb`.
+ */
+export function colourWanted(isTTY: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(isTTY) && !env.NO_COLOR && env.TERM !== 'dumb';
+}
+
+const tty = colourWanted(process.stdout.isTTY, process.env);
 
 const paint =
   (code: number) =>
