@@ -99,6 +99,16 @@ export async function clusterUpCommand(
     cluster = await startCluster(options);
   } catch (error) {
     interrupt.dispose();
+    if (
+      backend === 'docker' &&
+      /container runtime strategy|docker\.sock|ECONNREFUSED|ENOENT/i.test((error as Error)?.message ?? '')
+    ) {
+      throw new CliError(
+        'the Docker backend found no working Docker daemon (DOCKER_HOST, /var/run/docker.sock): start Docker, ' +
+          'or use --backend process (etcd child processes). Run with --debug for the original error.',
+        { cause: error },
+      );
+    }
     if (backend === 'docker' && isPullFailure(error)) {
       throw new CliError(
         `the Docker backend could not get its images (${values.image ?? 'the default etcd image'}, and ` +
