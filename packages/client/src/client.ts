@@ -1,5 +1,11 @@
 import { Agent, type Dispatcher } from 'undici';
-import { ClusterError, EndpointError, NoEndpointsError, NoLeaderEndpointError } from './errors.js';
+import {
+  ClusterError,
+  EndpointError,
+  NoEndpointsError,
+  NoLeaderEndpointError,
+  type ResponseTooLargeError,
+} from './errors.js';
 import type { Action } from './internal/action.js';
 import { getAction } from './internal/action.js';
 import {
@@ -27,6 +33,14 @@ export type EndpointSelectionMode = (typeof EndpointSelectionMode)[keyof typeof 
  * header timeout per request, so that a SIGSTOPed member cannot hang a call forever (Go's caveat 3).
  */
 export const DEFAULT_REQUEST_TIMEOUT = 5000;
+
+/**
+ * The default {@link ClientConfig.maxResponseSize}: 64 MiB. etcd's largest replies are recursive reads of a
+ * big tree (one value is at most about 1.5 MiB, etcd's default `--max-request-bytes`); 64 MiB holds a recursive
+ * read of a v2 store with hundreds of thousands of small keys, while a reply stays well below what V8 can hold
+ * as one string (about 512 MiB) and what parsing it costs in memory (several times its size).
+ */
+export const DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024;
 
 /** TLS settings for https endpoints, passed to undici's connector. */
 export interface ClientTLSOptions {
@@ -70,6 +84,20 @@ export interface ClientConfig {
    * another member with the same index (Go's caveats 3 and 4). Default 2000; 0 disables it.
    */
   readonly watchLivenessInterval?: number;
+  /**
+   * Where the credentials go when a reply redirects (any 3xx with a Location). `'endpoints'`: only to a
+   * Location whose origin (scheme, host and port) is one of the client's endpoints; a redirect elsewhere is
+   * still followed, without the Authorization header. `'any'`: wherever the redirect points, as Go does.
+   * Default `'endpoints'`.
+   */
+  readonly redirectCredentials?: 'endpoints' | 'any';
+  /**
+   * The largest reply body accepted, in bytes (Go: no limit). A reply that announces more (Content-Length) or
+   * sends more is aborted at once with a {@link ResponseTooLargeError}, and the next endpoint is tried, as for
+   * any endpoint failure. Default {@link DEFAULT_MAX_RESPONSE_SIZE} (64 MiB); 0 disables it. Raise it for
+   * recursive reads of a larger tree.
+   */
+  readonly maxResponseSize?: number;
 }
 
 /** Options every call takes. */
@@ -91,6 +119,8 @@ export class Client implements AsyncDisposable {
   readonly #headerTimeout: number;
   readonly #livenessInterval: number;
   readonly #selectionMode: EndpointSelectionMode;
+  readonly #redirectCredentials: 'endpoints' | 'any';
+  readonly #maxResponseSize: number;
   #endpoints: Endpoint[] = [];
   #pinned = 0;
   #closed = false;
@@ -98,13 +128,15 @@ export class Client implements AsyncDisposable {
   /**
    * @throws {NoEndpointsError} when `endpoints` is empty.
    * @throws {TypeError} when an endpoint is not an absolute http(s) URL, or an option has the wrong type.
-   * @throws {RangeError} when a timeout is negative.
+   * @throws {RangeError} when a timeout or `maxResponseSize` is negative or `redirectCredentials` is unknown.
    */
   constructor(config: ClientConfig) {
     const {
       headerTimeoutPerRequest = DEFAULT_REQUEST_TIMEOUT,
       watchLivenessInterval = 2000,
       selectionMode = EndpointSelectionMode.Random,
+      redirectCredentials = 'endpoints',
+      maxResponseSize = DEFAULT_MAX_RESPONSE_SIZE,
     } = config;
     for (const [name, value] of [
       ['headerTimeoutPerRequest', headerTimeoutPerRequest],
@@ -120,6 +152,22 @@ export class Client implements AsyncDisposable {
     ) {
       throw new RangeError(`invalid endpoint selection mode: ${String(selectionMode)}`);
     }
+    if (redirectCredentials !== 'endpoints' && redirectCredentials !== 'any') {
+      throw new RangeError(
+        `redirectCredentials must be 'endpoints' or 'any', got ${String(redirectCredentials)}`,
+      );
+    }
+    if (
+      typeof maxResponseSize !== 'number' ||
+      !Number.isSafeInteger(maxResponseSize) ||
+      maxResponseSize < 0
+    ) {
+      throw new RangeError(
+        `maxResponseSize must be a whole number of bytes >= 0, got ${String(maxResponseSize)}`,
+      );
+    }
+    this.#redirectCredentials = redirectCredentials;
+    this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;
     this.#livenessInterval = watchLivenessInterval;
     this.#selectionMode = selectionMode;
@@ -196,6 +244,9 @@ export class Client implements AsyncDisposable {
           headerTimeoutMs: this.#headerTimeout,
           checkRedirect: this.#checkRedirect,
           authorization: this.#authorization,
+          redirectCredentials: this.#redirectCredentials,
+          endpoints,
+          maxResponseSize: this.#maxResponseSize,
           signal,
           liveness: liveness?.signal,
         });

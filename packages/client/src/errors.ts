@@ -159,6 +159,26 @@ export class HeaderTimeoutError extends EndpointError {
   }
 }
 
+/**
+ * `client: endpoint <ep> sent a reply larger than <n> bytes (maxResponseSize)`: the reply's Content-Length, or
+ * the body received so far, went past `ClientConfig.maxResponseSize`. The request is aborted at once and,
+ * like any endpoint failure, the next endpoint is tried (one-shot requests throw it as is).
+ */
+export class ResponseTooLargeError extends EndpointError {
+  override name = 'ResponseTooLargeError';
+  override readonly code = 'ETCDKIT_RESPONSE_TOO_LARGE';
+  /** The limit that was exceeded, in bytes. */
+  readonly limit: number;
+  constructor(endpoint: string, limit: number, options?: ErrorOptions) {
+    super(
+      endpoint,
+      `client: endpoint ${endpoint} sent a reply larger than ${limit} bytes (maxResponseSize)`,
+      options,
+    );
+    this.limit = limit;
+  }
+}
+
 /** A members API error: the server's message (Go's `membersError`) or `unexpected status code <n>`. */
 export class MembersError extends EtcdClientError {
   override name = 'MembersError';

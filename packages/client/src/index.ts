@@ -6,6 +6,7 @@ export {
   Client,
   type ClientConfig,
   type ClientTLSOptions,
+  DEFAULT_MAX_RESPONSE_SIZE,
   DEFAULT_REQUEST_TIMEOUT,
   EndpointSelectionMode,
   type Versions,
@@ -31,6 +32,7 @@ export {
   NoEndpointsError,
   NoLeaderEndpointError,
   RedirectError,
+  ResponseTooLargeError,
   UnexpectedStatusError,
 } from './errors.js';
 export { type CheckRedirect, defaultCheckRedirect } from './internal/attempt.js';

@@ -1,9 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { EndpointError, HeaderTimeoutError, RedirectError } from '../errors.js';
+import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
 import { printCurl } from './curl.js';
-import { dispatchRequest } from './dispatch.js';
+import { dispatchRequest, ReplyTooLarge } from './dispatch.js';
 import { type Endpoint, redactUserinfo } from './endpoints.js';
 
 /** A reply from one endpoint: status, headers (lower-case names) and the whole body. */
@@ -30,6 +30,15 @@ export interface AttemptOptions {
   readonly headerTimeoutMs: number;
   readonly checkRedirect: CheckRedirect;
   readonly authorization: string | undefined;
+  /**
+   * Where a redirect may take the credentials: `'endpoints'` only to an origin in `endpoints` (the
+   * endpoint itself included), `'any'` anywhere (Go).
+   */
+  readonly redirectCredentials: 'endpoints' | 'any';
+  /** The cluster's endpoints, for `redirectCredentials: 'endpoints'`. */
+  readonly endpoints: readonly Endpoint[];
+  /** Largest reply body accepted, in bytes; 0: no limit. */
+  readonly maxResponseSize: number;
   readonly signal: AbortSignal | undefined;
   /** Aborts the attempt (not the call) when the endpoint is found dead mid-request. */
   readonly liveness?: AbortSignal | undefined;
@@ -43,7 +52,9 @@ export function header(response: Pick<RawResponse, 'headers'>, name: string): st
 
 /**
  * One endpoint, following redirects (Go's `redirectFollowingHTTPClient`): any 3xx is a redirect to its
- * Location; the action is rebuilt for each hop with its URL replaced wholesale. 5xx replies become errors
+ * Location; the action is rebuilt for each hop with its URL replaced wholesale. Unlike Go, a hop to an origin
+ * that is not one of the cluster's endpoints goes without the credentials (unless `redirectCredentials` is
+ * `'any'`). 5xx replies become errors
  * (so that the cluster client fails over), as in Go's `httpClusterClient`.
  */
 export async function attemptEndpoint(
@@ -52,6 +63,7 @@ export async function attemptEndpoint(
   options: AttemptOptions,
 ): Promise<RawResponse> {
   let location: string | undefined;
+  let authorization = options.authorization;
   for (let hop = 0; hop < 100; hop++) {
     if (hop > 0) options.checkRedirect(hop);
     const spec = action.httpRequest(endpoint);
@@ -59,8 +71,13 @@ export async function attemptEndpoint(
       const target = new URL(location);
       spec.origin = target.origin;
       spec.path = target.pathname + target.search;
+      if (options.redirectCredentials !== 'any') {
+        authorization = options.endpoints.some((e) => e.url.origin === target.origin)
+          ? options.authorization
+          : undefined;
+      }
     }
-    const response = await exchange(endpoint, spec, action.wait === true, options);
+    const response = await exchange(endpoint, spec, action.wait === true, authorization, options);
     if (Math.floor(response.status / 100) === 3) {
       const target = header(response, 'location');
       if (!target) throw new RedirectError('location header not set');
@@ -96,14 +113,13 @@ async function exchange(
   endpoint: Endpoint,
   spec: HttpRequestSpec,
   wait: boolean,
+  authorization: string | undefined,
   options: AttemptOptions,
 ): Promise<RawResponse> {
   const { signal, liveness } = options;
   signal?.throwIfAborted();
   printCurl(spec.method, spec.origin + spec.path, spec.body);
-  const headers = options.authorization
-    ? { ...spec.headers, authorization: options.authorization }
-    : spec.headers;
+  const headers = authorization ? { ...spec.headers, authorization } : spec.headers;
   // A signal makes undici do real work per request: pass one only when something can abort.
   const abort = signal && liveness ? AbortSignal.any([signal, liveness]) : (signal ?? liveness);
   try {
@@ -119,11 +135,14 @@ async function exchange(
         bodyTimeout: 0,
       },
       abort,
+      options.maxResponseSize,
     );
     return { status: reply.status, headers: reply.headers, body: reply.body, endpoint };
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (liveness?.aborted) throw liveness.reason;
+    if (error instanceof ReplyTooLarge)
+      throw new ResponseTooLargeError(endpoint.text, options.maxResponseSize);
     if (TIMEOUT_CODES.has((error as { code?: string }).code ?? ''))
       throw new HeaderTimeoutError(endpoint.text);
     const message = error instanceof Error ? error.message : String(error);

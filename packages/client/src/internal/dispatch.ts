@@ -1,5 +1,10 @@
 import type { Dispatcher } from 'undici';
 
+/** The reason a request is aborted with when its reply exceeds `maxBytes` (the caller names the endpoint). */
+export class ReplyTooLarge extends Error {
+  override name = 'ReplyTooLarge';
+}
+
 /** A whole HTTP reply: status, headers and the body decoded as UTF-8. */
 export interface WholeReply {
   readonly status: number;
@@ -11,15 +16,19 @@ export interface WholeReply {
  * Sends one request through `dispatcher.dispatch` and collects the whole reply. Compared with
  * `dispatcher.request`, it skips the body stream and its per-request machinery, which is most of the cost
  * of a small etcd reply. `signal` aborts the request (the promise rejects with the abort reason).
+ * A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at once and
+ * rejects with a {@link ReplyTooLarge}; `maxBytes` 0 means no limit.
  */
 export function dispatchRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal | undefined,
+  maxBytes = 0,
 ): Promise<WholeReply> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
+    let received = 0;
     const chunks: Buffer[] = [];
     let onAbort: (() => void) | undefined;
     const done = (): void => {
@@ -35,11 +44,19 @@ export function dispatchRequest(
         onAbort = () => controller.abort(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
       },
-      onResponseStart(_controller, statusCode, responseHeaders) {
+      onResponseStart(controller, statusCode, responseHeaders) {
         status = statusCode;
         headers = responseHeaders as Record<string, string | string[] | undefined>;
+        if (maxBytes > 0 && Number(headers['content-length']) > maxBytes)
+          controller.abort(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
       },
-      onResponseData(_controller, chunk) {
+      onResponseData(controller, chunk) {
+        received += chunk.length;
+        if (maxBytes > 0 && received > maxBytes) {
+          chunks.length = 0;
+          controller.abort(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
+          return;
+        }
         chunks.push(chunk);
       },
       onResponseEnd() {

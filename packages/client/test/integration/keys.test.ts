@@ -1,6 +1,14 @@
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Client, ErrorCode, EtcdError, isKeyNotFound, KeysAPI, type Response } from '../../src/index.js';
+import {
+  Client,
+  ClusterError,
+  ErrorCode,
+  EtcdError,
+  isKeyNotFound,
+  KeysAPI,
+  type Response,
+} from '../../src/index.js';
 
 const client = new Client({ endpoints: sharedClusterEndpoints() });
 const keys = new KeysAPI(client);
@@ -180,5 +188,20 @@ describe('watchers against a real cluster', () => {
     const after = await keys.set(`${base}/k`, 'after');
     const event = await watcher.next();
     expect(event.node).toMatchObject({ value: 'after', modifiedIndex: after.node!.modifiedIndex });
+  });
+
+  it('a reply above maxResponseSize fails each endpoint with ResponseTooLargeError; smaller ones pass', async () => {
+    const base = uniqueKeyPrefix('max-size');
+    await keys.set(`${base}/big`, 'x'.repeat(100_000));
+    await keys.set(`${base}/small`, 'y');
+    await using limited = new Client({ endpoints: sharedClusterEndpoints(), maxResponseSize: 50_000 });
+    const limitedKeys = new KeysAPI(limited);
+    expect((await limitedKeys.get(`${base}/small`)).node?.value).toBe('y');
+    const error = await limitedKeys.get(`${base}/big`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterError);
+    const errors = (error as ClusterError).errors;
+    expect(errors).toHaveLength(sharedClusterEndpoints().length);
+    for (const e of errors) expect(e).toMatchObject({ name: 'ResponseTooLargeError', limit: 50_000 });
+    expect((await keys.get(`${base}/big`)).node?.value).toHaveLength(100_000);
   });
 });

@@ -12,6 +12,7 @@ import {
   NoLeaderEndpointError,
   RedirectError,
 } from '../../src/index.js';
+import { reachableText } from './hostile.js';
 import { keysReply, mockClient, type Reply } from './mock.js';
 
 const A = 'http://127.0.0.1:1';
@@ -202,19 +203,6 @@ describe('credentials', () => {
     }
   });
 });
-
-/** Every string reachable from a value through own properties (enumerable or not), `cause` included. */
-export function reachableText(value: unknown, seen = new Set<unknown>()): string {
-  if (typeof value === 'string') return value;
-  if (typeof value !== 'object' || value === null || seen.has(value)) return String(value);
-  seen.add(value);
-  const parts: string[] = [];
-  for (const key of Reflect.ownKeys(value)) {
-    const descriptor = Object.getOwnPropertyDescriptor(value, key);
-    if (descriptor && 'value' in descriptor) parts.push(String(key), reachableText(descriptor.value, seen));
-  }
-  return parts.join(' ');
-}
 
 describe('credentials in malformed endpoints', () => {
   it('never reach the error: message, cause or any other property', () => {

@@ -36,3 +36,16 @@ export function keysReplyWith(body: object, index = '7') {
     response.end(JSON.stringify(body));
   };
 }
+
+/** Every string reachable from a value through own properties (enumerable or not), `cause` included. */
+export function reachableText(value: unknown, seen = new Set<unknown>()): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null || seen.has(value)) return String(value);
+  seen.add(value);
+  const parts: string[] = [];
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor && 'value' in descriptor) parts.push(String(key), reachableText(descriptor.value, seen));
+  }
+  return parts.join(' ');
+}
