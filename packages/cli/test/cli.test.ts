@@ -15,7 +15,9 @@ describe('etcdkit: endpoints', () => {
   it('an unreachable etcd is an error (exit 1) that says so', async () => {
     const run = await cli(['registry', 'ls', 'api', '--endpoints', 'http://127.0.0.1:9']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^etcdkit registry ls: cannot reach etcd at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/m);
+    expect(run.stderr).toMatch(
+      /^etcdkit registry ls: cannot reach etcd at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/m,
+    );
   });
 
   it('ETCDCTL_ENDPOINTS is read when --endpoints is not given', async () => {
@@ -83,6 +85,9 @@ describe('etcdkit lock', () => {
     const waiter = await cli(['lock', 'busy', ...global, '--timeout', '1', '--', 'echo', 'never']);
     expect(waiter.code).toBe(1);
     expect(waiter.stdout).toBe('');
+    expect(waiter.stderr).toBe(
+      `etcdkit lock: timed out after 1 s waiting for lock ${prefix}/locks/busy (another holder has it)\n`,
+    );
     const queue = await keys.get(`${prefix}/locks/busy`, { quorum: true });
     expect(queue.node!.nodes).toHaveLength(1);
     holder.child.kill('SIGTERM');

@@ -10,7 +10,7 @@ export interface Run {
   stderr: string;
   /** Resolves with the exit code (128 + n for a signal). */
   readonly exited: Promise<number>;
-  /** Resolves once stdout matches `pattern`; rejects after `timeoutMs`. */
+  /** Resolves once stdout matches `pattern`; rejects after `timeoutMs`, or at once if the process exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
@@ -38,11 +38,20 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
           }
           return Boolean(match);
         };
-        const timer = setInterval(check, 20);
+        let exited = false;
+        const timer = setInterval(() => {
+          if (check() || !exited) return;
+          clearInterval(timer);
+          clearTimeout(deadline);
+          reject(new Error(`exited without ${pattern} in stdout:\n${run.stdout}\n${run.stderr}`));
+        }, 20);
         const deadline = setTimeout(() => {
           clearInterval(timer);
           reject(new Error(`no ${pattern} in stdout within ${timeoutMs} ms:\n${run.stdout}\n${run.stderr}`));
         }, timeoutMs);
+        void run.exited.then(() => {
+          exited = true;
+        });
         check();
       });
     },

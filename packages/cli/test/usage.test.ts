@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { colourWanted } from '../src/demo/ui.js';
 import { cli } from './run-cli.js';
@@ -120,3 +122,35 @@ describe('colour', () => {
     expect(colourWanted(undefined, {})).toBe(false);
   });
 });
+
+/** What the demo's ui module prints for a red word, on a real terminal (a pty from util-linux `script`). */
+function onTerminal(env: Record<string, string>): string {
+  const ui = fileURLToPath(new URL('../dist/demo/ui.js', import.meta.url));
+  const program = `const ui = await import(${JSON.stringify(ui)}); ui.line(ui.red('word'));`;
+  const command = `${process.execPath} --input-type=module -e ${JSON.stringify(program)}`;
+  const env0 = { ...process.env };
+  delete env0.NO_COLOR;
+  return execFileSync('script', ['-qec', command, '/dev/null'], {
+    env: { ...env0, TERM: 'xterm', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+describe.skipIf(!hasScript())('colour on a terminal', () => {
+  it('the demo colours its output on a terminal, and not with NO_COLOR', () => {
+    expect(onTerminal({})).toContain('\u001b[31mword');
+    const plain = onTerminal({ NO_COLOR: '1' });
+    expect(plain).toContain('word');
+    expect(plain).not.toContain('\u001b[');
+  });
+});
+
+function hasScript(): boolean {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
