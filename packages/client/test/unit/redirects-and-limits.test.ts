@@ -119,4 +119,22 @@ describe('maxResponseSize', () => {
     await using unlimited = new Client({ endpoints: [big.url], maxResponseSize: 0 });
     expect((await new KeysAPI(unlimited).get('/k')).node?.value).toHaveLength(100_000);
   });
+
+  it('a /health probe reads at most 64 KiB: an endless body neither grows memory nor fails the watch', async () => {
+    const health = { sent: 0, closed: false };
+    let probes = 0;
+    await using member = await hostileServer((request, response) => {
+      if (request.url === '/health') {
+        probes++;
+        endless(health)(request, response);
+      } // a watch: no answer, as a quiet etcd
+    });
+    const interval = 100;
+    await using client = new Client({ endpoints: [member.url], watchLivenessInterval: interval });
+    // Long enough for several probes; two failed probes in a row would move the watch (a ClusterError here).
+    const waiting = new KeysAPI(client).watcher('/k').next({ signal: AbortSignal.timeout(8 * interval) });
+    await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError' });
+    expect(probes).toBeGreaterThanOrEqual(3);
+    expect(health.closed).toBe(true);
+  });
 });
