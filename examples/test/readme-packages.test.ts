@@ -2,9 +2,17 @@
 // fresh project outside the workspace, every TypeScript/JavaScript block of the READMEs type-checked there
 // (strict, NodeNext) and run against a real etcd cluster, each to a clean exit on its own.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, startCluster } from '@etcdkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -217,6 +225,41 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
     expect(programs.length).toBeGreaterThanOrEqual(5);
     expect(vitestFiles.map((b) => b.file)).toContain('vitest.config.ts');
   });
+
+  it('installs packages with a LICENSE, their metadata, source maps that resolve and no @internal types', () => {
+    for (const name of packages) {
+      const dir = join(project, 'node_modules', '@etcdkit', name);
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+      expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toContain('Apache License');
+      expect(manifest, name).toMatchObject({
+        license: 'Apache-2.0',
+        repository: { type: 'git', directory: `packages/${name}` },
+        publishConfig: { access: 'public' },
+      });
+      expect(Object.keys(manifest), name).toEqual(
+        expect.arrayContaining(['homepage', 'bugs', 'keywords', 'engines']),
+      );
+      const files = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+      for (const file of files.filter((f) => f.endsWith('.map'))) {
+        const { sources } = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { sources: string[] };
+        for (const source of sources)
+          expect(existsSync(join(dir, dirname(file), source)), `${name}/${file}: ${source}`).toBe(true);
+      }
+      for (const file of files.filter((f) => f.endsWith('.d.ts'))) {
+        expect(readFileSync(join(dir, file), 'utf8'), `${name}/${file}`).not.toContain('@internal');
+      }
+    }
+  });
+
+  it('installs a working etcdkit command, with the cluster up --port the READMEs use', async () => {
+    const bin = join(project, 'node_modules', '@etcdkit', 'cli', 'bin', 'etcdkit.js');
+    const result = await run(process.execPath, [bin, 'cluster', 'up', '--help'], {
+      cwd: project,
+      timeoutMs: 60_000,
+    });
+    expectSuccess('etcdkit cluster up --help', result);
+    expect(result.output).toContain('--port');
+  }, 90_000);
 
   it('type-checks every block under strict + NodeNext, against the published types', () => {
     const where = blocks.map((b) => `${b.file} is ${b.where}`).join('\n');
