@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { Client, KeysAPI } from '@etcdkit/client';
+import { freePorts } from '@etcdkit/testkit';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, startCli } from './run-cli.js';
@@ -99,7 +100,7 @@ describe('Ctrl-C while waiting', () => {
     await holder.exited;
   });
 
-  it('exits 130 while campaigning in an election', async () => {
+  it('exits 130 while campaigning in an election, and removes the candidate key', async () => {
     const leader = startCli(['elect', 'sched', ...global, '--', 'sh', '-c', 'echo leading; exec sleep 30']);
     await leader.waitFor(/leading/);
     const candidate = startCli(['elect', 'sched', ...global, '--', 'echo', 'never']);
@@ -111,6 +112,8 @@ describe('Ctrl-C while waiting', () => {
     }
     candidate.child.kill('SIGINT');
     expect(await candidate.exited).toBe(130);
+    const queue = await keys.get(`${prefix}/elections/sched`, { quorum: true });
+    expect(queue.node!.nodes).toHaveLength(1); // the candidate's key is gone
     leader.child.kill('SIGTERM');
     await leader.exited;
   });
@@ -158,7 +161,7 @@ describe('--json and --debug', () => {
   });
 
   it('cluster up -o json --port prints one JSON line with fixed-port endpoints that work, and stays up until Ctrl-C', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const [port] = await freePorts(1);
     const run = startCli(['cluster', 'up', '--size', '1', '--port', String(port), '-o', 'json']);
     await run.waitFor(/\n/);
     const up = JSON.parse(run.stdout.split('\n')[0]!) as { endpoints: string[]; members: { pid: number }[] };
@@ -170,6 +173,13 @@ describe('--json and --debug', () => {
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('cluster up --port on a port in use fails with a message naming the port', async () => {
+    const busy = (hung.address() as { port: number }).port;
+    const run = await cli(['cluster', 'up', '--size', '1', '--port', String(busy)]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busy} \\(EADDRINUSE\\)`));
   });
 });
 
