@@ -23,6 +23,12 @@ export type Invocation =
     };
 
 const EXIT_CODES = `
+Examples:
+  etcdkit cluster up --port 2379                 a dev cluster on 127.0.0.1:2379.. until Ctrl-C
+  etcdkit lock nightly --timeout 60 -- ./report.sh
+  etcdkit elect scheduler --ttl 5 -- node scheduler.js
+  etcdkit registry watch api -o json
+
 Exit codes: 0 success, 1 error (etcd unreachable, an etcd error, a timeout; the message says which),
 2 usage error, 75 lock or leadership lost, 130 Ctrl-C while waiting, else the command's own.`;
 

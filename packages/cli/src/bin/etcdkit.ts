@@ -27,13 +27,17 @@ function pathOf(command: Command): string {
 
 /** A usage error raised while commander parsed `command`'s line. */
 class ParseError extends Error {
+  override name = 'ParseError';
+  /** commander's code, e.g. `commander.unknownOption`. */
+  readonly code: string;
   readonly command: Command;
+  /** 0 after --help or --version, else {@link EXIT_USAGE}. */
   readonly exitCode: number;
   constructor(error: CommanderError, command: Command) {
-    super(error.message);
+    super(error.message, { cause: error });
+    this.code = error.code;
     this.command = command;
     this.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-    this.name = error.code;
   }
 }
 
@@ -51,12 +55,12 @@ function usageMessage(error: ParseError, program: Command): string {
     .replace(/^command-argument value '(.*)' is invalid for argument '(.+)'\. /s, 'bad $2: ');
   const suggestion = /\n\(Did you mean (.+)\?\)$/.exec(text);
   if (suggestion) text = `${text.slice(0, suggestion.index)} (did you mean ${suggestion[1]}?)`;
-  if (error.name === 'commander.unknownOption' && !suggestion) {
+  if (error.code === 'commander.unknownOption' && !suggestion) {
     const flag = /'(--[^'=]+)/.exec(text)?.[1];
     const owners = flag ? ownersOf(program, flag).filter((owner) => owner !== pathOf(error.command)) : [];
     if (owners.length) text += ` (${flag} is an option of ${owners.map((o) => `etcdkit ${o}`).join(', ')})`;
   }
-  if (error.name === 'commander.excessArguments' && ['lock', 'elect'].includes(pathOf(error.command)))
+  if (error.code === 'commander.excessArguments' && ['lock', 'elect'].includes(pathOf(error.command)))
     text += ` (the command to run goes after --: etcdkit ${pathOf(error.command)} <name> -- <command...>)`;
   return text;
 }
@@ -90,7 +94,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (!(error instanceof ParseError)) throw error;
     if (error.exitCode === 0) return 0; // --help, --version
     // `etcdkit` or `etcdkit cluster` alone: commander printed the help to stderr.
-    if (error.name === 'commander.help') return EXIT_USAGE;
+    if (error.code === 'commander.help') return EXIT_USAGE;
     err(
       `etcdkit${pathOf(error.command) ? ` ${pathOf(error.command)}` : ''}: ${usageMessage(error, program)}`,
     );
