@@ -172,7 +172,7 @@ export class KeysAPI {
    * {@link Watcher} for resuming after error 401.
    */
   watcher(key: string, options: WatcherOptions = {}): Watcher {
-    return new Watcher(this.#client, this.#path(key), options);
+    return Watcher.create(this.#client, this.#path(key), options);
   }
 
   async #send(action: Action, options: CallOptions): Promise<Response> {

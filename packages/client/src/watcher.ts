@@ -42,7 +42,11 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   #waitIndex: number;
 
   /** @internal Use `KeysAPI.watcher`. */
-  constructor(client: Client, path: string, options: WatcherOptions) {
+  static create(client: Client, path: string, options: WatcherOptions): Watcher {
+    return new Watcher(client, path, options);
+  }
+
+  private constructor(client: Client, path: string, options: WatcherOptions) {
     const after = options.afterIndex ?? 0;
     if (!Number.isSafeInteger(after) || after < 0)
       throw new RangeError(`afterIndex must be a whole number >= 0, got ${after}`);

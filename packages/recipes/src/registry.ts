@@ -48,8 +48,17 @@ export class Registration implements AsyncDisposable {
   #closed = false;
   #reRegistering: Promise<void> | undefined;
 
-  /** @internal */
-  constructor(registry: ServiceRegistry, key: string, instance: ServiceInstance, kept: SessionKey) {
+  /** @internal Use {@link ServiceRegistry.register}. */
+  static create(
+    registry: ServiceRegistry,
+    key: string,
+    instance: ServiceInstance,
+    kept: SessionKey,
+  ): Registration {
+    return new Registration(registry, key, instance, kept);
+  }
+
+  private constructor(registry: ServiceRegistry, key: string, instance: ServiceInstance, kept: SessionKey) {
     this.#registry = registry;
     this.key = key;
     this.#instance = instance;
@@ -152,7 +161,7 @@ export class ServiceRegistry {
     const instance: ServiceInstance = { ...spec, registeredAt: new Date().toISOString() };
     const key = `${this.#dir(spec.service)}/${spec.id}`;
     const kept = await this.publish(key, instance, false);
-    return new Registration(this, key, instance, kept);
+    return Registration.create(this, key, instance, kept);
   }
 
   /** @internal Creates the instance key (`prevExist=false`, TTL) and keeps it alive. */
@@ -246,7 +255,7 @@ export class ServiceRegistry {
 
   /** A local copy of a service's instances, kept current by {@link watch}. Close it when done. */
   cache(service: string): ServiceCache {
-    return new ServiceCache(this, service);
+    return ServiceCache.create(this, service);
   }
 
   /** Stops the registry's own session (registrations then expire by TTL unless closed). */
@@ -280,7 +289,11 @@ export class ServiceCache implements AsyncDisposable {
   #next = 0;
 
   /** @internal Use {@link ServiceRegistry.cache}. */
-  constructor(registry: ServiceRegistry, service: string) {
+  static create(registry: ServiceRegistry, service: string): ServiceCache {
+    return new ServiceCache(registry, service);
+  }
+
+  private constructor(registry: ServiceRegistry, service: string) {
     let markReady: () => void = () => {};
     this.#ready = new Promise((resolve) => {
       markReady = resolve;

@@ -50,7 +50,7 @@ export class Session implements AsyncDisposable {
    * created or last refreshed it was sent (`performance.now()`), from which its validity is counted.
    */
   keep(key: string, modifiedIndex: number, sentAt: number): SessionKey {
-    const kept = new SessionKey(this, key, modifiedIndex, sentAt, this.#refreshMs, this.#marginMs, () =>
+    const kept = SessionKey.create(this, key, modifiedIndex, sentAt, this.#refreshMs, this.#marginMs, () =>
       this.#kept.delete(kept),
     );
     this.#kept.add(kept);
@@ -83,7 +83,19 @@ export class SessionKey {
   #stopped = false;
 
   /** @internal Use {@link Session.keep}. */
-  constructor(
+  static create(
+    session: Session,
+    key: string,
+    modifiedIndex: number,
+    sentAt: number,
+    refreshMs: number,
+    marginMs: number,
+    onStop: () => void,
+  ): SessionKey {
+    return new SessionKey(session, key, modifiedIndex, sentAt, refreshMs, marginMs, onStop);
+  }
+
+  private constructor(
     session: Session,
     key: string,
     modifiedIndex: number,
