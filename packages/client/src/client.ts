@@ -35,6 +35,12 @@ export type EndpointSelectionMode = (typeof EndpointSelectionMode)[keyof typeof 
 export const DEFAULT_REQUEST_TIMEOUT = 5000;
 
 /**
+ * The default {@link ClientConfig.retrySafeTimeout}: 1000 ms, etcd's default election timeout. A healthy member
+ * answers a write in a few ms; a stuck proposal waits 5 s + 2 x election timeout in etcd 3.4.
+ */
+export const DEFAULT_RETRY_SAFE_TIMEOUT = 1000;
+
+/**
  * The default {@link ClientConfig.maxResponseSize}: 64 MiB. etcd's largest replies are recursive reads of a
  * big tree (one value is at most about 1.5 MiB, etcd's default `--max-request-bytes`); 64 MiB holds a recursive
  * read of a v2 store with hundreds of thousands of small keys, while a reply stays well below what V8 can hold
@@ -98,12 +104,30 @@ export interface ClientConfig {
    * recursive reads of a larger tree.
    */
   readonly maxResponseSize?: number;
+  /**
+   * How long an attempt of a {@link CallOptions.retrySafe} call waits for its member's response headers, in
+   * ms, before it is abandoned and the call moves to the next healthy member. Default
+   * {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000): etcd's default election timeout is 1000 ms and a healthy member
+   * answers a write in a few ms, while a proposal stuck on a member that forwarded it to a dead leader (or
+   * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Raise it for
+   * a cluster with a longer election timeout or a slow disk. 0 uses {@link headerTimeoutPerRequest}.
+   */
+  readonly retrySafeTimeout?: number;
 }
 
 /** Options every call takes. */
 export interface CallOptions {
-  /** Aborts the call; it then rejects with `signal.reason` unchanged. */
+  /** Aborts the call; it then rejects with `signal.reason` unchanged, at once, even when `retrySafe`. */
   readonly signal?: AbortSignal;
+  /**
+   * The call is safe to repeat: a CAS write with `prevIndex`/`prevValue`, or a write whose late success is
+   * harmless. It then fails over like a read even when it is one-shot (create, delete, and `createInOrder` is
+   * retried too), and an attempt whose member has not sent headers within
+   * {@link ClientConfig.retrySafeTimeout} is abandoned and the call goes to the next healthy member. A
+   * repeated attempt can meet the effect of an earlier one that succeeded late (error 100 key not found,
+   * 101 compare failed, 105 node exists); the caller must treat that as such. Default `false` (Go's rules).
+   */
+  readonly retrySafe?: boolean;
 }
 
 /**
@@ -117,6 +141,7 @@ export class Client implements AsyncDisposable {
   readonly #checkRedirect: CheckRedirect;
   readonly #authorization: string | undefined;
   readonly #headerTimeout: number;
+  readonly #retrySafeTimeout: number;
   readonly #livenessInterval: number;
   readonly #selectionMode: EndpointSelectionMode;
   readonly #redirectCredentials: 'endpoints' | 'any';
@@ -137,10 +162,12 @@ export class Client implements AsyncDisposable {
       selectionMode = EndpointSelectionMode.Random,
       redirectCredentials = 'endpoints',
       maxResponseSize = DEFAULT_MAX_RESPONSE_SIZE,
+      retrySafeTimeout = DEFAULT_RETRY_SAFE_TIMEOUT,
     } = config;
     for (const [name, value] of [
       ['headerTimeoutPerRequest', headerTimeoutPerRequest],
       ['watchLivenessInterval', watchLivenessInterval],
+      ['retrySafeTimeout', retrySafeTimeout],
     ] as const) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         throw new RangeError(`${name} must be a finite number of ms >= 0, got ${String(value)}`);
@@ -169,6 +196,7 @@ export class Client implements AsyncDisposable {
     this.#redirectCredentials = redirectCredentials;
     this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;
+    this.#retrySafeTimeout = retrySafeTimeout || headerTimeoutPerRequest;
     this.#livenessInterval = watchLivenessInterval;
     this.#selectionMode = selectionMode;
     this.#checkRedirect = config.checkRedirect ?? defaultCheckRedirect;
@@ -241,7 +269,7 @@ export class Client implements AsyncDisposable {
       try {
         const response = await attemptEndpoint(endpoint, action, {
           dispatcher: this.#dispatcher,
-          headerTimeoutMs: this.#headerTimeout,
+          headerTimeoutMs: options.retrySafe === true ? this.#retrySafeTimeout : this.#headerTimeout,
           checkRedirect: this.#checkRedirect,
           authorization: this.#authorization,
           redirectCredentials: this.#redirectCredentials,
@@ -254,7 +282,7 @@ export class Client implements AsyncDisposable {
         return response;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        if (action.oneShot) {
+        if (action.oneShot && options.retrySafe !== true) {
           pin((index + 1) % endpoints.length);
           throw error;
         }

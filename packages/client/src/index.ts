@@ -8,6 +8,7 @@ export {
   type ClientTLSOptions,
   DEFAULT_MAX_RESPONSE_SIZE,
   DEFAULT_REQUEST_TIMEOUT,
+  DEFAULT_RETRY_SAFE_TIMEOUT,
   EndpointSelectionMode,
   type Versions,
 } from './client.js';
