@@ -29,17 +29,43 @@ export interface ClusterUpJSON {
   startMs: number;
 }
 
-/** Whether an error from the Docker backend looks like an image that could not be pulled (offline, say). */
-function isPullFailure(error: unknown): boolean {
-  const text = [error, (error as Error)?.cause]
-    .map(
-      (e) =>
-        `${(e as Error)?.message ?? ''} ${(e as { json?: unknown })?.json ? JSON.stringify((e as { json: unknown }).json) : ''}`,
+function textOf(error: unknown): string {
+  const parts: string[] = [];
+  for (let at: unknown = error, depth = 0; at && depth < 5; at = (at as Error).cause, depth++) {
+    parts.push((at as Error).message ?? String(at));
+    const json = (at as { json?: unknown }).json;
+    if (json) parts.push(JSON.stringify(json));
+  }
+  return parts.join(' ');
+}
+
+/**
+ * What to do when the Docker backend failed: no daemon, or an image that could not be pulled (offline, no access
+ * to the registry: the daemon's error then names a registry host and gives no hint). Undefined for other errors.
+ */
+export function dockerHint(error: unknown, image: string | undefined): CliError | undefined {
+  const text = textOf(error);
+  if (/container runtime strategy|docker\.sock|Cannot connect to the Docker daemon/i.test(text)) {
+    return new CliError(
+      'the Docker backend found no working Docker daemon (DOCKER_HOST, /var/run/docker.sock): start Docker, ' +
+        'or use --backend process (etcd child processes). Run with --debug for the original error.',
+      { cause: error },
+    );
+  }
+  if (
+    /pull|manifest|registry|no such host|dial tcp|lookup |i\/o timeout|TLS handshake|ryuk|unauthorized|repository does not exist|no such image/i.test(
+      text,
     )
-    .join(' ');
-  return /pull|registry|manifest|no such host|dial tcp|lookup |i\/o timeout|TLS handshake|ryuk|unauthorized|not found/i.test(
-    text,
-  );
+  ) {
+    return new CliError(
+      `the Docker backend could not get its images (${image ?? 'the default etcd image'}, and testcontainers' ` +
+        'ryuk reaper): is this machine offline, or the registry unreachable?\n' +
+        "Use --image local (builds an image from this host's etcd) and set TESTCONTAINERS_RYUK_DISABLED=true; " +
+        'or use --backend process. Run with --debug for the original error.',
+      { cause: error },
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -99,25 +125,8 @@ export async function clusterUpCommand(
     cluster = await startCluster(options);
   } catch (error) {
     interrupt.dispose();
-    if (
-      backend === 'docker' &&
-      /container runtime strategy|docker\.sock|ECONNREFUSED|ENOENT/i.test((error as Error)?.message ?? '')
-    ) {
-      throw new CliError(
-        'the Docker backend found no working Docker daemon (DOCKER_HOST, /var/run/docker.sock): start Docker, ' +
-          'or use --backend process (etcd child processes). Run with --debug for the original error.',
-        { cause: error },
-      );
-    }
-    if (backend === 'docker' && isPullFailure(error)) {
-      throw new CliError(
-        `the Docker backend could not get its images (${values.image ?? 'the default etcd image'}, and ` +
-          `testcontainers' ryuk reaper): is this machine offline, or the registry unreachable?\n` +
-          "Use --image local (builds an image from this host's etcd) and set TESTCONTAINERS_RYUK_DISABLED=true; " +
-          'or use --backend process. Run with --debug for the original error.',
-        { cause: error },
-      );
-    }
+    const hint = backend === 'docker' ? dockerHint(error, values.image) : undefined;
+    if (hint) throw hint;
     throw error;
   }
   let proxies: TcpProxy[] = [];
