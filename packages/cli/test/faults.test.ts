@@ -78,18 +78,27 @@ describe('etcdkit against an unreachable or hung cluster', () => {
   });
 });
 
+/**
+ * Waits until `dir` holds `count` keys (a second process queued behind the first). The bound is the start-up of
+ * a Node process and one request, with room for a loaded 2-core CI machine.
+ */
+async function queued(dir: string, count: number): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const queue = await keys.get(dir, { quorum: true });
+    if (queue.node!.nodes?.length === count) return;
+    if (performance.now() > deadline) throw new Error(`${dir} never held ${count} keys`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('Ctrl-C while waiting', () => {
   it('exits 130 while waiting for a lock, and removes the waiter key', async () => {
     const holder = startCli(['lock', 'busy', ...global, '--', 'sh', '-c', 'echo held; exec sleep 30']);
     await holder.waitFor(/held/);
     const waiter = startCli(['lock', 'busy', ...global, '--', 'echo', 'never']);
     // The waiter's key is in the queue behind the holder's: two keys.
-    for (let i = 0; ; i++) {
-      const queue = await keys.get(`${prefix}/locks/busy`, { quorum: true });
-      if (queue.node!.nodes?.length === 2) break;
-      expect(i).toBeLessThan(200);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await queued(`${prefix}/locks/busy`, 2);
     waiter.child.kill('SIGINT');
     expect(await waiter.exited).toBe(130);
     expect(waiter.stdout).toBe('');
@@ -104,12 +113,7 @@ describe('Ctrl-C while waiting', () => {
     const leader = startCli(['elect', 'sched', ...global, '--', 'sh', '-c', 'echo leading; exec sleep 30']);
     await leader.waitFor(/leading/);
     const candidate = startCli(['elect', 'sched', ...global, '--', 'echo', 'never']);
-    for (let i = 0; ; i++) {
-      const queue = await keys.get(`${prefix}/elections/sched`, { quorum: true });
-      if (queue.node!.nodes?.length === 2) break;
-      expect(i).toBeLessThan(200);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await queued(`${prefix}/elections/sched`, 2);
     candidate.child.kill('SIGINT');
     expect(await candidate.exited).toBe(130);
     const queue = await keys.get(`${prefix}/elections/sched`, { quorum: true });
