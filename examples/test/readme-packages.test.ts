@@ -97,6 +97,8 @@ function projectEnv(): NodeJS.ProcessEnv {
 interface Run {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  /** stdout, stderr and how it failed, for messages. */
   readonly output: string;
 }
 
@@ -126,6 +128,7 @@ function run(
         resolve({
           code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
           signal: failure?.signal ?? null,
+          stdout,
           output: `${stdout}${stderr}${failure && typeof failure.code !== 'number' ? `\n${failure.message}` : ''}`,
         });
       },
@@ -150,7 +153,7 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
   let scratch = '';
   let project = '';
   let cluster: Cluster | undefined;
-  let compiled: Run = { code: null, signal: null, output: 'not compiled' };
+  let compiled: Run = { code: null, signal: null, stdout: '', output: 'not compiled' };
 
   beforeAll(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'etcdkit-readme-'));
@@ -166,8 +169,8 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
       timeoutMs: 120_000,
     });
     expectSuccess('npm pack', packed);
-    const files = (JSON.parse(packed.output.slice(packed.output.indexOf('['))) as { filename: string }[]).map(
-      (p) => join(tarballs, p.filename),
+    const files = (JSON.parse(packed.stdout) as { filename: string }[]).map((p) =>
+      join(tarballs, p.filename),
     );
     expect(files).toHaveLength(packages.length);
 
@@ -206,7 +209,7 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
       )}\n`,
     );
     for (const block of blocks) writeFileSync(join(project, block.file), block.code);
-    // Type-checks and compiles every block (Node 20 cannot run TypeScript itself); the first test asserts it.
+    // Type-checks and compiles every block (Node 20 cannot run TypeScript itself); a test below asserts it.
     const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
     compiled = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], {
       cwd: project,
