@@ -15,7 +15,7 @@ import {
   type RawResponse,
 } from './internal/attempt.js';
 import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
-import { watchLiveness } from './internal/liveness.js';
+import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
 import { decodeVersion, type Versions } from './internal/version.js';
 
@@ -39,6 +39,9 @@ export const DEFAULT_REQUEST_TIMEOUT = 5000;
  * answers a write in a few ms; a stuck proposal waits 5 s + 2 x election timeout in etcd 3.4.
  */
 export const DEFAULT_RETRY_SAFE_TIMEOUT = 1000;
+
+/** Between `/health` probes of a suspect member, in ms (or `watchLivenessInterval` when shorter). */
+const SUSPECT_PROBE_INTERVAL = 1000;
 
 /**
  * The default {@link ClientConfig.maxResponseSize}: 64 MiB. etcd's largest replies are recursive reads of a
@@ -142,7 +145,7 @@ export class Client implements AsyncDisposable {
   readonly #authorization: string | undefined;
   readonly #headerTimeout: number;
   readonly #retrySafeTimeout: number;
-  readonly #livenessInterval: number;
+  readonly #health: MemberHealth;
   readonly #selectionMode: EndpointSelectionMode;
   readonly #redirectCredentials: 'endpoints' | 'any';
   readonly #maxResponseSize: number;
@@ -197,14 +200,12 @@ export class Client implements AsyncDisposable {
     this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;
     this.#retrySafeTimeout = retrySafeTimeout || headerTimeoutPerRequest;
-    this.#livenessInterval = watchLivenessInterval;
     this.#selectionMode = selectionMode;
     this.#checkRedirect = config.checkRedirect ?? defaultCheckRedirect;
     if (config.username) {
       const token = Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64');
       this.#authorization = `Basic ${token}`;
     }
-    this.setEndpoints(config.endpoints);
     this.#ownsDispatcher = config.dispatcher === undefined;
     this.#dispatcher =
       config.dispatcher ??
@@ -212,6 +213,14 @@ export class Client implements AsyncDisposable {
         connect: { timeout: headerTimeoutPerRequest || 30_000, ...tlsConnectOptions(config.tls) },
         keepAliveTimeout: 30_000,
       });
+    this.#health = new MemberHealth(
+      this.#dispatcher,
+      watchLivenessInterval,
+      watchLivenessInterval > 0
+        ? Math.min(watchLivenessInterval, SUSPECT_PROBE_INTERVAL)
+        : SUSPECT_PROBE_INTERVAL,
+    );
+    this.setEndpoints(config.endpoints);
   }
 
   /** The endpoints in the current order (shuffled in Random mode), as given. */
@@ -230,6 +239,7 @@ export class Client implements AsyncDisposable {
     const parsed = endpoints.map((text) => parseEndpoint(String(text)));
     this.#endpoints = shuffle(parsed);
     this.#pinned = 0;
+    this.#health.retain(this.#endpoints);
   }
 
   /**
@@ -258,18 +268,16 @@ export class Client implements AsyncDisposable {
     signal?.throwIfAborted();
     if (this.#closed) throw new TypeError('client is closed');
     if (endpoints.length === 0) throw new NoEndpointsError();
+    const retrySafe = options.retrySafe === true;
+    const health = this.#health;
     const errors: Error[] = [];
-    for (let i = 0; i < endpoints.length; i++) {
-      const index = (pinned + i) % endpoints.length;
+    for (const index of health.order(endpoints, pinned)) {
       const endpoint = endpoints[index]!;
-      const liveness =
-        action.wait && this.#livenessInterval > 0
-          ? watchLiveness(this.#dispatcher, endpoint, this.#livenessInterval)
-          : undefined;
+      const liveness = action.wait ? health.watch(endpoint) : undefined;
       try {
         const response = await attemptEndpoint(endpoint, action, {
           dispatcher: this.#dispatcher,
-          headerTimeoutMs: options.retrySafe === true ? this.#retrySafeTimeout : this.#headerTimeout,
+          headerTimeoutMs: retrySafe ? this.#retrySafeTimeout : this.#headerTimeout,
           checkRedirect: this.#checkRedirect,
           authorization: this.#authorization,
           redirectCredentials: this.#redirectCredentials,
@@ -278,12 +286,14 @@ export class Client implements AsyncDisposable {
           signal,
           liveness: liveness?.signal,
         });
+        health.answered(endpoint);
         if (index !== pinned) pin(index);
         return response;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        if (action.oneShot && options.retrySafe !== true) {
-          pin((index + 1) % endpoints.length);
+        health.failed(endpoint, error);
+        if (action.oneShot && !retrySafe) {
+          pin(health.next(endpoints, index));
           throw error;
         }
         errors.push(error instanceof Error ? error : new EndpointError(endpoint.text, String(error)));
@@ -313,6 +323,7 @@ export class Client implements AsyncDisposable {
       if (sorted(endpoints) === sorted(this.#endpoints)) return;
       this.#endpoints = shuffle(endpoints);
       this.#pinned = 0;
+      this.#health.retain(this.#endpoints);
       return;
     }
     let leaderURL: string | undefined;
@@ -327,6 +338,7 @@ export class Client implements AsyncDisposable {
     }
     if (leaderURL === undefined) throw new NoLeaderEndpointError();
     this.#endpoints = endpoints;
+    this.#health.retain(endpoints);
     this.#pinned = Math.max(
       0,
       endpoints.findIndex((endpoint) => endpoint.text === leaderURL),
@@ -375,6 +387,7 @@ export class Client implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#health.close();
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
 import { printCurl } from './curl.js';
-import { dispatchRequest, ReplyTooLarge } from './dispatch.js';
+import { dispatchRequest, HeadersTimedOut, ReplyTooLarge } from './dispatch.js';
 import { type Endpoint, redactUserinfo } from './endpoints.js';
 
 /** A reply from one endpoint: status, headers (lower-case names) and the whole body. */
@@ -103,9 +103,10 @@ export async function attemptEndpoint(
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 
 /**
- * One HTTP exchange (Go's `simpleHTTPClient`). The header timeout bounds the connection attempt and the wait
- * for the response headers (undici's own connect and headers timers, which cost nothing per request, unlike
- * an AbortSignal); it never applies to a watch, nor to reading a body. The caller's abort always wins: it
+ * One HTTP exchange (Go's `simpleHTTPClient`). The header timeout bounds the connection attempt (undici's
+ * connect timer) and the wait for the response headers: a precise timer of `dispatchRequest`'s own, one per
+ * request and cheaper than an AbortSignal, since undici's `headersTimeout` fires up to 500 ms late. It never
+ * applies to a watch, nor to reading a body. The caller's abort always wins: it
  * rejects with `signal.reason` unchanged.
  */
 async function exchange(
@@ -130,11 +131,12 @@ async function exchange(
         method: spec.method,
         headers,
         body: spec.body ?? null,
-        headersTimeout: wait ? 0 : options.headerTimeoutMs,
+        headersTimeout: 0,
         bodyTimeout: 0,
       },
       abort,
       options.maxResponseSize,
+      wait ? 0 : options.headerTimeoutMs,
     );
     return { status: reply.status, headers: reply.headers, body: reply.body, endpoint };
   } catch (error) {
@@ -142,7 +144,7 @@ async function exchange(
     if (liveness?.aborted) throw liveness.reason;
     if (error instanceof ReplyTooLarge)
       throw new ResponseTooLargeError(endpoint.text, options.maxResponseSize);
-    if (TIMEOUT_CODES.has((error as { code?: string }).code ?? ''))
+    if (error instanceof HeadersTimedOut || TIMEOUT_CODES.has((error as { code?: string }).code ?? ''))
       throw new HeaderTimeoutError(endpoint.text);
     const message = error instanceof Error ? error.message : String(error);
     throw new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });

@@ -5,6 +5,14 @@ export class ReplyTooLarge extends Error {
   override name = 'ReplyTooLarge';
 }
 
+/**
+ * The reason a request is aborted with when its response headers did not arrive in time (the caller names the
+ * endpoint).
+ */
+export class HeadersTimedOut extends Error {
+  override name = 'HeadersTimedOut';
+}
+
 /** A whole HTTP reply: status, headers and the body decoded as UTF-8. */
 export interface WholeReply {
   readonly status: number;
@@ -18,12 +26,18 @@ export interface WholeReply {
  * of a small etcd reply. `signal` aborts the request (the promise rejects with the abort reason).
  * A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at once and
  * rejects with a {@link ReplyTooLarge}; `maxBytes` 0 means no limit.
+ *
+ * `headersTimeoutMs` (0: none) is a timer of this function's own, armed at dispatch and cleared when the
+ * response starts: when it fires the promise rejects at once with a {@link HeadersTimedOut} and the request is
+ * aborted. undici's own `headersTimeout` runs on a coarse timer that fires up to about 500 ms late; pass 0 for
+ * it.
  */
 export function dispatchRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
   signal: AbortSignal | undefined,
   maxBytes = 0,
+  headersTimeoutMs = 0,
 ): Promise<WholeReply> {
   return new Promise((resolve, reject) => {
     let status = 0;
@@ -31,11 +45,29 @@ export function dispatchRequest(
     let received = 0;
     const chunks: Buffer[] = [];
     let onAbort: (() => void) | undefined;
+    let requestController: Dispatcher.DispatchController | undefined;
+    let timedOut: HeadersTimedOut | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (headersTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        timedOut = new HeadersTimedOut(`no response headers within ${headersTimeoutMs} ms`);
+        requestController?.abort(timedOut);
+        done();
+        reject(timedOut);
+      }, headersTimeoutMs);
+    }
     const done = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
+        requestController = controller;
+        if (timedOut) {
+          controller.abort(timedOut);
+          return;
+        }
         if (!signal) return;
         if (signal.aborted) {
           controller.abort(signal.reason);
@@ -45,6 +77,10 @@ export function dispatchRequest(
         signal.addEventListener('abort', onAbort, { once: true });
       },
       onResponseStart(controller, statusCode, responseHeaders) {
+        if (timer !== undefined) {
+          clearTimeout(timer);
+          timer = undefined;
+        }
         status = statusCode;
         headers = responseHeaders as Record<string, string | string[] | undefined>;
         if (maxBytes > 0 && Number(headers['content-length']) > maxBytes)

@@ -1,0 +1,200 @@
+import type { Dispatcher } from 'undici';
+import { EndpointError, HeaderTimeoutError, ResponseTooLargeError } from '../errors.js';
+import type { Endpoint } from './endpoints.js';
+import { probeHealth } from './liveness.js';
+
+/** What the view knows of one member, and its one probe loop. */
+interface MemberState {
+  readonly endpoint: Endpoint;
+  /** Timed out, refused, or reported unhealthy, and has not answered since: tried last. */
+  suspect: boolean;
+  /** Failed probes in a row. */
+  failures: number;
+  /** The watches waiting on this member: each is aborted when the member is found dead. */
+  readonly watches: Set<AbortController>;
+  timer: NodeJS.Timeout | undefined;
+  probing: boolean;
+}
+
+/**
+ * One view of member health per client, shared by every request and watch. A member whose attempt timed out,
+ * could not be reached or answered 5xx, or whose `/health` failed twice in a row, is *suspect*: requests try
+ * it after every other member, and the pin never advances to it, until it answers again (a request that it
+ * answers, or a background `/health` probe that it passes). One probe loop runs per member while it is
+ * suspect or a watch waits on it, however many watches there are; `close()` stops them all.
+ */
+export class MemberHealth {
+  readonly #dispatcher: Dispatcher;
+  readonly #members = new Map<string, MemberState>();
+  /** Between probes of a suspect member, in ms (also each probe's timeout). */
+  readonly #suspectInterval: number;
+  /** Between probes of a member a watch waits on, in ms; 0: watches are not checked. */
+  readonly #watchInterval: number;
+  #closed = false;
+
+  constructor(dispatcher: Dispatcher, watchIntervalMs: number, suspectIntervalMs: number) {
+    this.#dispatcher = dispatcher;
+    this.#watchInterval = watchIntervalMs;
+    this.#suspectInterval = suspectIntervalMs;
+  }
+
+  /** Whether `endpoint` is suspect. */
+  isSuspect(endpoint: Endpoint): boolean {
+    return this.#members.get(endpoint.text)?.suspect === true;
+  }
+
+  /**
+   * The order in which to try `endpoints`: from `pinned` round the list (Go's order), every member not
+   * suspect first, then the suspects in the same order.
+   */
+  order(endpoints: readonly Endpoint[], pinned: number): number[] {
+    const n = endpoints.length;
+    if (this.#members.size === 0) {
+      const plain: number[] = new Array(n);
+      for (let i = 0; i < n; i++) plain[i] = (pinned + i) % n;
+      return plain;
+    }
+    const first: number[] = [];
+    const last: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const index = (pinned + i) % n;
+      (this.isSuspect(endpoints[index]!) ? last : first).push(index);
+    }
+    return first.concat(last);
+  }
+
+  /** Where the pin goes after a one-shot failure at `index`: the next member round the list not suspect. */
+  next(endpoints: readonly Endpoint[], index: number): number {
+    const n = endpoints.length;
+    for (let i = 1; i < n; i++) {
+      const candidate = (index + i) % n;
+      if (!this.isSuspect(endpoints[candidate]!)) return candidate;
+    }
+    return (index + 1) % n;
+  }
+
+  /** `endpoint` answered: it is no longer suspect. */
+  answered(endpoint: Endpoint): void {
+    const state = this.#members.get(endpoint.text);
+    if (!state) return;
+    state.failures = 0;
+    if (state.suspect) {
+      state.suspect = false;
+      this.#settle(state);
+    }
+  }
+
+  /**
+   * An attempt at `endpoint` failed with `error`. Member failures (transport errors, header timeouts, 5xx,
+   * a failed liveness check) make it suspect; a reply that was too large or a redirect error says nothing of
+   * the member's health.
+   */
+  failed(endpoint: Endpoint, error: unknown): void {
+    if (this.#closed || !isMemberFailure(error)) return;
+    const text = endpoint.text;
+    const message = (error as EndpointError).message;
+    this.#suspect(
+      this.#state(endpoint),
+      new EndpointError(text, `client: endpoint ${text} failed a request: ${message}`, { cause: error }),
+    );
+  }
+
+  /**
+   * Registers a watch waiting on `endpoint`: the member's probe loop runs (every `watchIntervalMs`) while a
+   * watch waits, and the returned signal aborts with an {@link EndpointError} when the member is found dead
+   * (two failed probes in a row, or a request's failure). `undefined` when watches are not checked.
+   */
+  watch(endpoint: Endpoint): { signal: AbortSignal; stop: () => void } | undefined {
+    if (this.#watchInterval <= 0 || this.#closed) return undefined;
+    const state = this.#state(endpoint);
+    const controller = new AbortController();
+    state.watches.add(controller);
+    this.#settle(state);
+    return {
+      signal: controller.signal,
+      stop: () => {
+        state.watches.delete(controller);
+        this.#settle(state);
+      },
+    };
+  }
+
+  /** Forgets members no longer among `endpoints` (stopping their probes). */
+  retain(endpoints: readonly Endpoint[]): void {
+    const keep = new Set(endpoints.map((endpoint) => endpoint.text));
+    for (const [text, state] of this.#members) {
+      if (keep.has(text) || state.watches.size > 0) continue;
+      clearTimeout(state.timer);
+      this.#members.delete(text);
+    }
+  }
+
+  /** Stops every probe loop. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const state of this.#members.values()) clearTimeout(state.timer);
+  }
+
+  #state(endpoint: Endpoint): MemberState {
+    let state = this.#members.get(endpoint.text);
+    if (!state) {
+      state = { endpoint, suspect: false, failures: 0, watches: new Set(), timer: undefined, probing: false };
+      this.#members.set(endpoint.text, state);
+    }
+    return state;
+  }
+
+  #suspect(state: MemberState, reason: EndpointError): void {
+    state.suspect = true;
+    for (const controller of state.watches) controller.abort(reason);
+    state.watches.clear();
+    this.#settle(state);
+  }
+
+  /** Starts or stops the member's probe loop as it is needed. */
+  #settle(state: MemberState): void {
+    const needed = !this.#closed && (state.suspect || state.watches.size > 0);
+    if (!needed) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
+      return;
+    }
+    if (state.timer === undefined && !state.probing) this.#schedule(state);
+  }
+
+  #interval(state: MemberState): number {
+    return state.watches.size > 0 ? this.#watchInterval : this.#suspectInterval;
+  }
+
+  #schedule(state: MemberState): void {
+    state.timer = setTimeout(() => {
+      state.timer = undefined;
+      void this.#probe(state);
+    }, this.#interval(state));
+    state.timer.unref();
+  }
+
+  async #probe(state: MemberState): Promise<void> {
+    if (this.#closed) return;
+    state.probing = true;
+    const healthy = await probeHealth(this.#dispatcher, state.endpoint, this.#interval(state));
+    state.probing = false;
+    if (this.#closed) return;
+    if (healthy) {
+      state.failures = 0;
+      state.suspect = false;
+    } else if (++state.failures >= 2 && (!state.suspect || state.watches.size > 0)) {
+      const text = state.endpoint.text;
+      this.#suspect(state, new EndpointError(text, `client: endpoint ${text} failed its health check`));
+    }
+    this.#settle(state);
+  }
+}
+
+/** Whether an attempt's error says the member is down, cut off, frozen or overloaded. */
+export function isMemberFailure(error: unknown): boolean {
+  return (
+    error instanceof HeaderTimeoutError ||
+    (error instanceof EndpointError && !(error instanceof ResponseTooLargeError))
+  );
+}
