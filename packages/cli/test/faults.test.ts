@@ -204,6 +204,11 @@ describe('cluster up --backend docker, when Docker cannot help', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/no working Docker daemon.*--backend process/s);
+    const local = await cli(['cluster', 'up', '--backend', 'docker', '--image', 'local'], {
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+    });
+    expect(local.code).toBe(1);
+    expect(local.stderr).toMatch(/no working Docker daemon/);
   });
 
   it.skipIf(!dockerAnswers())(

@@ -105,23 +105,20 @@ export async function clusterUpCommand(
   print: (line: string) => void,
 ): Promise<number> {
   const { size, backend } = values;
-  let options: StartAnyClusterOptions;
   if (values.port !== undefined && values.port + size - 1 > 65_535)
     throw new UsageError(`--port ${values.port} leaves no room for ${size} members`);
-  if (backend === 'process') {
-    if (values.image || values.network)
-      throw new UsageError('--image and --network are for --backend docker');
-    options = { size };
-  } else {
-    const network = values.network ?? 'host';
-    const image = values.image === 'local' ? await buildLocalEtcdImage() : values.image;
-    options = { size, backend: 'docker', network, ...(image ? { image } : {}) };
-  }
+  if (backend === 'process' && (values.image || values.network))
+    throw new UsageError('--image and --network are for --backend docker');
   const json = values.output === 'json';
   const interrupt = interrupted();
   const t0 = performance.now();
   let cluster: Cluster;
   try {
+    let options: StartAnyClusterOptions = { size };
+    if (backend === 'docker') {
+      const image = values.image === 'local' ? await buildLocalEtcdImage() : values.image;
+      options = { size, backend: 'docker', network: values.network ?? 'host', ...(image ? { image } : {}) };
+    }
     cluster = await startCluster(options);
   } catch (error) {
     interrupt.dispose();
