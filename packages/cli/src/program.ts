@@ -1,7 +1,7 @@
 /** The `etcdkit` command tree (commander): commands, their own options, help texts. */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { addGlobalOptions, type GlobalValues } from './global-options.js';
+import { addGlobalOptions } from './global-options.js';
 import { positiveInteger, positiveSeconds, tcpPort } from './usage.js';
 
 function version(): string {
@@ -165,5 +165,3 @@ export function allCommands(program: Command): Command[] {
   return [program, ...program.commands.flatMap((command) => allCommands(command))];
 }
 
-/** The global options in `values`. */
-export type { GlobalValues };
