@@ -28,6 +28,8 @@ const QUICK = process.env.QUICK === '1';
 const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 2 : 10));
 const ROUNDS_TTL15 = Number(process.env.ROUNDS_TTL15 ?? (QUICK ? 1 : 5));
 const LOCKERS = 3;
+/** Sessions a trial: each locker, candidate and service has one. */
+const SESSIONS = LOCKERS + 4;
 /** Time for waiters' watches and the observer to be in place before a fault. */
 const SETTLE_MS = 500;
 
@@ -202,15 +204,19 @@ class Team {
   }
 }
 
-/** Sessions lost since `since`: distinct worker + what, plus registrations the observer saw change again. */
+/**
+ * Sessions lost since `since`, one a worker (each has one session a trial): a 'lost' event, or a registration
+ * the observer saw change again. Resolves to a description a worker.
+ */
 function lostSince(since, services) {
-  const lost = new Set();
+  const lost = new Map();
+  const add = (id, what) => lost.set(id, [...new Set([...(lost.get(id) ?? []), what])]);
   for (const e of log.slice(since)) {
-    if (e.type === 'lost') lost.add(`${e.id} ${e.what} (${e.reason})`);
+    if (e.type === 'lost') add(e.id, `${e.what} ${e.reason}`);
     if (e.id === 'observer' && e.type === 'change' && services.includes(e.instance))
-      lost.add(`${e.instance} registration (${e.change})`);
+      add(e.instance, `registration ${e.change}`);
   }
-  return [...lost];
+  return [...lost].map(([id, whats]) => `${id} (${whats.join(', ')})`);
 }
 
 const errorsSince = (since) => log.slice(since).filter((e) => e.type === 'error');
@@ -357,7 +363,7 @@ function lockRows(group, fault, targetKind, trials) {
     `${ratio(median(ratios))} / ${ratio(max(ratios))}`,
     `≤ ${limit}x`,
     verdict(ratios, limit),
-    `${lost} ${lost === 0 ? 'pass' : 'fail'}`,
+    `${lost} of ${trials.length * SESSIONS} ${lost === 0 ? 'pass' : 'fail'}`,
   ]);
   for (const [i, t] of trials.entries()) {
     if (t.lost.length) notes.push(`${group.label}, ${scenario}, trial ${i + 1}: lost ${t.lost.join(', ')}`);
@@ -387,7 +393,7 @@ function processRows(group, trials) {
       `${(median(values) / (group.ttl * 1000)).toFixed(2)}x TTL`,
       `≤ TTL + 300 ms (${limit} ms)`,
       verdict(values, limit),
-      `${lost} ${lost === 0 ? 'pass' : 'fail'}`,
+      `${lost} of ${trials.length * 2} ${lost === 0 ? 'pass' : 'fail'}`,
     ]);
   }
   for (const [i, t] of trials.entries())
@@ -491,7 +497,8 @@ console.log(
     'candidates, 2 registrations; a majority is healthy in every trial): SessionLostError / SessionExpiredError',
     'on a held lock, waiter, term or campaign, or a registration the observer sees removed or re-added.',
     'Process kills: the elected leader’s worker and a registered instance’s worker are SIGKILLed together on a',
-    'healthy cluster; times are until an observer (election observe, registry watch) sees the change.',
+    'healthy cluster; times are until an observer (election observe, registry watch) sees the change; sessions',
+    'lost there: of the surviving candidate and instance.',
     '',
     '| settings | fault | figure | trials | median ms | max ms | spread ms | ratio median / max | target | result | sessions lost |',
     '|---|---|---|---|---|---|---|---|---|---|---|',

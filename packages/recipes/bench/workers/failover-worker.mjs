@@ -32,10 +32,11 @@ function pinnedClient(order) {
 /** The current trial: its client, objects and an abort for whatever is pending. */
 let trial;
 
-function failed(what, error) {
-  if (trial?.controller.signal.aborted) return;
+/** Reports a failure of trial `t` (nothing once the bench ended it: then an abort is expected). */
+function failed(t, what, error) {
+  if (t.controller.signal.aborted) return;
   if (LOST.has(error?.name)) send({ type: 'lost', what, reason: error.name });
-  else send({ type: 'error', what, message: String(error?.message ?? error) });
+  else send({ type: 'error', what, message: `${error?.name}: ${error?.message ?? error}` });
 }
 
 function watchLost(what, signal, t) {
@@ -68,7 +69,7 @@ async function begin({ order, prefix }) {
         t.closers.unshift(() => registration.close());
         break;
       } catch (error) {
-        failed('registration', error);
+        failed(t, 'registration', error);
         await sleep(100);
       }
     }
@@ -83,11 +84,11 @@ async function begin({ order, prefix }) {
     void (async () => {
       for await (const leader of election.observe({ signal }))
         send({ type: 'leader', value: leader?.value ?? null });
-    })().catch((error) => failed('observe', error));
+    })().catch((error) => failed(t, 'observe', error));
     void (async () => {
       for await (const change of registry.watch('api', { signal }))
         send({ type: 'change', change: change.type, instance: change.instance.id });
-    })().catch((error) => failed('watch', error));
+    })().catch((error) => failed(t, 'watch', error));
   }
   send({ type: 'ready' });
 }
@@ -101,7 +102,7 @@ async function acquire(t) {
       send({ type: 'acquired', token: held.fencingToken });
       return;
     } catch (error) {
-      failed('lock waiter', error);
+      failed(t, 'lock waiter', error);
       await sleep(100);
     }
   }
@@ -116,7 +117,7 @@ async function campaign(t) {
       send({ type: 'elected', token: term.fencingToken });
       return;
     } catch (error) {
-      failed('campaign', error);
+      failed(t, 'campaign', error);
       await sleep(100);
     }
   }
@@ -138,6 +139,7 @@ async function release(t) {
 async function end(t) {
   t.ending = true;
   t.controller.abort();
+  await t.pending; // an acquire or campaign cut short by the abort removes its key first
   await Promise.allSettled([t.held?.release(), t.term?.resign()]);
   for (const close of t.closers) await close().catch(() => {});
   await t.client.close();
@@ -146,10 +148,11 @@ async function end(t) {
 
 process.on('message', (message) => {
   const t = trial;
-  if (message.type === 'begin') begin(message).catch((error) => failed('begin', error));
-  else if (message.type === 'acquire') void acquire(t);
+  if (message.type === 'begin')
+    begin(message).catch((error) => send({ type: 'error', what: 'begin', message: String(error) }));
+  else if (message.type === 'acquire') t.pending = acquire(t);
   else if (message.type === 'release') void release(t);
-  else if (message.type === 'campaign') void campaign(t);
+  else if (message.type === 'campaign') t.pending = campaign(t);
   else if (message.type === 'end') end(t).catch((error) => send({ type: 'ended', error: String(error) }));
 });
 process.on('disconnect', () => process.exit(0));
