@@ -196,12 +196,13 @@ describe('watchers against a real cluster', () => {
     await keys.set(`${base}/small`, 'y');
     await using limited = new Client({ endpoints: sharedClusterEndpoints(), maxResponseSize: 50_000 });
     const limitedKeys = new KeysAPI(limited);
-    expect((await limitedKeys.get(`${base}/small`)).node?.value).toBe('y');
-    const error = await limitedKeys.get(`${base}/big`).catch((e: unknown) => e);
+    // quorum reads: the other members may not have applied the writes yet
+    expect((await limitedKeys.get(`${base}/small`, { quorum: true })).node?.value).toBe('y');
+    const error = await limitedKeys.get(`${base}/big`, { quorum: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClusterError);
     const errors = (error as ClusterError).errors;
     expect(errors).toHaveLength(sharedClusterEndpoints().length);
     for (const e of errors) expect(e).toMatchObject({ name: 'ResponseTooLargeError', limit: 50_000 });
-    expect((await keys.get(`${base}/big`)).node?.value).toHaveLength(100_000);
+    expect((await keys.get(`${base}/big`, { quorum: true })).node?.value).toHaveLength(100_000);
   });
 });
