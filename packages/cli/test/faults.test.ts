@@ -196,17 +196,43 @@ function dockerAnswers(): boolean {
   }
 }
 
+/**
+ * Runs the CLI as on a machine with no Docker daemon, even while one runs here (CI starts one): in a private mount
+ * namespace whose /run, where docker.sock lives, is an empty tmpfs, with a HOME that has no Docker contexts and a
+ * DOCKER_HOST that points nowhere (testcontainers tries each of them in turn). Needs root, as CI has.
+ */
+const WITHOUT_DOCKER = {
+  launcher: [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mount -t tmpfs none /run && exec "$@"',
+    'sh',
+  ],
+};
+const NO_DOCKER_ENV = {
+  DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+  HOME: '/nonexistent-home',
+  XDG_RUNTIME_DIR: '/nonexistent-runtime',
+};
+
 describe('cluster up --backend docker, when Docker cannot help', () => {
   it('with no Docker daemon, says to start Docker or use --backend process', async () => {
-    const run = await cli(['cluster', 'up', '--backend', 'docker'], {
-      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
-      TESTCONTAINERS_RYUK_DISABLED: 'true',
-    });
+    const run = await cli(
+      ['cluster', 'up', '--backend', 'docker'],
+      { ...NO_DOCKER_ENV, TESTCONTAINERS_RYUK_DISABLED: 'true' },
+      WITHOUT_DOCKER,
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/no working Docker daemon.*--backend process/s);
-    const local = await cli(['cluster', 'up', '--backend', 'docker', '--image', 'local'], {
-      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
-    });
+    const local = await cli(
+      ['cluster', 'up', '--backend', 'docker', '--image', 'local'],
+      NO_DOCKER_ENV,
+      WITHOUT_DOCKER,
+    );
     expect(local.code).toBe(1);
     expect(local.stderr).toMatch(/no working Docker daemon/);
   });

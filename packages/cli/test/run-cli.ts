@@ -14,9 +14,23 @@ export interface Run {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
+/** How to start the CLI. */
+export interface StartOptions {
+  /** A command line that runs the CLI's own (`node bin/etcdkit.js args...`), e.g. `unshare ...`. */
+  readonly launcher?: readonly string[];
+}
+
 /** Starts `etcdkit args...`. */
-export function startCli(args: readonly string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [BIN, ...args], {
+export function startCli(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Run {
+  const [command, ...prefix] = [...(options.launcher ?? []), process.execPath, BIN, ...args] as [
+    string,
+    ...string[],
+  ];
+  const child = spawn(command, prefix, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', ...env },
   });
@@ -69,8 +83,9 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
 export async function cli(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const run = startCli(args, env);
+  const run = startCli(args, env, options);
   const code = await run.exited;
   return { code, stdout: run.stdout, stderr: run.stderr };
 }
