@@ -181,7 +181,19 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
     const tools = ['typescript', '@types/node', 'vitest'].map((name) => `${name}@${lockedVersion(name)}`);
     const installed = await run(
       'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', ...files, ...tools],
+      // A registry request that hangs is retried after 30 s instead of npm's 5 min (seen once in CI: the whole
+      // install outlived its bound); the http log says which request it was if it happens again.
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--fetch-timeout=30000',
+        '--fetch-retries=3',
+        '--loglevel=http',
+        ...files,
+        ...tools,
+      ],
       { cwd: project, env: projectEnv(), timeoutMs: 240_000 },
     );
     expectSuccess('npm install of the tarballs', installed);
