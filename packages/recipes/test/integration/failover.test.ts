@@ -32,8 +32,9 @@ function pinnedTo(first: Member, config: Partial<ClientConfig> = {}): KeysAPI {
   const order = [first.clientURL, ...cluster.clientURLs.filter((url) => url !== first.clientURL)];
   const client = new Client({
     endpoints: order,
-    // as in the traces: refreshes used to be cut short before this could move them on
-    headerTimeoutPerRequest: 1000,
+    // longer than a refresh interval (TTL/3 = 1 s), as in the traces: a refresh used to be cut short
+    // by its own timeout before the header timeout could move it on, and was repeated on the frozen member
+    headerTimeoutPerRequest: 2000,
     retrySafeTimeout: RETRY_SAFE_TIMEOUT,
     watchLivenessInterval: 500,
     ...config,
