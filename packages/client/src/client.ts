@@ -90,7 +90,9 @@ export interface ClientConfig {
   readonly tls?: ClientTLSOptions;
   /**
    * How often a waiting watch checks its member's `/health`, in ms; two failures in a row move the watch to
-   * another member with the same index (Go's caveats 3 and 4). Default 2000; 0 disables it.
+   * another member with the same index (Go's caveats 3 and 4) and make the member suspect for every request.
+   * One probe loop runs per member, however many watches wait on it. Default 2000; 0 disables it. Suspect
+   * members are probed every `min(watchLivenessInterval, 1000)` ms (1000 when this is 0) until they answer.
    */
   readonly watchLivenessInterval?: number;
   /**
@@ -113,7 +115,8 @@ export interface ClientConfig {
    * {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000): etcd's default election timeout is 1000 ms and a healthy member
    * answers a write in a few ms, while a proposal stuck on a member that forwarded it to a dead leader (or
    * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Raise it for
-   * a cluster with a longer election timeout or a slow disk. 0 uses {@link headerTimeoutPerRequest}.
+   * a cluster with a longer election timeout or a slow disk. 0 uses {@link headerTimeoutPerRequest}; a
+   * retry-safe attempt never waits longer than `headerTimeoutPerRequest` when that is set.
    */
   readonly retrySafeTimeout?: number;
 }
@@ -199,7 +202,10 @@ export class Client implements AsyncDisposable {
     this.#redirectCredentials = redirectCredentials;
     this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;
-    this.#retrySafeTimeout = retrySafeTimeout || headerTimeoutPerRequest;
+    this.#retrySafeTimeout =
+      retrySafeTimeout > 0 && headerTimeoutPerRequest > 0
+        ? Math.min(retrySafeTimeout, headerTimeoutPerRequest)
+        : retrySafeTimeout || headerTimeoutPerRequest;
     this.#selectionMode = selectionMode;
     this.#checkRedirect = config.checkRedirect ?? defaultCheckRedirect;
     if (config.username) {
@@ -244,10 +250,11 @@ export class Client implements AsyncDisposable {
 
   /**
    * Sends an action to the cluster (Go's `httpClusterClient.Do`): the pinned endpoint first, then each other
-   * once. Transport errors, header timeouts and 5xx replies move on to the next endpoint; any other reply is
-   * returned and its endpoint pinned. One-shot actions (create, delete) never move on: the first failure is
-   * thrown as is and the pin advances. When all fail, a {@link ClusterError} lists each endpoint's error.
-   * An abort rejects with `signal.reason` at once.
+   * once, members not suspect before suspect ones. Transport errors, header timeouts and 5xx replies move on
+   * to the next endpoint (and make the member suspect); any other reply is returned and its endpoint pinned.
+   * One-shot actions (create, delete) never move on unless `retrySafe`: the first failure is thrown as is and
+   * the pin advances to the next member not suspect. When all fail, a {@link ClusterError} lists each
+   * endpoint's error. An abort rejects with `signal.reason` at once.
    *
    * @internal Used by the APIs of this package.
    */
@@ -271,7 +278,9 @@ export class Client implements AsyncDisposable {
     const retrySafe = options.retrySafe === true;
     const health = this.#health;
     const errors: Error[] = [];
-    for (const index of health.order(endpoints, pinned)) {
+    const order = health.order(endpoints, pinned);
+    for (let i = 0; i < endpoints.length; i++) {
+      const index = order ? order[i]! : (pinned + i) % endpoints.length;
       const endpoint = endpoints[index]!;
       const liveness = action.wait ? health.watch(endpoint) : undefined;
       try {

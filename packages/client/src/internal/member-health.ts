@@ -31,6 +31,8 @@ export class MemberHealth {
   /** Between probes of a member a watch waits on, in ms; 0: watches are not checked. */
   readonly #watchInterval: number;
   #closed = false;
+  /** How many members are suspect. */
+  #suspects = 0;
 
   constructor(dispatcher: Dispatcher, watchIntervalMs: number, suspectIntervalMs: number) {
     this.#dispatcher = dispatcher;
@@ -45,15 +47,12 @@ export class MemberHealth {
 
   /**
    * The order in which to try `endpoints`: from `pinned` round the list (Go's order), every member not
-   * suspect first, then the suspects in the same order.
+   * suspect first, then the suspects in the same order. `undefined` when no member is suspect: then the order
+   * is Go's, and nothing is allocated.
    */
-  order(endpoints: readonly Endpoint[], pinned: number): number[] {
+  order(endpoints: readonly Endpoint[], pinned: number): number[] | undefined {
+    if (this.#suspects === 0) return undefined;
     const n = endpoints.length;
-    if (this.#members.size === 0) {
-      const plain: number[] = new Array(n);
-      for (let i = 0; i < n; i++) plain[i] = (pinned + i) % n;
-      return plain;
-    }
     const first: number[] = [];
     const last: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -79,7 +78,7 @@ export class MemberHealth {
     if (!state) return;
     state.failures = 0;
     if (state.suspect) {
-      state.suspect = false;
+      this.#mark(state, false);
       this.#settle(state);
     }
   }
@@ -125,6 +124,7 @@ export class MemberHealth {
     for (const [text, state] of this.#members) {
       if (keep.has(text) || state.watches.size > 0) continue;
       clearTimeout(state.timer);
+      this.#mark(state, false);
       this.#members.delete(text);
     }
   }
@@ -133,6 +133,12 @@ export class MemberHealth {
   close(): void {
     this.#closed = true;
     for (const state of this.#members.values()) clearTimeout(state.timer);
+  }
+
+  #mark(state: MemberState, suspect: boolean): void {
+    if (state.suspect === suspect) return;
+    state.suspect = suspect;
+    this.#suspects += suspect ? 1 : -1;
   }
 
   #state(endpoint: Endpoint): MemberState {
@@ -145,7 +151,7 @@ export class MemberHealth {
   }
 
   #suspect(state: MemberState, reason: EndpointError): void {
-    state.suspect = true;
+    this.#mark(state, true);
     for (const controller of state.watches) controller.abort(reason);
     state.watches.clear();
     this.#settle(state);
@@ -179,10 +185,11 @@ export class MemberHealth {
     state.probing = true;
     const healthy = await probeHealth(this.#dispatcher, state.endpoint, this.#interval(state));
     state.probing = false;
-    if (this.#closed) return;
+    // Closed, or forgotten by retain() meanwhile: the loop ends here.
+    if (this.#closed || this.#members.get(state.endpoint.text) !== state) return;
     if (healthy) {
       state.failures = 0;
-      state.suspect = false;
+      this.#mark(state, false);
     } else if (++state.failures >= 2 && (!state.suspect || state.watches.size > 0)) {
       const text = state.endpoint.text;
       this.#suspect(state, new EndpointError(text, `client: endpoint ${text} failed its health check`));

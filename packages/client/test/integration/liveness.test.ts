@@ -63,4 +63,24 @@ describe('watch liveness behind a proxy that exposes only /v2/', () => {
       await client.close();
     });
   }
+
+  it('probes a member once per interval, however many watches wait on it', async () => {
+    healthAnswer = { status: 200, body: '{"health":"true"}' };
+    const WATCHES = 5;
+    const client = new Client({ endpoints: [proxyURL], watchLivenessInterval: LIVENESS_MS });
+    const keys = new KeysAPI(client);
+    const prefix = uniqueKeyPrefix('liveness-shared');
+    const pending = Array.from({ length: WATCHES }, (_, i) => keys.watcher(`${prefix}/${i}`).next());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    healthProbes = 0;
+    await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+    // One loop: about QUIET_MS / LIVENESS_MS probes (one per watch would be WATCHES times that).
+    expect(healthProbes).toBeGreaterThanOrEqual(2);
+    expect(healthProbes).toBeLessThanOrEqual(QUIET_MS / LIVENESS_MS + 1);
+    const writer = new Client({ endpoints: [target.origin] });
+    for (let i = 0; i < WATCHES; i++) await new KeysAPI(writer).set(`${prefix}/${i}`, 'v');
+    expect((await Promise.all(pending)).map((event) => event.node?.value)).toEqual(Array(WATCHES).fill('v'));
+    await writer.close();
+    await client.close();
+  });
 });

@@ -1,0 +1,71 @@
+import { Agent } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../../src/index.js';
+import { parseEndpoint } from '../../src/internal/endpoints.js';
+import { MemberHealth } from '../../src/internal/member-health.js';
+
+const [A, B, C] = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'].map(parseEndpoint) as [
+  ReturnType<typeof parseEndpoint>,
+  ReturnType<typeof parseEndpoint>,
+  ReturnType<typeof parseEndpoint>,
+];
+const endpoints = [A, B, C];
+const dispatcher = new Agent();
+// Probes every minute: none runs during these tests (behaviour against real members is tested elsewhere).
+let health = new MemberHealth(dispatcher, 60_000, 60_000);
+afterEach(() => {
+  health.close();
+  health = new MemberHealth(dispatcher, 60_000, 60_000);
+});
+
+describe('the member health view (order only; no probe runs here)', () => {
+  it("keeps Go's order, allocating nothing, while no member is suspect", () => {
+    expect(health.order(endpoints, 1)).toBeUndefined();
+    expect(health.next(endpoints, 2)).toBe(0);
+  });
+
+  it('tries suspects last and never advances the pin to one', () => {
+    health.failed(B, new HeaderTimeoutError(B.text));
+    expect(health.isSuspect(B)).toBe(true);
+    expect(health.order(endpoints, 0)).toEqual([0, 2, 1]);
+    expect(health.order(endpoints, 1)).toEqual([2, 0, 1]);
+    expect(health.next(endpoints, 0)).toBe(2);
+    health.failed(C, new EndpointError(C.text, 'connect ECONNREFUSED'));
+    health.failed(A, new EndpointError(A.text, 'no leader'));
+    expect(health.order(endpoints, 2)).toEqual([2, 0, 1]);
+    expect(health.next(endpoints, 0)).toBe(1); // all suspect: Go's next
+  });
+
+  it('clears a suspect that answers', () => {
+    health.failed(B, new HeaderTimeoutError(B.text));
+    health.answered(B);
+    expect(health.isSuspect(B)).toBe(false);
+    expect(health.order(endpoints, 0)).toBeUndefined();
+  });
+
+  it('takes only member failures: not a reply too large, not a redirect error', () => {
+    health.failed(A, new ResponseTooLargeError(A.text, 10));
+    health.failed(A, new RedirectError('too many redirects'));
+    expect(health.isSuspect(A)).toBe(false);
+  });
+
+  it('moves the watches waiting on a member that a request finds down', () => {
+    const watch = health.watch(A)!;
+    const other = health.watch(B)!;
+    health.failed(A, new HeaderTimeoutError(A.text));
+    expect(watch.signal.aborted).toBe(true);
+    expect(watch.signal.reason).toBeInstanceOf(EndpointError);
+    expect((watch.signal.reason as EndpointError).endpoint).toBe(A.text);
+    expect(other.signal.aborted).toBe(false);
+    watch.stop();
+    other.stop();
+    expect(new MemberHealth(dispatcher, 0, 1000).watch(A)).toBeUndefined();
+  });
+
+  it('forgets members no longer among the endpoints', () => {
+    health.failed(C, new HeaderTimeoutError(C.text));
+    health.retain([A, B]);
+    expect(health.isSuspect(C)).toBe(false);
+    expect(health.order([A, B], 0)).toBeUndefined();
+  });
+});
