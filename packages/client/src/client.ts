@@ -127,8 +127,8 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /**
    * The call is safe to repeat: a CAS write with `prevIndex`/`prevValue`, or a write whose late success is
-   * harmless. It then fails over like a read even when it is one-shot (create, delete, and `createInOrder` is
-   * retried too), and an attempt whose member has not sent headers within
+   * harmless. It then fails over like a read even when it is one-shot (create, delete), and an attempt whose
+   * member has not sent headers within
    * {@link ClientConfig.retrySafeTimeout} is abandoned and the call goes to the next healthy member. A
    * repeated attempt can meet the effect of an earlier one that succeeded late (error 100 key not found,
    * 101 compare failed, 105 node exists); the caller must treat that as such. Default `false` (Go's rules).

@@ -89,7 +89,8 @@ export class KeysAPI {
 
   /**
    * Sets a key (or makes a directory with `dir`), with optional conditions. With `prevExist: false` this is
-   * a create, which is one-shot: it never fails over, since a retried create could fail on its own success.
+   * a create, which is one-shot: it never fails over, since a retried create could fail on its own success
+   * (unless the caller says it is safe to repeat with `retrySafe`).
    *
    * @throws {RangeError} for a non-integer or negative `ttl` or `prevIndex`.
    */
@@ -130,7 +131,10 @@ export class KeysAPI {
     return this.set(key, value, { ...options, prevExist: true });
   }
 
-  /** Deletes a key or directory, with optional conditions. One-shot: it never fails over. */
+  /**
+   * Deletes a key or directory, with optional conditions. One-shot: it never fails over (unless the caller says
+   * it is safe to repeat with `retrySafe`, e.g. a compare-and-delete with `prevIndex`).
+   */
   async delete(key: string, options: DeleteOptions = {}): Promise<Response> {
     const path = this.#path(key);
     const params: [string, string][] = [];
