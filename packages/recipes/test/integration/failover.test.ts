@@ -103,6 +103,34 @@ describe('failover of recipe writes: nothing is lost while a majority answers', 
     });
   }
 
+  it('release while the pinned member is frozen: the next holder does not wait for that member', async () => {
+    const { followers } = await roles();
+    const pinned = followers[0];
+    const name = '/failover/lock-release-paused';
+    const config = { headerTimeoutPerRequest: 15_000 };
+    const holderLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
+    const waiterLock = new Lock(pinnedTo(followers[1], config), name, { ttl: 20 });
+    try {
+      const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
+      const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
+      await sleep(500);
+      await pinned.pause();
+      const t0 = performance.now();
+      await held.release();
+      const next = await waiting;
+      const waited = performance.now() - t0;
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      // one abandoned attempt on the frozen member, then the delete and the waiter's wake-up: far below the
+      // 15 s header timeout and the 20 s TTL
+      expect(waited).toBeLessThan(RETRY_SAFE_TIMEOUT + 2500);
+      await next.release();
+    } finally {
+      await holderLock.close();
+      await waiterLock.close();
+      await cluster.restoreAll();
+    }
+  });
+
   it('SIGKILL of the leader during release: the next holder gets the lock within the bound', async () => {
     const { leader, followers } = await roles();
     const name = '/failover/lock-release-leader-killed';
