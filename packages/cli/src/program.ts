@@ -164,4 +164,3 @@ export function buildProgram(run: (invocation: Invocation) => Promise<void> | vo
 export function allCommands(program: Command): Command[] {
   return [program, ...program.commands.flatMap((command) => allCommands(command))];
 }
-
