@@ -10,7 +10,8 @@ rm -rf .test-results
 npx turbo run build typecheck --output-logs=errors-only && npx biome ci . && npx typedoc --logLevel Warn || exit 1
 
 # npm reads its global config (this machine's registry, CA file, nodedir) from next to the Node.js that runs it;
-# keep this machine's for the suites on the other Node lines, whose npm runs on a Node without that file.
+# keep this machine's for the suites on the other Node lines, whose npm runs on a Node without that file (turbo
+# passes the variable through to the tasks: turbo.json).
 npm_config_globalconfig=${npm_config_globalconfig:-$(npm config get globalconfig)}
 export npm_config_globalconfig
 
