@@ -1,6 +1,5 @@
 import { EtcdError, type KeysAPI } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
-import { deleteOwn } from './internal/delete-own.js';
 import { GONE_ACTIONS, waitForEvent } from './internal/wait.js';
 import { Session, type SessionKey } from './session.js';
 
@@ -44,18 +43,13 @@ export class Barrier {
   async hold(options: { signal?: AbortSignal } = {}): Promise<void> {
     const sentAt = performance.now();
     try {
-      const value = JSON.stringify({ pid: process.pid });
-      const response = await this.#keys.create(this.#key, value, {
+      const response = await this.#keys.create(this.#key, JSON.stringify({ pid: process.pid }), {
         ...(this.#ttl ? { ttl: this.#ttl } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
       if (this.#ttl) {
         this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
-        const node = response.node!;
-        this.#kept = this.#session.keep(this.#key, node.modifiedIndex, sentAt, {
-          createdIndex: node.createdIndex,
-          value,
-        });
+        this.#kept = this.#session.keep(this.#key, response.node!.modifiedIndex, sentAt);
       }
     } catch (error) {
       if (error instanceof EtcdError && error.errorCode === 105) {
@@ -70,13 +64,11 @@ export class Barrier {
     const kept = this.#kept;
     this.#kept = undefined;
     await kept?.stop();
-    if (kept) {
-      // our key, deleted by prevIndex: safe to repeat on another member, and never someone else's barrier
-      await deleteOwn(this.#keys, this.#key, kept.createdIndex, kept.modifiedIndex, options.signal);
-      return;
-    }
     try {
-      await this.#keys.delete(this.#key, options.signal ? { signal: options.signal } : {});
+      await this.#keys.delete(this.#key, {
+        ...(kept ? { prevIndex: kept.modifiedIndex } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (error) {
       if (!(error instanceof EtcdError && error.errorCode === 100)) throw error;
     }

@@ -44,7 +44,7 @@ export class DoubleBarrier {
     const ticket = await QueueTicket.enqueue(this.#session, this.#members, {}, signal);
     this.#ticket = ticket;
     try {
-      const { entries } = await ticket.sweep(await listQueue(this.#keys, this.#members, signal));
+      const { entries } = await listQueue(this.#keys, this.#members, signal);
       const rank = entries.findIndex((entry) => entry.key === ticket.key);
       if (rank >= this.#count)
         throw new TooManyMembersError(`${this.#members} has ${this.#count} members already`);
@@ -84,7 +84,7 @@ export class DoubleBarrier {
     if (!ticket) return;
     const watchdogMs = this.#session.ttl * 1000;
     for (;;) {
-      const { entries, index } = await ticket.sweep(await listQueue(this.#keys, this.#members, signal));
+      const { entries, index } = await listQueue(this.#keys, this.#members, signal);
       const mine = entries.findIndex((entry) => entry.key === ticket.key);
       if (entries.length === 0 || (mine === 0 && entries.length === 1)) {
         // the last one out: remove itself and the ready flag

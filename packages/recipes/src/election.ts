@@ -66,23 +66,15 @@ export class Election {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
       signal: ticket.kept.signal,
-      proclaim: (next: string) => {
-        const value = JSON.stringify({ owner: ticket.owner, value: next, pid: process.pid, held: true });
-        // A CAS on prevIndex, safe to repeat on another member; a 101 after a late first attempt is told from a
-        // real loss by reading the key again (see SessionKey.modify).
-        return ticket.kept.modify(
-          async (prevIndex, signal) => {
-            const response = await this.#keys.set(ticket.key, value, {
-              prevIndex,
-              ttl: this.#session.ttl,
-              retrySafe: true,
-              signal,
-            });
-            return response.node!.modifiedIndex;
-          },
-          { value },
-        );
-      },
+      proclaim: (next: string) =>
+        ticket.kept.modify(async (prevIndex) => {
+          const data = { owner: ticket.owner, value: next, pid: process.pid, held: true };
+          const response = await this.#keys.set(ticket.key, JSON.stringify(data), {
+            prevIndex,
+            ttl: this.#session.ttl,
+          });
+          return response.node!.modifiedIndex;
+        }),
       resign,
       [Symbol.asyncDispose]: resign,
     };

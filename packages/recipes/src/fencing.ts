@@ -48,18 +48,11 @@ export class FencedKey {
       if (current && current.fence > token) throw new StaleTokenError(token, current.fence);
       const value = JSON.stringify({ fence: token, data } satisfies FencedValue);
       try {
-        // Both are safe to repeat on another member: a late first attempt makes the repeat fail with 101 or
-        // 105, and the loop then reads our own write back (a token equal to ours passes) and writes it again.
-        if (current)
-          await this.#keys.set(this.#key, value, {
-            prevIndex: current.modifiedIndex,
-            retrySafe: true,
-            ...options,
-          });
-        else await this.#keys.create(this.#key, value, { retrySafe: true, ...options });
+        if (current) await this.#keys.set(this.#key, value, { prevIndex: current.modifiedIndex, ...options });
+        else await this.#keys.create(this.#key, value, options);
         return;
       } catch (error) {
-        // someone (or a late attempt of ours) wrote in between: check the token again
+        // someone wrote in between: check the token again
         if (error instanceof EtcdError && (error.errorCode === 101 || error.errorCode === 105)) continue;
         throw error;
       }

@@ -17,4 +17,4 @@ export {
 } from './registry.js';
 export { RWLock } from './rwlock.js';
 export { Semaphore } from './semaphore.js';
-export { type KeyIdentity, type ModifyOptions, Session, SessionKey, type SessionOptions } from './session.js';
+export { Session, SessionKey, type SessionOptions } from './session.js';

@@ -100,12 +100,10 @@ export class Lock {
     const unlockLocal = await mutex.acquire();
     try {
       const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {});
-      const { entries } = await listQueue(this.#keys, this.#dir)
-        .then((listing) => ticket.sweep(listing))
-        .catch(async (error: unknown) => {
-          await ticket.remove();
-          throw error;
-        });
+      const { entries } = await listQueue(this.#keys, this.#dir).catch(async (error: unknown) => {
+        await ticket.remove();
+        throw error;
+      });
       if (entries[0]?.key === ticket.key && ticket.kept.valid) {
         ticket.markHeld();
         return heldLock(ticket, unlockLocal);

@@ -1,6 +1,5 @@
 import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
-import { deleteOwn } from './internal/delete-own.js';
 import { readDir } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
 import { Session, type SessionKey, type SessionOptions } from './session.js';
@@ -74,20 +73,13 @@ export class Registration implements AsyncDisposable {
   /** Publishes new metadata (watchers see `updated`). */
   async update(meta: Record<string, unknown>): Promise<void> {
     const next = { ...this.#instance, meta };
-    const value = JSON.stringify(next);
-    // A CAS on prevIndex, safe to repeat on another member (see SessionKey.modify for a 101 after a retry).
-    await this.#kept!.modify(
-      async (prevIndex, signal) => {
-        const response = await this.#registry.keys.set(this.key, value, {
-          prevIndex,
-          ttl: this.#registry.session.ttl,
-          retrySafe: true,
-          signal,
-        });
-        return response.node!.modifiedIndex;
-      },
-      { value },
-    );
+    await this.#kept!.modify(async (prevIndex) => {
+      const response = await this.#registry.keys.set(this.key, JSON.stringify(next), {
+        prevIndex,
+        ttl: this.#registry.session.ttl,
+      });
+      return response.node!.modifiedIndex;
+    });
     this.#instance = next;
   }
 
@@ -95,9 +87,14 @@ export class Registration implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const kept = this.#kept!;
-    await kept.stop();
-    await deleteOwn(this.#registry.keys, this.key, kept.createdIndex, kept.modifiedIndex);
+    const kept = this.#kept;
+    await kept?.stop();
+    await this.#registry.keys
+      .delete(this.key, kept ? { prevIndex: kept.modifiedIndex } : {})
+      .catch((error: unknown) => {
+        if (!(error instanceof EtcdError && (error.errorCode === 100 || error.errorCode === 101)))
+          throw error;
+      });
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -122,9 +119,7 @@ export class Registration implements AsyncDisposable {
         const kept = await this.#registry.publish(this.key, this.#instance, true);
         if (this.#closed) {
           await kept.stop();
-          await deleteOwn(this.#registry.keys, this.key, kept.createdIndex, kept.modifiedIndex).catch(
-            () => {},
-          );
+          await this.#registry.keys.delete(this.key, { prevIndex: kept.modifiedIndex }).catch(() => {});
           return;
         }
         this.#reRegistering = undefined;
@@ -169,34 +164,14 @@ export class ServiceRegistry {
     return Registration.create(this, key, instance, kept);
   }
 
-  /**
-   * @internal Creates the instance key (`prevExist=false`, TTL) and keeps it alive. The create is safe to
-   * repeat on another member: a 105 is read back, and a key holding exactly this instance (its `registeredAt`
-   * included) is ours, made by a first attempt that a slow member applied late.
-   */
+  /** @internal Creates the instance key (`prevExist=false`, TTL) and keeps it alive. */
   async publish(key: string, instance: ServiceInstance, again: boolean): Promise<SessionKey> {
     const sentAt = performance.now();
-    const value = JSON.stringify(instance);
     try {
-      const response = await this.keys.create(key, value, { ttl: this.session.ttl, retrySafe: true });
-      const node = response.node!;
-      return this.session.keep(key, node.modifiedIndex, sentAt, { createdIndex: node.createdIndex, value });
+      const response = await this.keys.create(key, JSON.stringify(instance), { ttl: this.session.ttl });
+      return this.session.keep(key, response.node!.modifiedIndex, sentAt);
     } catch (error) {
       if (error instanceof EtcdError && error.errorCode === 105) {
-        const readAt = performance.now();
-        const node = await this.keys.get(key, { quorum: true }).then(
-          (response) => response.node,
-          () => undefined,
-        );
-        if (node?.value === value) {
-          // Valid from the create at the latest, and no longer than the TTL the key has left (whole seconds,
-          // rounded up): a re-registration may find its own earlier key still there.
-          const left = readAt + ((node.ttl ?? 0) - 1 - this.session.ttl) * 1000;
-          return this.session.keep(key, node.modifiedIndex, Math.min(sentAt, left), {
-            createdIndex: node.createdIndex,
-            value,
-          });
-        }
         throw new ServiceIdTakenError(
           `${again ? 're-registering: ' : ''}instance ${instance.id} of ${instance.service} is registered already`,
           { cause: error },

@@ -1,6 +1,5 @@
-import type { EtcdError, KeysAPI, Node } from '@etcdkit/client';
+import type { EtcdError, KeysAPI } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
-import { isOwn } from './internal/identity.js';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -22,11 +21,6 @@ export interface SessionOptions {
  * the clock skew). When the deadline passes without a successful refresh, or the server answers that the key
  * is gone or changed, the key's `signal` aborts with a {@link SessionLostError}. A lost key is never
  * re-created.
- *
- * Refreshes are compare-and-swaps on `prevIndex`, sent `retrySafe`: one stuck on a slow or frozen member is
- * abandoned after the client's `retrySafeTimeout` and repeated on another member, and only the deadline
- * decides loss. A key therefore survives one stuck member while `refreshIntervalMs + retrySafeTimeout` (plus
- * a round trip) stays under the TTL minus the margin.
  */
 export class Session implements AsyncDisposable {
   readonly keys: KeysAPI;
@@ -54,20 +48,10 @@ export class Session implements AsyncDisposable {
   /**
    * Starts keeping `key` alive. `modifiedIndex` is its current index; `sentAt` is when the request that
    * created or last refreshed it was sent (`performance.now()`), from which its validity is counted.
-   * `identity` (the key's createdIndex and value) lets the session recognise its own key when a reply is
-   * ambiguous: a refresh that failed over to another member may meet the late effect of its own first attempt
-   * (error 101), and is then re-read instead of counted as lost. Without it, such a key is counted as lost.
    */
-  keep(key: string, modifiedIndex: number, sentAt: number, identity: KeyIdentity = {}): SessionKey {
-    const kept = SessionKey.create(
-      this,
-      key,
-      modifiedIndex,
-      sentAt,
-      this.#refreshMs,
-      this.#marginMs,
-      identity,
-      () => this.#kept.delete(kept),
+  keep(key: string, modifiedIndex: number, sentAt: number): SessionKey {
+    const kept = SessionKey.create(this, key, modifiedIndex, sentAt, this.#refreshMs, this.#marginMs, () =>
+      this.#kept.delete(kept),
     );
     this.#kept.add(kept);
     return kept;
@@ -83,44 +67,15 @@ export class Session implements AsyncDisposable {
   }
 }
 
-/**
- * What tells a session's own key from one written by someone else, after an ambiguous reply: the key's
- * createdIndex (changed by a delete and re-create, or a plain `set`, but not by a refresh or a
- * compare-and-swap) and its value (changed by a compare-and-swap).
- */
-export interface KeyIdentity {
-  /** The key's createdIndex. */
-  readonly createdIndex?: number;
-  /** The key's value. */
-  readonly value?: string;
-}
-
-/** Options of {@link SessionKey.modify}. */
-export interface ModifyOptions {
-  /**
-   * The value the write stores. With it, a write that fails over to another member and meets the late effect
-   * of its own first attempt (error 101) re-reads the key and counts as done when the key holds this value
-   * (and its createdIndex is unchanged), instead of losing the key.
-   */
-  readonly value?: string;
-}
-
 /** One key kept alive by a {@link Session}. */
 export class SessionKey {
   readonly key: string;
   readonly #session: Session;
   readonly #controller = new AbortController();
-  /** Aborted by {@link stop}: a refresh or write in flight must not hold up a release. */
-  readonly #stopController = new AbortController();
   readonly #refreshMs: number;
   readonly #marginMs: number;
   readonly #onStop: () => void;
   #modifiedIndex: number;
-  #createdIndex: number | undefined;
-  /** The values the key may hold: the last one confirmed, plus those of writes whose outcome is unknown. */
-  #values: string[] | undefined;
-  /** When the first write since the last confirmed one was sent: any late effect of ours is younger. */
-  #unconfirmedSince: number | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
@@ -135,10 +90,9 @@ export class SessionKey {
     sentAt: number,
     refreshMs: number,
     marginMs: number,
-    identity: KeyIdentity,
     onStop: () => void,
   ): SessionKey {
-    return new SessionKey(session, key, modifiedIndex, sentAt, refreshMs, marginMs, identity, onStop);
+    return new SessionKey(session, key, modifiedIndex, sentAt, refreshMs, marginMs, onStop);
   }
 
   private constructor(
@@ -148,14 +102,11 @@ export class SessionKey {
     sentAt: number,
     refreshMs: number,
     marginMs: number,
-    identity: KeyIdentity,
     onStop: () => void,
   ) {
     this.#session = session;
     this.key = key;
     this.#modifiedIndex = modifiedIndex;
-    this.#createdIndex = identity.createdIndex;
-    this.#values = identity.value === undefined ? undefined : [identity.value];
     this.#refreshMs = refreshMs;
     this.#marginMs = marginMs;
     this.#onStop = onStop;
@@ -174,27 +125,17 @@ export class SessionKey {
     return this.#modifiedIndex;
   }
 
-  /** The key's createdIndex, when known (given to {@link Session.keep}, or learnt from a refresh). */
-  get createdIndex(): number | undefined {
-    return this.#createdIndex;
-  }
-
   /** True while the key is within its local validity deadline and not lost. */
   get valid(): boolean {
     return !this.#controller.signal.aborted && performance.now() < this.#validUntil;
   }
 
-  /**
-   * Stops refreshing, without deleting the key. A refresh or {@link modify} write in flight is abandoned (its
-   * late effect, if any, only changes the key's modifiedIndex, which a delete by createdIndex copes with), so
-   * a slow member cannot delay a release. Idempotent.
-   */
+  /** Stops refreshing (waiting for a refresh in flight), without deleting the key. Idempotent. */
   async stop(): Promise<void> {
     if (!this.#stopped) {
       this.#stopped = true;
       clearTimeout(this.#timer);
       clearTimeout(this.#deadline);
-      this.#stopController.abort();
       this.#onStop();
     }
     await this.#inFlight;
@@ -202,41 +143,18 @@ export class SessionKey {
 
   /**
    * Changes the key while no refresh is in flight: `write` gets the current modifiedIndex (to use as
-   * `prevIndex`) and a signal that aborts when the key is stopped, and returns the new modifiedIndex, which
-   * later refreshes then use. A write the server refuses with 100, or with 101 when the key is not found
-   * holding `options.value` (see {@link ModifyOptions.value}), loses the key.
+   * `prevIndex`) and returns the new one, which later refreshes then use. A write the server refuses with
+   * 100 or 101 loses the key.
    */
-  modify(
-    write: (modifiedIndex: number, signal: AbortSignal) => Promise<number>,
-    options: ModifyOptions = {},
-  ): Promise<void> {
+  modify(write: (modifiedIndex: number) => Promise<number>): Promise<void> {
     const run = this.#inFlight.then(async () => {
       if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
-      if (this.#stopped) throw new SessionLostError(this.key, 'the key is no longer kept (stopped)');
-      const { value } = options;
-      this.#unconfirmedSince ??= performance.now();
-      for (let attempt = 1; ; attempt++) {
-        if (value !== undefined && this.#values && !this.#values.includes(value)) this.#values.push(value);
-        try {
-          this.#modifiedIndex = await write(this.#modifiedIndex, this.#stopController.signal);
-          if (value !== undefined) this.#values = [value];
-          this.#unconfirmedSince = undefined;
-          return;
-        } catch (error) {
-          const code = (error as EtcdError).errorCode;
-          if (code === 101 && value !== undefined && attempt < 3) {
-            // Maybe the late effect of our own earlier attempt (or of an earlier refresh): the key tells.
-            const own = await this.#reread().catch(() => undefined);
-            if (own?.value === value) {
-              this.#unconfirmedSince = undefined;
-              return;
-            }
-            if (own) continue; // still ours, at a newer index: write again
-          }
-          if (code === 100 || code === 101)
-            this.lose('the key was deleted or changed by someone else', error);
-          throw error;
-        }
+      try {
+        this.#modifiedIndex = await write(this.#modifiedIndex);
+      } catch (error) {
+        const code = (error as EtcdError).errorCode;
+        if (code === 100 || code === 101) this.lose('the key was deleted or changed by someone else', error);
+        throw error;
       }
     });
     this.#inFlight = run.catch(() => {});
@@ -267,83 +185,29 @@ export class SessionKey {
     this.#deadline.unref();
   }
 
-  /** A write sent at `sentAt` (or earlier, unconfirmed) renewed the TTL: push the validity deadline. */
-  #renewed(sentAt: number): void {
-    const until = sentAt + this.#session.ttl * 1000 - this.#marginMs;
-    if (until > this.#validUntil) this.#validUntil = until;
-    this.#unconfirmedSince = undefined;
-    this.#armDeadline();
-  }
-
-  /**
-   * After a 101: reads the key (quorum) and, when it is still ours (same createdIndex, a value we wrote or may
-   * have written), adopts its modifiedIndex and value: the change was the late effect of one of our own writes.
-   * Resolves to the node when ours, `undefined` when not (the key is then gone or someone else's).
-   */
-  async #reread(): Promise<Node | undefined> {
-    let node: Node | undefined;
-    try {
-      node = (await this.#session.keys.get(this.key, { quorum: true, signal: this.#stopController.signal }))
-        .node;
-    } catch (error) {
-      if ((error as EtcdError).errorCode === 100) return undefined;
-      throw error;
-    }
-    if (!node || !isOwn(node, this.#createdIndex, this.#values)) return undefined;
-    this.#modifiedIndex = node.modifiedIndex;
-    this.#values = [node.value];
-    return node;
-  }
-
   async #refresh(): Promise<void> {
     if (this.#stopped) return;
     const sentAt = performance.now();
-    this.#unconfirmedSince ??= sentAt;
     try {
-      // retrySafe: a CAS on prevIndex, so an attempt stuck on a slow or frozen member is abandoned and the
-      // refresh moves to another member; no deadline of our own cuts it short (the validity deadline decides).
       const response = await this.#session.keys.set(this.key, '', {
         ttl: this.#session.ttl,
         refresh: true,
         prevExist: true,
         prevIndex: this.#modifiedIndex,
-        retrySafe: true,
-        signal: this.#stopController.signal,
+        signal: AbortSignal.timeout(Math.max(200, Math.round(this.#refreshMs))),
       });
-      const node = response.node;
-      if (node) {
-        this.#modifiedIndex = node.modifiedIndex;
-        this.#createdIndex ??= node.createdIndex;
-        this.#values = [node.value];
-      }
+      // Even when stopped meanwhile: the key changed, and a release deletes it with this index.
+      this.#modifiedIndex = response.node?.modifiedIndex ?? this.#modifiedIndex;
       if (this.#stopped) return;
-      this.#renewed(sentAt);
+      this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
+      this.#armDeadline();
       this.#schedule(this.#refreshMs);
     } catch (error) {
       if (this.#stopped) return;
       const code = (error as EtcdError).errorCode;
-      if (code === 100) {
-        this.lose('the key is gone', error);
+      if (code === 100 || code === 101) {
+        this.lose(code === 100 ? 'the key is gone' : 'the key was changed by someone else', error);
         return;
-      }
-      if (code === 101) {
-        // Maybe our own earlier attempt, applied late by a member we left: the key tells.
-        const since = this.#unconfirmedSince ?? sentAt;
-        const own = await this.#reread().then(
-          (node) => (node ? 'own' : 'foreign'),
-          () => 'unknown',
-        );
-        if (this.#stopped) return;
-        if (own === 'foreign') {
-          this.lose('the key was changed by someone else', error);
-          return;
-        }
-        if (own === 'own') {
-          // Renewed by a write of ours sent no earlier than `since`.
-          this.#renewed(since);
-          this.#schedule(this.#refreshMs);
-          return;
-        }
       }
       // At risk: try again soon; the deadline decides when it is lost.
       this.#schedule(Math.min(250, this.#refreshMs / 2));

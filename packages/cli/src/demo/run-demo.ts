@@ -88,7 +88,6 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
       endpoints: [...cluster.clientURLs],
       headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
       watchLivenessInterval: DEMO_CLIENT.livenessMs,
-      retrySafeTimeout: DEMO_CLIENT.retrySafeTimeoutMs,
     });
     const keys = new KeysAPI(client);
     void observeElection(keys, recorder, observers.signal);

@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
-import { deleteOwn } from './delete-own.js';
 import { readDir } from './read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
@@ -106,15 +105,10 @@ function toEntry(node: Node): QueueEntry {
   return { key: node.key, createdIndex: node.createdIndex, modifiedIndex: node.modifiedIndex, data };
 }
 
-/** Keeps a contender's key alive, telling the session how to recognise it (createdIndex and value). */
-function keepEntry(session: Session, entry: QueueEntry, value: string, sentAt: number): SessionKey {
-  return session.keep(entry.key, entry.modifiedIndex, sentAt, { createdIndex: entry.createdIndex, value });
-}
-
 /**
  * A contender's key in a queue directory (the Curator / etcd-concurrency queue): created in order with a TTL,
  * kept alive by a {@link Session}, carrying a unique owner id so that a create whose reply was lost is found
- * again instead of duplicated, and a duplicate made by a late first attempt is recognised and removed.
+ * again instead of duplicated.
  */
 export class QueueTicket {
   readonly key: string;
@@ -125,18 +119,15 @@ export class QueueTicket {
   readonly #session: Session;
   readonly #dir: string;
   readonly #data: QueueValue;
-  /** The value the key holds, as we last wrote it. */
-  #value: string;
   #removed: Promise<void> | undefined;
 
-  private constructor(session: Session, dir: string, entry: QueueEntry, value: string, kept: SessionKey) {
+  private constructor(session: Session, dir: string, entry: QueueEntry, kept: SessionKey) {
     this.#session = session;
     this.#dir = dir;
     this.key = entry.key;
     this.createdIndex = entry.createdIndex;
     this.owner = entry.data.owner ?? '';
     this.#data = entry.data;
-    this.#value = value;
     this.kept = kept;
   }
 
@@ -149,15 +140,11 @@ export class QueueTicket {
   ): Promise<QueueTicket> {
     const data: QueueValue = { owner: randomUUID(), host: hostname(), pid: process.pid, ...payload };
     const value = JSON.stringify(data);
-    // A key found again may have been made by any attempt: its validity counts from the first.
-    const firstSentAt = performance.now();
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const sentAt = performance.now();
       try {
-        // retrySafe: an attempt stuck on a slow member moves on to another one. Its late success would leave a
-        // second key with our owner id, which waitUntil() finds and deletes.
-        const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl, retrySafe: true });
+        const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl });
         const node = response.node!;
         const entry = {
           key: node.key,
@@ -165,7 +152,7 @@ export class QueueTicket {
           modifiedIndex: node.modifiedIndex,
           data,
         };
-        return new QueueTicket(session, dir, entry, value, keepEntry(session, entry, value, sentAt));
+        return new QueueTicket(session, dir, entry, session.keep(entry.key, entry.modifiedIndex, sentAt));
       } catch (error) {
         if (error instanceof EtcdError) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
@@ -174,7 +161,7 @@ export class QueueTicket {
           () => undefined,
         );
         if (found)
-          return new QueueTicket(session, dir, found, value, keepEntry(session, found, value, firstSentAt));
+          return new QueueTicket(session, dir, found, session.keep(found.key, found.modifiedIndex, sentAt));
         if (attempt >= 3) throw error;
         await sleep(100 * attempt, signal);
       }
@@ -201,7 +188,7 @@ export class QueueTicket {
       if (!listing) {
         seen = undefined;
         try {
-          listing = await this.sweep(await listQueue(this.#session.keys, this.#dir, combined));
+          listing = await listQueue(this.#session.keys, this.#dir, combined);
         } catch {
           if (combined.aborted) throw combined.reason;
           await sleep(100, combined);
@@ -237,24 +224,6 @@ export class QueueTicket {
     }
   }
 
-  /**
-   * Deletes the other keys with our owner id from a listing (and returns the listing without them): a create
-   * repeated on another member leaves one when a slow member applies the first attempt late. Such a key is
-   * not kept alive, and would block the contenders behind it until its TTL ran out.
-   */
-  async sweep(listing: QueueListing): Promise<QueueListing> {
-    const extra = listing.entries.filter(
-      (entry) => entry.data.owner === this.owner && entry.key !== this.key,
-    );
-    if (extra.length === 0) return listing;
-    await Promise.all(
-      extra.map((entry) =>
-        deleteOwn(this.#session.keys, entry.key, entry.createdIndex, entry.modifiedIndex).catch(() => {}),
-      ),
-    );
-    return { entries: listing.entries.filter((entry) => !extra.includes(entry)), index: listing.index };
-  }
-
   /** A grant only counts while the key is within its validity deadline (it may have run out while waiting). */
   #stillValid(listing: QueueListing): QueueListing {
     if (!this.kept.valid) throw new SessionLostError(this.key, 'validity deadline passed while waiting');
@@ -269,24 +238,11 @@ export class QueueTicket {
   markHeld(): void {
     const value = JSON.stringify({ ...this.#data, held: true });
     this.kept
-      .modify(
-        async (prevIndex, signal) => {
-          const response = await this.#session.keys.set(this.key, value, {
-            prevIndex,
-            ttl: this.#session.ttl,
-            retrySafe: true,
-            signal,
-          });
-          return response.node!.modifiedIndex;
-        },
-        { value },
-      )
-      .then(
-        () => {
-          this.#value = value;
-        },
-        () => {},
-      );
+      .modify(async (prevIndex) => {
+        const response = await this.#session.keys.set(this.key, value, { prevIndex, ttl: this.#session.ttl });
+        return response.node!.modifiedIndex;
+      })
+      .catch(() => {});
   }
 
   /** The queue directory. */
@@ -296,33 +252,40 @@ export class QueueTicket {
 
   /** Rewrites the key with the same value (a `compareAndSwap` event), to wake the contender watching it. */
   touch(): Promise<void> {
-    return this.kept.modify(
-      async (prevIndex, signal) => {
-        const response = await this.#session.keys.set(this.key, this.#value, {
-          prevIndex,
-          ttl: this.#session.ttl,
-          retrySafe: true,
-          signal,
-        });
-        return response.node!.modifiedIndex;
-      },
-      // the value does not change: a 101 after a late first attempt finds it unchanged and counts as done
-      // (at worst the waiter behind misses this wake-up and reads again by its watchdog)
-      { value: this.#value },
-    );
+    return this.kept.modify(async (prevIndex) => {
+      const current = await this.#session.keys.get(this.key, { quorum: true });
+      const response = await this.#session.keys.set(this.key, current.node!.value, {
+        prevIndex,
+        ttl: this.#session.ttl,
+      });
+      return response.node!.modifiedIndex;
+    });
   }
 
   /**
    * Stops the keepalive and deletes the key with `prevIndex`, so that it can never delete someone else's key;
-   * the delete fails over from a slow member and retries transient failures a few times (the key expires by
-   * TTL otherwise); see `deleteOwn`. Idempotent.
+   * retries transient failures a few times (the key expires by TTL otherwise). Idempotent.
    */
   remove(): Promise<void> {
     this.#removed ??= (async () => {
       await this.kept.stop();
-      await deleteOwn(this.#session.keys, this.key, this.createdIndex, this.kept.modifiedIndex).catch(
-        () => {},
-      );
+      let prevIndex = this.kept.modifiedIndex;
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        try {
+          await this.#session.keys.delete(this.key, { prevIndex });
+          return;
+        } catch (error) {
+          if (error instanceof EtcdError && error.errorCode === 100) return;
+          if (error instanceof EtcdError && error.errorCode === 101) {
+            // Changed since we last knew it: delete it only if it is still our key (same createdIndex).
+            const current = await this.#session.keys.get(this.key, { quorum: true }).catch(() => undefined);
+            if (current && current.node?.createdIndex !== this.createdIndex) return;
+            if (current?.node) prevIndex = current.node.modifiedIndex;
+            continue;
+          }
+          await sleep(100 * attempt);
+        }
+      }
     })();
     return this.#removed;
   }
