@@ -71,8 +71,11 @@ export function interrupted(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onInt = (): void => controller.abort(new Interrupted('SIGINT'));
   const onTerm = (): void => controller.abort(new Interrupted('SIGTERM'));
-  process.once('SIGINT', onInt);
-  process.once('SIGTERM', onTerm);
+  // `on`, not `once`, until disposed: a `once` listener is gone by the time the next listener runs, and
+  // signal-exit (loaded by testcontainers' dependencies for the Docker backend) then sees itself alone and
+  // re-raises the signal, killing the process before it could clean up. Later signals abort nothing more.
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
   return {
     signal: controller.signal,
     dispose: () => {
