@@ -99,8 +99,8 @@ export async function attemptEndpoint(
   throw new RedirectError('client: too many redirect checks');
 }
 
-/** undici's codes for a connect or header timeout. */
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+/** undici's code for a connect timeout (the header timeout is `dispatchRequest`'s own: undici's is off). */
+const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 
 /**
  * One HTTP exchange (Go's `simpleHTTPClient`). The header timeout bounds the connection attempt (undici's
@@ -144,7 +144,7 @@ async function exchange(
     if (liveness?.aborted) throw liveness.reason;
     if (error instanceof ReplyTooLarge)
       throw new ResponseTooLargeError(endpoint.text, options.maxResponseSize);
-    if (error instanceof HeadersTimedOut || TIMEOUT_CODES.has((error as { code?: string }).code ?? ''))
+    if (error instanceof HeadersTimedOut || (error as { code?: string }).code === CONNECT_TIMEOUT)
       throw new HeaderTimeoutError(endpoint.text);
     const message = error instanceof Error ? error.message : String(error);
     throw new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
