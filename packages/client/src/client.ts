@@ -1,4 +1,5 @@
 import { Agent, type Dispatcher } from 'undici';
+import type { CallInfo } from './diagnostics.js';
 import {
   ClusterError,
   EndpointError,
@@ -14,6 +15,7 @@ import {
   defaultCheckRedirect,
   type RawResponse,
 } from './internal/attempt.js';
+import { type CallTrace, channels, newCall, traceCall, tracingCalls } from './internal/channels.js';
 import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
@@ -264,12 +266,32 @@ export class Client implements AsyncDisposable {
     });
   }
 
-  async #doOn(
+  #doOn(
     endpoints: readonly Endpoint[],
     pinned: number,
     action: Action,
     options: CallOptions,
     pin: (index: number) => void,
+  ): Promise<RawResponse> {
+    if (!tracingCalls()) return this.#attempts(endpoints, pinned, action, options, pin, undefined);
+    const call = newCall(
+      action.operation ?? 'request',
+      action.key,
+      action.oneShot === true,
+      options.retrySafe === true,
+      action.watch,
+    );
+    const trace: CallTrace = { call, attempt: 0 };
+    return traceCall(trace, () => this.#attempts(endpoints, pinned, action, options, pin, trace));
+  }
+
+  async #attempts(
+    endpoints: readonly Endpoint[],
+    pinned: number,
+    action: Action,
+    options: CallOptions,
+    pin: (index: number) => void,
+    trace: CallTrace | undefined,
   ): Promise<RawResponse> {
     const { signal } = options;
     signal?.throwIfAborted();
@@ -283,6 +305,7 @@ export class Client implements AsyncDisposable {
       const index = order ? order[i]! : (pinned + i) % endpoints.length;
       const endpoint = endpoints[index]!;
       const liveness = action.wait ? health.watch(endpoint) : undefined;
+      if (trace) trace.attempt = i + 1;
       try {
         const response = await attemptEndpoint(endpoint, action, {
           dispatcher: this.#dispatcher,
@@ -294,6 +317,7 @@ export class Client implements AsyncDisposable {
           maxResponseSize: this.#maxResponseSize,
           signal,
           liveness: liveness?.signal,
+          trace,
         });
         health.answered(endpoint);
         if (index !== pinned) pin(index);
@@ -302,8 +326,15 @@ export class Client implements AsyncDisposable {
         if (signal?.aborted) throw signal.reason;
         health.failed(endpoint, error);
         if (action.oneShot && !retrySafe) {
-          pin(health.next(endpoints, index));
+          const next = health.next(endpoints, index);
+          if (trace && next !== index)
+            publishFailover(trace.call, action, endpoint, endpoints[next]!, 'pin', error);
+          pin(next);
           throw error;
+        }
+        if (trace && i + 1 < endpoints.length) {
+          const next = endpoints[order ? order[i + 1]! : (pinned + i + 1) % endpoints.length]!;
+          publishFailover(trace.call, action, endpoint, next, 'retry', error);
         }
         errors.push(error instanceof Error ? error : new EndpointError(endpoint.text, String(error)));
       } finally {
@@ -389,7 +420,7 @@ export class Client implements AsyncDisposable {
    * @throws {EmptyBodyError | InvalidResponseError} when the endpoint is not etcd.
    */
   async getVersion(options: CallOptions = {}): Promise<Versions> {
-    return decodeVersion(await this.do(getAction('/version', {}), options));
+    return decodeVersion(await this.do(getAction('/version', {}, { operation: 'version' }), options));
   }
 
   /** Closes the client's own dispatcher (not one passed in). Calls after this fail. Idempotent. */
@@ -402,6 +433,28 @@ export class Client implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/** Publishes a failover (and a watch:move for a watch's wait). */
+function publishFailover(
+  call: CallInfo,
+  action: Action,
+  from: Endpoint,
+  to: Endpoint,
+  kind: 'retry' | 'pin',
+  error: unknown,
+): void {
+  if (channels.failover.hasSubscribers)
+    channels.failover.publish({ call, from: from.text, to: to.text, kind, error });
+  if (action.watch && kind === 'retry' && channels.watchMove.hasSubscribers) {
+    channels.watchMove.publish({
+      watch: action.watch,
+      from: from.text,
+      to: to.text,
+      waitIndex: action.waitIndex ?? 0,
+      error,
+    });
   }
 }
 

@@ -12,6 +12,24 @@ export {
   EndpointSelectionMode,
   type Versions,
 } from './client.js';
+export {
+  type CallEndMessage,
+  type CallErrorMessage,
+  type CallInfo,
+  type CallStartMessage,
+  ClientChannels,
+  type FailoverMessage,
+  type MemberHealthMessage,
+  type RequestEndMessage,
+  type RequestErrorMessage,
+  type RequestHeadersMessage,
+  type RequestStartMessage,
+  type WatchEventMessage,
+  type WatchInfo,
+  type WatchMoveMessage,
+  type WatchResyncMessage,
+  type WatchStartMessage,
+} from './diagnostics.js';
 export { type DiscoverOptions, discoverEndpoints } from './discover.js';
 export {
   AuthError,

@@ -84,7 +84,7 @@ export class KeysAPI {
 
   /** The key's node, or a directory with its children. Fails over between members. */
   async get(key: string, options: GetOptions = {}): Promise<Response> {
-    return this.#send(getAction(this.#path(key), options), options);
+    return this.#send(getAction(this.#path(key), options, { operation: 'get', key: label(key) }), options);
   }
 
   /**
@@ -115,6 +115,8 @@ export class KeysAPI {
     return this.#send(
       {
         oneShot: options.prevExist === false,
+        operation: options.prevExist === false ? 'create' : options.prevExist ? 'update' : 'set',
+        key: label(key),
         httpRequest: (ep) => request(ep, 'PUT', path, params, body),
       },
       options,
@@ -146,6 +148,8 @@ export class KeysAPI {
     return this.#send(
       {
         oneShot: true,
+        operation: 'delete',
+        key: label(key),
         httpRequest: (ep) => ({
           ...request(ep, 'DELETE', path, params),
           headers: { 'content-type': FORM_CONTENT_TYPE },
@@ -168,7 +172,14 @@ export class KeysAPI {
     const ttl = whole('ttl', options.ttl);
     if (ttl) form.push(['ttl', String(ttl)]);
     const body = encodeValues(form);
-    return this.#send({ httpRequest: (ep) => request(ep, 'POST', path, [], body) }, options);
+    return this.#send(
+      {
+        operation: 'createInOrder',
+        key: label(dir),
+        httpRequest: (ep) => request(ep, 'POST', path, [], body),
+      },
+      options,
+    );
   }
 
   /**
@@ -176,7 +187,7 @@ export class KeysAPI {
    * {@link Watcher} for resuming after error 401.
    */
   watcher(key: string, options: WatcherOptions = {}): Watcher {
-    return Watcher.create(this.#client, this.#path(key), options);
+    return Watcher.create(this.#client, this.#path(key), label(key), options);
   }
 
   async #send(action: Action, options: CallOptions): Promise<Response> {
@@ -212,6 +223,11 @@ export function request(
   const target = buildURL(endpoint, `${endpoint.path}${path}`, params);
   if (body === undefined) return { method, ...target, headers: {} };
   return { method, ...target, headers: { 'content-type': FORM_CONTENT_TYPE }, body };
+}
+
+/** The key as diagnostics show it: rooted, as the caller named it (without the keys prefix). */
+function label(key: string): string {
+  return key !== '' && !key.startsWith('/') ? `/${key}` : key;
 }
 
 /** Validates a whole-number option (TTL seconds, an index); undefined and 0 mean "none". */

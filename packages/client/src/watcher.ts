@@ -1,7 +1,9 @@
 import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
+import type { WatchInfo } from './diagnostics.js';
 import { EmptyBodyError, InvalidResponseError } from './errors.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
+import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { decodeKeysResponse, type Response } from './internal/keys-response.js';
 
 /** Options of `KeysAPI.watcher`. */
@@ -38,20 +40,23 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #client: Client;
   readonly #path: string;
   readonly #recursive: boolean;
+  readonly #key: string;
+  #info: WatchInfo | undefined;
   readonly #closer = new AbortController();
   #waitIndex: number;
 
   /** @internal Use `KeysAPI.watcher`. */
-  static create(client: Client, path: string, options: WatcherOptions): Watcher {
-    return new Watcher(client, path, options);
+  static create(client: Client, path: string, key: string, options: WatcherOptions): Watcher {
+    return new Watcher(client, path, key, options);
   }
 
-  private constructor(client: Client, path: string, options: WatcherOptions) {
+  private constructor(client: Client, path: string, key: string, options: WatcherOptions) {
     const after = options.afterIndex ?? 0;
     if (!Number.isSafeInteger(after) || after < 0)
       throw new RangeError(`afterIndex must be a whole number >= 0, got ${after}`);
     this.#client = client;
     this.#path = path;
+    this.#key = key;
     this.#recursive = options.recursive === true;
     this.#waitIndex = after > 0 ? after + 1 : 0;
   }
@@ -76,8 +81,15 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
       ['wait', 'true'],
       ['waitIndex', String(this.#waitIndex)],
     ];
+    const info = this.#diagnostics();
+    if (info && channels.watchStart.hasSubscribers)
+      channels.watchStart.publish({ watch: info, waitIndex: this.#waitIndex });
     const action: Action = {
       wait: true,
+      operation: 'watch',
+      key: this.#key,
+      watch: info,
+      waitIndex: this.#waitIndex,
       httpRequest: (ep) => ({
         method: 'GET',
         ...buildURL(ep, `${ep.path}${this.#path}`, params),
@@ -85,17 +97,37 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
       }),
     };
     // Proxies and 2.x servers end idle waits with an empty 200: wait again (same index), backing off.
-    const response = await pRetry(async () => decodeKeysResponse(await this.#client.do(action, { signal })), {
-      retries: Number.POSITIVE_INFINITY,
-      factor: 2,
-      minTimeout: 25,
-      maxTimeout: MAX_EMPTY_BACKOFF_MS,
-      randomize: false,
-      signal,
-      shouldRetry: ({ error }) => error instanceof EmptyBodyError,
-    });
-    if (!response.node) throw new InvalidResponseError('client: watch reply without a node');
-    this.#waitIndex = response.node.modifiedIndex + 1;
+    let endpoint = '';
+    const response = await pRetry(
+      async () => {
+        const raw = await this.#client.do(action, { signal });
+        endpoint = raw.endpoint.text;
+        return decodeKeysResponse(raw);
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        factor: 2,
+        minTimeout: 25,
+        maxTimeout: MAX_EMPTY_BACKOFF_MS,
+        randomize: false,
+        signal,
+        shouldRetry: ({ error }) => error instanceof EmptyBodyError,
+      },
+    );
+    const node = response.node;
+    if (!node) throw new InvalidResponseError('client: watch reply without a node');
+    this.#waitIndex = node.modifiedIndex + 1;
+    if (info && channels.watchEvent.hasSubscribers) {
+      channels.watchEvent.publish({
+        watch: info,
+        endpoint,
+        action: response.action,
+        key: node.key,
+        modifiedIndex: node.modifiedIndex,
+        etcdIndex: response.index,
+        lag: Math.max(0, response.index - node.modifiedIndex),
+      });
+    }
     return response;
   }
 
@@ -105,10 +137,25 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * error 401.
    */
   async resync(options: CallOptions = {}): Promise<Response> {
-    const read = getAction(this.#path, { quorum: true, recursive: this.#recursive });
+    const read = getAction(
+      this.#path,
+      { quorum: true, recursive: this.#recursive },
+      { operation: 'resync', key: this.#key },
+    );
     const response = decodeKeysResponse(await this.#client.do(read, options));
     this.#waitIndex = response.index + 1;
+    const info = this.#diagnostics();
+    if (info && channels.watchResync.hasSubscribers)
+      channels.watchResync.publish({ watch: info, index: response.index });
     return response;
+  }
+
+  /** This watcher's {@link WatchInfo}, made the first time anyone listens. */
+  #diagnostics(): WatchInfo | undefined {
+    if (this.#info) return this.#info;
+    if (!watchTraced()) return undefined;
+    this.#info = newWatch(this.#key, this.#recursive);
+    return this.#info;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Response, void, undefined> {

@@ -1,3 +1,4 @@
+import type { WatchInfo } from '../diagnostics.js';
 import type { Endpoint } from './endpoints.js';
 import { canonicalURLPath, encodeValues, escapePath, parseQuery } from './path.js';
 
@@ -23,6 +24,14 @@ export interface Action {
   readonly oneShot?: boolean;
   /** A watch (`wait=true`): no header timeout; the liveness check applies instead. */
   readonly wait?: boolean;
+  /** What the call does, for diagnostics (`CallInfo.operation`); default `request`. */
+  readonly operation?: string;
+  /** The key as the caller named it, for diagnostics (`CallInfo.key`). */
+  readonly key?: string;
+  /** The watcher waiting, for diagnostics (`CallInfo.watch`). */
+  readonly watch?: WatchInfo | undefined;
+  /** The index a watch waits for, for diagnostics (`WatchMoveMessage.waitIndex`). */
+  readonly waitIndex?: number;
 }
 
 /**
@@ -51,6 +60,7 @@ export function buildURL(
 export function getAction(
   path: string,
   options: { quorum?: boolean; recursive?: boolean; sort?: boolean },
+  labels: { operation?: string; key?: string } = {},
 ): Action {
   const params: [string, string][] = [
     ['quorum', String(options.quorum === true)],
@@ -58,6 +68,7 @@ export function getAction(
     ['sorted', String(options.sort === true)],
   ];
   return {
+    ...labels,
     httpRequest: (endpoint) => ({
       method: 'GET',
       ...buildURL(endpoint, `${endpoint.path}${path}`, params),

@@ -1,7 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { RequestStartMessage } from '../diagnostics.js';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
+import { type CallTrace, channels } from './channels.js';
 import { printCurl } from './curl.js';
 import { dispatchRequest, HeadersTimedOut, ReplyTooLarge } from './dispatch.js';
 import { type Endpoint, redactUserinfo } from './endpoints.js';
@@ -42,6 +44,8 @@ export interface AttemptOptions {
   readonly signal: AbortSignal | undefined;
   /** Aborts the attempt (not the call) when the endpoint is found dead mid-request. */
   readonly liveness?: AbortSignal | undefined;
+  /** The call being traced (diagnostics channels), when anyone listens. */
+  readonly trace?: CallTrace | undefined;
 }
 
 /** A single value of a header, as Go's `Header.Get` gives it. */
@@ -76,7 +80,7 @@ export async function attemptEndpoint(
           : undefined;
       }
     }
-    const response = await exchange(endpoint, spec, action.wait === true, authorization, options);
+    const response = await exchange(endpoint, spec, action.wait === true, authorization, options, hop);
     if (Math.floor(response.status / 100) === 3) {
       const target = header(response, 'location');
       if (!target) throw new RedirectError('location header not set');
@@ -115,10 +119,12 @@ async function exchange(
   wait: boolean,
   authorization: string | undefined,
   options: AttemptOptions,
+  hop: number,
 ): Promise<RawResponse> {
-  const { signal, liveness } = options;
+  const { signal, liveness, trace } = options;
   signal?.throwIfAborted();
   printCurl(spec.method, spec.origin + spec.path, spec.body);
+  const request = trace ? startRequest(trace, endpoint, spec, hop) : undefined;
   const headers = authorization ? { ...spec.headers, authorization } : spec.headers;
   // A signal makes undici do real work per request: pass one only when something can abort.
   const abort = signal && liveness ? AbortSignal.any([signal, liveness]) : (signal ?? liveness);
@@ -137,16 +143,66 @@ async function exchange(
       abort,
       options.maxResponseSize,
       wait ? 0 : options.headerTimeoutMs,
+      request && channels.requestHeaders.hasSubscribers
+        ? (status) =>
+            channels.requestHeaders.publish({
+              ...request.message,
+              status,
+              durationMs: performance.now() - request.started,
+            })
+        : undefined,
     );
+    if (request && channels.requestEnd.hasSubscribers) {
+      channels.requestEnd.publish({
+        ...request.message,
+        status: reply.status,
+        durationMs: performance.now() - request.started,
+        bytes: Buffer.byteLength(reply.body),
+      });
+    }
     return { status: reply.status, headers: reply.headers, body: reply.body, endpoint };
   } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    if (liveness?.aborted) throw liveness.reason;
-    if (error instanceof ReplyTooLarge)
-      throw new ResponseTooLargeError(endpoint.text, options.maxResponseSize);
-    if (error instanceof HeadersTimedOut || (error as { code?: string }).code === CONNECT_TIMEOUT)
-      throw new HeaderTimeoutError(endpoint.text);
-    const message = error instanceof Error ? error.message : String(error);
-    throw new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
+    const failure = attemptError(endpoint, error, options);
+    if (request && channels.requestError.hasSubscribers) {
+      channels.requestError.publish({
+        ...request.message,
+        error: failure,
+        durationMs: performance.now() - request.started,
+      });
+    }
+    throw failure;
   }
+}
+
+/** The error an exchange rejects with: the caller's abort reason as is, or the client's own error. */
+function attemptError(endpoint: Endpoint, error: unknown, options: AttemptOptions): unknown {
+  const { signal, liveness } = options;
+  if (signal?.aborted) return signal.reason;
+  if (liveness?.aborted) return liveness.reason;
+  if (error instanceof ReplyTooLarge)
+    return new ResponseTooLargeError(endpoint.text, options.maxResponseSize);
+  if (error instanceof HeadersTimedOut || (error as { code?: string }).code === CONNECT_TIMEOUT)
+    return new HeaderTimeoutError(endpoint.text);
+  const message = error instanceof Error ? error.message : String(error);
+  return new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
+}
+
+/** Publishes request:start (when anyone listens) and returns what the request's later events carry. */
+function startRequest(
+  trace: CallTrace,
+  endpoint: Endpoint,
+  spec: HttpRequestSpec,
+  hop: number,
+): { readonly message: RequestStartMessage; readonly started: number } {
+  const message: RequestStartMessage = {
+    call: trace.call,
+    endpoint: endpoint.text,
+    attempt: trace.attempt,
+    hop,
+    method: spec.method,
+    origin: spec.origin,
+    path: spec.path,
+  };
+  if (channels.requestStart.hasSubscribers) channels.requestStart.publish(message);
+  return { message, started: performance.now() };
 }

@@ -12,6 +12,7 @@ export function authAction(
   jsonHeader = body !== undefined,
 ): Action {
   return {
+    operation: 'auth',
     httpRequest(endpoint): HttpRequestSpec {
       const target = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/auth', ...parts), [], false);
       const headers: Record<string, string> = jsonHeader ? { 'content-type': JSON_CONTENT_TYPE } : {};

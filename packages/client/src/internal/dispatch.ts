@@ -30,7 +30,7 @@ export interface WholeReply {
  * `headersTimeoutMs` (0: none) is a timer of this function's own, armed at dispatch and cleared when the
  * response starts: when it fires the promise rejects at once with a {@link HeadersTimedOut} and the request is
  * aborted. undici's own `headersTimeout` runs on a coarse timer that fires up to about 500 ms late; pass 0 for
- * it.
+ * it. `onHeaders` is called with the status when the response headers arrive.
  */
 export function dispatchRequest(
   dispatcher: Dispatcher,
@@ -38,6 +38,7 @@ export function dispatchRequest(
   signal: AbortSignal | undefined,
   maxBytes = 0,
   headersTimeoutMs = 0,
+  onHeaders?: (status: number) => void,
 ): Promise<WholeReply> {
   return new Promise((resolve, reject) => {
     let status = 0;
@@ -83,8 +84,11 @@ export function dispatchRequest(
         }
         status = statusCode;
         headers = responseHeaders as Record<string, string | string[] | undefined>;
-        if (maxBytes > 0 && Number(headers['content-length']) > maxBytes)
+        if (maxBytes > 0 && Number(headers['content-length']) > maxBytes) {
           controller.abort(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
+          return;
+        }
+        onHeaders?.(statusCode);
       },
       onResponseData(controller, chunk) {
         received += chunk.length;

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { EndpointError, HeaderTimeoutError, ResponseTooLargeError } from '../errors.js';
+import { channels } from './channels.js';
 import type { Endpoint } from './endpoints.js';
 import { probeHealth } from './liveness.js';
 
@@ -78,7 +79,7 @@ export class MemberHealth {
     if (!state) return;
     state.failures = 0;
     if (state.suspect) {
-      this.#mark(state, false);
+      this.#mark(state, false, 'answered a request');
       this.#settle(state);
     }
   }
@@ -95,6 +96,7 @@ export class MemberHealth {
     this.#suspect(
       this.#state(endpoint),
       new EndpointError(text, `client: endpoint ${text} failed a request: ${message}`, { cause: error }),
+      'failed a request',
     );
   }
 
@@ -135,10 +137,19 @@ export class MemberHealth {
     for (const state of this.#members.values()) clearTimeout(state.timer);
   }
 
-  #mark(state: MemberState, suspect: boolean): void {
+  /** Marks the member suspect or not; a `reason` publishes the change (member:health). */
+  #mark(state: MemberState, suspect: boolean, reason?: string, error?: unknown): void {
     if (state.suspect === suspect) return;
     state.suspect = suspect;
     this.#suspects += suspect ? 1 : -1;
+    if (reason !== undefined && channels.memberHealth.hasSubscribers) {
+      channels.memberHealth.publish({
+        endpoint: state.endpoint.text,
+        state: suspect ? 'suspect' : 'healthy',
+        reason,
+        error,
+      });
+    }
   }
 
   #state(endpoint: Endpoint): MemberState {
@@ -150,8 +161,8 @@ export class MemberHealth {
     return state;
   }
 
-  #suspect(state: MemberState, reason: EndpointError): void {
-    this.#mark(state, true);
+  #suspect(state: MemberState, reason: EndpointError, why: string): void {
+    this.#mark(state, true, why, reason);
     for (const controller of state.watches) controller.abort(reason);
     state.watches.clear();
     this.#settle(state);
@@ -189,10 +200,14 @@ export class MemberHealth {
     if (this.#closed || this.#members.get(state.endpoint.text) !== state) return;
     if (healthy) {
       state.failures = 0;
-      this.#mark(state, false);
+      this.#mark(state, false, 'passed a health check');
     } else if (++state.failures >= 2 && (!state.suspect || state.watches.size > 0)) {
       const text = state.endpoint.text;
-      this.#suspect(state, new EndpointError(text, `client: endpoint ${text} failed its health check`));
+      this.#suspect(
+        state,
+        new EndpointError(text, `client: endpoint ${text} failed its health check`),
+        'failed its health check',
+      );
     }
     this.#settle(state);
   }

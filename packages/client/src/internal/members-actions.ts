@@ -18,6 +18,7 @@ export interface Member {
 /** A members API request: `path.Join(ep.Path, "/v2/members", suffix)`. */
 export function membersAction(method: HttpRequestSpec['method'], suffix = '', body?: unknown): Action {
   return {
+    operation: membersOperation(method, suffix),
     httpRequest(endpoint: Endpoint): HttpRequestSpec {
       const target = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/members', suffix), [], false);
       if (body === undefined) return { method, ...target, headers: {} };
@@ -29,6 +30,12 @@ export function membersAction(method: HttpRequestSpec['method'], suffix = '', bo
       };
     },
   };
+}
+
+/** The diagnostics name of a members call. */
+function membersOperation(method: HttpRequestSpec['method'], suffix: string): string {
+  if (method === 'GET') return suffix === 'leader' ? 'members.leader' : 'members.list';
+  return method === 'POST' ? 'members.add' : method === 'DELETE' ? 'members.remove' : 'members.update';
 }
 
 /** Decodes a member, accepting Go's case-insensitive field names. */
