@@ -1,0 +1,2 @@
+export { type Instrumentation, type InstrumentOptions, instrument } from './instrument.js';
+export { MetricNames } from './metric-names.js';
