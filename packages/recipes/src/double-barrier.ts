@@ -41,7 +41,8 @@ export class DoubleBarrier {
    */
   async enter(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
-    const ticket = await QueueTicket.enqueue(this.#session, this.#members, {}, signal);
+    // a member key, not a contender for something held: no diagnostics events (recipe undefined)
+    const ticket = await QueueTicket.enqueue(this.#session, this.#members, {}, undefined, signal);
     this.#ticket = ticket;
     try {
       const { entries } = await listQueue(this.#keys, this.#members, signal);

@@ -1,8 +1,9 @@
 import type { KeysAPI } from '@etcdkit/client';
-import { orRemove } from './internal/held.js';
+import { channels, publishLeader } from './internal/channels.js';
+import { announceHeld, orRemove, releaseHeld } from './internal/held.js';
 import { listQueue, predecessor, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
-import { Session, type SessionOptions } from './session.js';
+import { isKeptHere, Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Election}. */
 export interface ElectionOptions extends SessionOptions {
@@ -57,11 +58,22 @@ export class Election {
    * @throws the reason of `signal` when it aborts (the candidate's key is removed first).
    */
   async campaign(value: string, options: { signal?: AbortSignal } = {}): Promise<Term> {
-    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { value }, options.signal);
+    const startedAt = performance.now();
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { value }, 'election', options.signal);
     await orRemove(ticket, () => ticket.waitUntil(predecessor, options.signal));
     ticket.markHeld();
+    const heldAt = announceHeld(ticket, startedAt);
+    reportLeader(this.#dir, { key: ticket.key, value, fencingToken: ticket.createdIndex });
     void this.#guard(ticket);
-    const resign = (): Promise<void> => ticket.remove();
+    let resigned: Promise<void> | undefined;
+    const resign = (): Promise<void> => {
+      resigned ??= (async () => {
+        const lostBefore = ticket.kept.signal.aborted;
+        await releaseHeld(ticket, heldAt);
+        if (!lostBefore) reportNoLeader(this.#dir, Number.POSITIVE_INFINITY, ticket.key);
+      })();
+      return resigned;
+    };
     return {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
@@ -105,6 +117,8 @@ export class Election {
       const id = leader ? `${leader.key}\n${leader.value}` : '';
       if (id !== last) {
         last = id;
+        if (leader) reportLeader(this.#dir, leader);
+        else reportNoLeader(this.#dir, listing.index);
         yield leader;
       }
       try {
@@ -135,13 +149,46 @@ export class Election {
         signal,
         watchdogMs: this.#session.ttl * 1000,
       }).catch(() => undefined);
-      if (event && GONE_ACTIONS.has(event.action)) {
+      if (event?.node && GONE_ACTIONS.has(event.action)) {
         ticket.kept.lose(`the leader key was removed (${event.action})`);
+        reportNoLeader(this.#dir, event.node.modifiedIndex, ticket.key);
         return;
       }
       if (event?.node) afterIndex = event.node.modifiedIndex;
     }
   }
+}
+
+/**
+ * Per election name, the leader this process last published on `election:leader` (`key` undefined: none) and
+ * the highest leader createdIndex it published. Leaders' createdIndexes only rise, so a read older than what
+ * was published already (an observer's, racing a campaign or a resign of this process) is recognised and not
+ * published again: each change is published once per process, whichever observer, campaign or resign saw it
+ * first. Kept only while the channel has subscribers.
+ */
+const reported = new Map<string, { readonly key: string | undefined; readonly createdIndex: number }>();
+
+/** This process sees `leader` lead election `name`. */
+function reportLeader(name: string, leader: LeaderInfo): void {
+  if (!channels.electionLeader.hasSubscribers) return;
+  const last = reported.get(name);
+  if (last && leader.fencingToken <= last.createdIndex) return; // the same leader, or an older one
+  reported.set(name, { key: leader.key, createdIndex: leader.fencingToken });
+  publishLeader(name, leader.key, leader.value, leader.fencingToken, isKeptHere(leader.key));
+}
+
+/**
+ * This process sees no leader of election `name`: a read at `index` found none, or (`gone`) the leader key it
+ * knew was removed at `index` (a resign passes +Infinity).
+ */
+function reportNoLeader(name: string, index: number, gone?: string): void {
+  if (!channels.electionLeader.hasSubscribers) return;
+  const last = reported.get(name);
+  if (last && last.key === undefined) return; // none already
+  if (gone !== undefined && last?.key !== gone) return; // not the leader this process last saw
+  if (last && index < last.createdIndex) return; // a read from before that leader was created
+  reported.set(name, { key: undefined, createdIndex: last?.createdIndex ?? 0 });
+  publishLeader(name, undefined, undefined, 0, false);
 }
 
 function leaderOf(listing: QueueListing): LeaderInfo | null {

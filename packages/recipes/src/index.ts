@@ -1,4 +1,15 @@
 export { Barrier, BarrierHeldError, type BarrierOptions } from './barrier.js';
+export {
+  type AcquiredMessage,
+  type AtRiskMessage,
+  type EnqueueMessage,
+  type HandoffMessage,
+  type LeaderMessage,
+  type LostMessage,
+  RecipeChannels,
+  type RegistryMessage,
+  type ReleasedMessage,
+} from './diagnostics.js';
 export { DoubleBarrier, TooManyMembersError } from './double-barrier.js';
 export { Election, type ElectionOptions, type LeaderInfo, type Term } from './election.js';
 export { RecipeError, SessionExpiredError, SessionLostError, StaleTokenError } from './errors.js';

@@ -80,13 +80,14 @@ export class Lock {
    * @throws the reason of `signal` when it aborts (the waiter's key is removed first).
    */
   async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
+    const startedAt = performance.now();
     const { signal } = options;
     const unlockLocal = await acquireLocal(localMutex(this.#keys, this.#dir), signal);
     try {
-      const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, signal);
+      const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, 'lock', signal);
       await orRemove(ticket, () => ticket.waitUntil(predecessor, signal));
       ticket.markHeld();
-      return heldLock(ticket, unlockLocal);
+      return heldLock(ticket, startedAt, unlockLocal);
     } catch (error) {
       unlockLocal();
       throw error;
@@ -95,18 +96,19 @@ export class Lock {
 
   /** Takes the lock if it is free right now, else resolves to `null` (leaving no key behind). */
   async tryAcquire(): Promise<HeldLock | null> {
+    const startedAt = performance.now();
     const mutex = localMutex(this.#keys, this.#dir);
     if (mutex.isLocked()) return null;
     const unlockLocal = await mutex.acquire();
     try {
-      const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {});
+      const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, 'lock');
       const { entries } = await listQueue(this.#keys, this.#dir).catch(async (error: unknown) => {
         await ticket.remove();
         throw error;
       });
       if (entries[0]?.key === ticket.key && ticket.kept.valid) {
         ticket.markHeld();
-        return heldLock(ticket, unlockLocal);
+        return heldLock(ticket, startedAt, unlockLocal);
       }
       await ticket.remove();
       unlockLocal();

@@ -1,5 +1,6 @@
 import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
+import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import { readDir } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
 import { Session, type SessionKey, type SessionOptions } from './session.js';
@@ -199,13 +200,19 @@ export class ServiceRegistry {
     return this.follow(service, new Map(), options.signal);
   }
 
-  /** @internal {@link watch}, reporting changes against the instances the caller knows already. */
+  /**
+   * @internal {@link watch}, reporting changes against the instances the caller knows already (read by the
+   * caller: published on `registry:add` here, as the watcher's first read would).
+   */
   async *follow(
     service: string,
     initial: ReadonlyMap<string, ServiceInstance>,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<ServiceChange, void, undefined> {
     const dir = this.#dir(service);
+    const announce = (event: RegistryEvent, instance: ServiceInstance, key?: string): void =>
+      publishRegistry(event, service, dir, instance.id, instance, key);
+    for (const instance of initial.values()) announce('registryAdd', instance);
     let known = new Map(initial);
     let index = 0;
     let fresh = true;
@@ -219,7 +226,12 @@ export class ServiceRegistry {
           await sleep(200, signal).catch(() => {});
           continue;
         }
-        yield* diff(known, read.instances);
+        for (const change of diff(known, read.instances)) {
+          // a re-read tells a removal, not how: `remove`
+          if (change.type !== 'updated')
+            announce(change.type === 'added' ? 'registryAdd' : 'registryRemove', change.instance);
+          yield change;
+        }
         known = read.instances;
         index = read.index;
         fresh = false;
@@ -235,6 +247,7 @@ export class ServiceRegistry {
           const gone = known.get(id);
           if (gone) {
             known.delete(id);
+            announce(event.action === 'expire' ? 'registryExpire' : 'registryRemove', gone, event.node!.key);
             yield { type: 'removed', instance: gone };
           }
         } else {
@@ -242,6 +255,7 @@ export class ServiceRegistry {
           if (!instance) continue;
           const before = known.get(id);
           known.set(id, instance);
+          if (!before) announce('registryAdd', instance, event.node!.key);
           yield { type: before ? 'updated' : 'added', instance };
         }
       } catch {

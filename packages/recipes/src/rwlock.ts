@@ -36,7 +36,8 @@ export class RWLock {
   }
 
   async #acquire(mode: 'r' | 'w', signal: AbortSignal | undefined): Promise<HeldLock> {
-    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { mode }, signal);
+    const startedAt = performance.now();
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, { mode }, 'rwlock', signal);
     await orRemove(ticket, async () => {
       await ticket.waitUntil((entries, mine) => {
         if (mode === 'w') return predecessor(entries, mine);
@@ -45,6 +46,6 @@ export class RWLock {
       }, signal);
     });
     if (mode === 'w') ticket.markHeld();
-    return heldLock(ticket);
+    return heldLock(ticket, startedAt);
   }
 }

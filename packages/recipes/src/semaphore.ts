@@ -26,8 +26,9 @@ export class Semaphore {
 
   /** Waits for a permit. Release it with `release()` (or `await using`). */
   async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
+    const startedAt = performance.now();
     const { signal } = options;
-    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, {}, signal);
+    const ticket = await QueueTicket.enqueue(this.#session, this.#dir, {}, 'semaphore', signal);
     let waited = false;
     await orRemove(ticket, async () => {
       await ticket.waitUntil((entries, mine) => {
@@ -38,7 +39,7 @@ export class Semaphore {
       // the waiter behind us watches our key: tell it we moved up
       if (waited) await ticket.touch().catch(() => {});
     });
-    return heldLock(ticket);
+    return heldLock(ticket, startedAt);
   }
 
   /** Stops the semaphore's own session. */

@@ -1,5 +1,14 @@
 import type { EtcdError, KeysAPI } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
+import { publishAtRisk, publishLost } from './internal/channels.js';
+
+/** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */
+const keptHere = new Set<string>();
+
+/** Whether `key` is kept alive by a session of this process (created by it, not stopped, not lost). */
+export function isKeptHere(key: string): boolean {
+  return keptHere.has(key);
+}
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -111,6 +120,7 @@ export class SessionKey {
     this.#marginMs = marginMs;
     this.#onStop = onStop;
     this.#validUntil = sentAt + session.ttl * 1000 - marginMs;
+    keptHere.add(key);
     this.#armDeadline();
     this.#schedule(refreshMs);
   }
@@ -136,6 +146,7 @@ export class SessionKey {
       this.#stopped = true;
       clearTimeout(this.#timer);
       clearTimeout(this.#deadline);
+      keptHere.delete(this.key);
       this.#onStop();
     }
     await this.#inFlight;
@@ -161,10 +172,15 @@ export class SessionKey {
     return run;
   }
 
-  /** Marks the key lost now (e.g. a watcher saw it deleted). */
+  /**
+   * Marks the key lost now (e.g. a watcher saw it deleted). Published as `lost` unless the key was stopped
+   * first (released, resigned, closed: its removal is no loss).
+   */
   lose(why: string, cause?: unknown): void {
     if (this.#controller.signal.aborted) return;
-    this.#controller.abort(new SessionLostError(this.key, why, cause === undefined ? undefined : { cause }));
+    const error = new SessionLostError(this.key, why, cause === undefined ? undefined : { cause });
+    if (!this.#stopped) publishLost(this.key, why, error);
+    this.#controller.abort(error);
     void this.stop();
   }
 
@@ -210,6 +226,7 @@ export class SessionKey {
         return;
       }
       // At risk: try again soon; the deadline decides when it is lost.
+      publishAtRisk(this.key, error, this.#validUntil);
       this.#schedule(Math.min(250, this.#refreshMs / 2));
     }
   }

@@ -1,11 +1,43 @@
 import type { HeldLock } from '../lock.js';
+import { publishAcquired, publishHandoff, publishReleased } from './channels.js';
 import type { QueueTicket } from './queue.js';
 
-/** A {@link HeldLock} over a queue ticket; `after` runs once the key is removed (e.g. a local unlock). */
-export function heldLock(ticket: QueueTicket, after: () => void = () => {}): HeldLock {
+/**
+ * The ticket is held now: publishes `handoff` (when the wait ended on the removal of the entry ahead) and
+ * `acquired` (`waitMs` from `startedAt`, the start of the recipe call). Returns when it was held.
+ */
+export function announceHeld(ticket: QueueTicket, startedAt: number): number {
+  const heldAt = performance.now();
+  const { recipe } = ticket;
+  if (recipe !== undefined) {
+    const previousKey = ticket.handoffFrom;
+    if (previousKey !== undefined)
+      publishHandoff(recipe, ticket.dir, ticket.key, previousKey, heldAt - ticket.handoffSeenAt);
+    publishAcquired(recipe, ticket.dir, ticket.key, ticket.createdIndex, heldAt - startedAt);
+  }
+  return heldAt;
+}
+
+/**
+ * Removes a held ticket's key; publishes `released` (`holdMs` from `heldAt`) once it is removed, unless the key
+ * was lost before (a loss is no release: `lost` told it).
+ */
+export async function releaseHeld(ticket: QueueTicket, heldAt: number): Promise<void> {
+  const lostBefore = ticket.kept.signal.aborted;
+  await ticket.remove();
+  if (!lostBefore && ticket.recipe !== undefined)
+    publishReleased(ticket.recipe, ticket.dir, ticket.key, performance.now() - heldAt);
+}
+
+/**
+ * A {@link HeldLock} over a queue ticket that has just been granted (see {@link announceHeld}; `startedAt` is
+ * when the acquire call began); `after` runs once the key is removed (e.g. a local unlock).
+ */
+export function heldLock(ticket: QueueTicket, startedAt: number, after: () => void = () => {}): HeldLock {
+  const heldAt = announceHeld(ticket, startedAt);
   let released: Promise<void> | undefined;
   const release = (): Promise<void> => {
-    released ??= ticket.remove().finally(after);
+    released ??= releaseHeld(ticket, heldAt).finally(after);
     return released;
   };
   return {

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
+import { publishEnqueue } from './channels.js';
 import { readDir } from './read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
@@ -83,6 +84,14 @@ function learn(listing: QueueListing, event: Response | undefined, mine: number)
   return { listing: { entries, index: listing.index }, trusted, seen };
 }
 
+/** The key of an entry queued before ours that `event` removed (delete, expire), else `undefined`. */
+function removedAhead(listing: QueueListing, event: Response | undefined, mine: number): string | undefined {
+  if (!event?.node || !GONE_ACTIONS.has(event.action)) return undefined;
+  const key = event.node.key;
+  const at = listing.entries.findIndex((entry) => entry.key === key);
+  return at >= 0 && at < mine ? key : undefined;
+}
+
 /** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours. */
 export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | undefined {
   return mine === 0 ? undefined : entries[mine - 1];
@@ -116,13 +125,24 @@ export class QueueTicket {
   readonly createdIndex: number;
   readonly kept: SessionKey;
   readonly owner: string;
+  /** The recipe, for the diagnostics events (`lock`, `rwlock`, ...); `undefined`: publish none. */
+  readonly recipe: string | undefined;
   readonly #session: Session;
   readonly #dir: string;
   readonly #data: QueueValue;
   #removed: Promise<void> | undefined;
+  #handoffKey: string | undefined;
+  #handoffAt = 0;
 
-  private constructor(session: Session, dir: string, entry: QueueEntry, kept: SessionKey) {
+  private constructor(
+    session: Session,
+    dir: string,
+    entry: QueueEntry,
+    kept: SessionKey,
+    recipe: string | undefined,
+  ) {
     this.#session = session;
+    this.recipe = recipe;
     this.#dir = dir;
     this.key = entry.key;
     this.createdIndex = entry.createdIndex;
@@ -131,11 +151,15 @@ export class QueueTicket {
     this.kept = kept;
   }
 
-  /** Creates the contender's key in `dir` and starts keeping it alive. */
+  /**
+   * Creates the contender's key in `dir` and starts keeping it alive. `recipe` names the recipe in the
+   * diagnostics events (`enqueue` here, `acquired`, `handoff` and `released` later); `undefined` publishes none.
+   */
   static async enqueue(
     session: Session,
     dir: string,
     payload: Omit<QueueValue, 'owner' | 'host' | 'pid'>,
+    recipe: string | undefined,
     signal?: AbortSignal,
   ): Promise<QueueTicket> {
     const data: QueueValue = { owner: randomUUID(), host: hostname(), pid: process.pid, ...payload };
@@ -152,7 +176,7 @@ export class QueueTicket {
           modifiedIndex: node.modifiedIndex,
           data,
         };
-        return new QueueTicket(session, dir, entry, session.keep(entry.key, entry.modifiedIndex, sentAt));
+        return QueueTicket.#joined(session, dir, entry, sentAt, recipe);
       } catch (error) {
         if (error instanceof EtcdError) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
@@ -160,12 +184,42 @@ export class QueueTicket {
           (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
           () => undefined,
         );
-        if (found)
-          return new QueueTicket(session, dir, found, session.keep(found.key, found.modifiedIndex, sentAt));
+        if (found) return QueueTicket.#joined(session, dir, found, sentAt, recipe);
         if (attempt >= 3) throw error;
         await sleep(100 * attempt, signal);
       }
     }
+  }
+
+  static #joined(
+    session: Session,
+    dir: string,
+    entry: QueueEntry,
+    sentAt: number,
+    recipe: string | undefined,
+  ): QueueTicket {
+    const ticket = new QueueTicket(
+      session,
+      dir,
+      entry,
+      session.keep(entry.key, entry.modifiedIndex, sentAt),
+      recipe,
+    );
+    if (recipe !== undefined) publishEnqueue(recipe, dir, entry.key, entry.createdIndex);
+    return ticket;
+  }
+
+  /**
+   * The hand-over that ended {@link waitUntil}: the entry ahead whose removal this waiter saw; `undefined` when
+   * the wait ended without waiting for a removal (the queue was free at once, or the last wake-up was none).
+   */
+  get handoffFrom(): string | undefined {
+    return this.#handoffKey;
+  }
+
+  /** When the waiter saw {@link handoffFrom} go (`performance.now()`). */
+  get handoffSeenAt(): number {
+    return this.#handoffAt;
   }
 
   /**
@@ -183,6 +237,11 @@ export class QueueTicket {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
     let listing: QueueListing | undefined;
     let seen: Learned['seen'] | undefined;
+    // For the `handoff` event: the entry ahead whose removal the last wake-up told (and when), and the entry
+    // last waited for (a re-read after a silent watch may be what tells its removal).
+    let goneKey: string | undefined;
+    let goneAt = 0;
+    let waitedOn: string | undefined;
     for (;;) {
       combined.throwIfAborted();
       if (!listing) {
@@ -194,6 +253,13 @@ export class QueueTicket {
           await sleep(100, combined);
           continue;
         }
+        if (goneKey === undefined && waitedOn !== undefined) {
+          const key = waitedOn;
+          if (!listing.entries.some((entry) => entry.key === key)) {
+            goneKey = key;
+            goneAt = performance.now();
+          }
+        }
       }
       const mine = listing.entries.findIndex((entry) => entry.key === this.key);
       if (mine < 0) {
@@ -201,19 +267,22 @@ export class QueueTicket {
         throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`);
       }
       const wait = blocker(listing.entries, mine);
-      if (!wait) return this.#stillValid(listing);
+      if (!wait) return this.#granted(listing, goneKey, goneAt);
       const event = await waitForEvent(this.#session.keys, wait.key, {
         afterIndex: seen && seen.key === wait.key ? seen.index : listing.index,
         recursive: wait.recursive === true,
         signal: combined,
         watchdogMs: this.#session.ttl * 1000,
       });
+      goneKey = removedAhead(listing, event, mine);
+      goneAt = goneKey === undefined ? 0 : performance.now();
+      waitedOn = wait.recursive === true ? undefined : wait.key;
       // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
       // ahead tells that nothing ahead of it is left. Otherwise the listing may be stale: read again.
       const learned = learn(listing, event, mine);
       if (learned) {
         const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
-        if (!blocker(learned.listing.entries, at)) return this.#stillValid(learned.listing);
+        if (!blocker(learned.listing.entries, at)) return this.#granted(learned.listing, goneKey, goneAt);
         if (learned.trusted) {
           listing = learned.listing;
           seen = learned.seen;
@@ -225,8 +294,10 @@ export class QueueTicket {
   }
 
   /** A grant only counts while the key is within its validity deadline (it may have run out while waiting). */
-  #stillValid(listing: QueueListing): QueueListing {
+  #granted(listing: QueueListing, goneKey: string | undefined, goneAt: number): QueueListing {
     if (!this.kept.valid) throw new SessionLostError(this.key, 'validity deadline passed while waiting');
+    this.#handoffKey = goneKey;
+    this.#handoffAt = goneAt;
     return listing;
   }
 
