@@ -51,7 +51,10 @@ export function addGlobalOptions(program: Command): Command {
         .default(DEFAULT_REQUEST_TIMEOUT_S)
         .argParser(positiveSeconds),
     )
-    .option('--debug', 'print each request (cURL lines, no credentials) and the cause of errors to stderr');
+    .option(
+      '--debug',
+      'print each request, failover and lock, election or registry event, the cURL lines (never credentials), and the cause of errors, to stderr',
+    );
 }
 
 function readPEM(file: string | undefined, what: string): Buffer | undefined {

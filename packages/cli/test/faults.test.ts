@@ -164,6 +164,45 @@ describe('--json and --debug', () => {
     expect(failing.stderr).not.toMatch(/s3cr3t/);
   });
 
+  it('--debug on lock prints the requests and the lock events, one line each, and never the password', async () => {
+    const password = 's3cr3t-lock-debug';
+    const run = await cli([
+      '--debug',
+      'lock',
+      'traced',
+      ...global,
+      '--username',
+      'root',
+      '--password',
+      password,
+      '--',
+      process.execPath,
+      '-e',
+      'setTimeout(() => console.log("held"), 200)',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('held\n');
+    const key = `${prefix}/locks/traced`;
+    const lines = run.stderr.split('\n').filter((line) => line.startsWith('etcdkit: debug: '));
+    // the waiter's key is created in order (POST), then the lock is held, then released
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^etcdkit: debug: 201 POST http:\/\/127\.0\.0\.1:\d+\/v2\/keys\/.* \d+ ms$/),
+    );
+    const acquired = lines.findIndex((line) =>
+      new RegExp(
+        `^etcdkit: debug: lock ${key}: acquired ${key}/\\d+ after waiting \\d+ ms \\(fencing token \\d+\\)$`,
+      ).test(line),
+    );
+    const released = lines.findIndex((line) =>
+      new RegExp(`^etcdkit: debug: lock ${key}: released ${key}/\\d+ after holding \\d+ ms$`).test(line),
+    );
+    expect(acquired, run.stderr).toBeGreaterThanOrEqual(0);
+    expect(released, run.stderr).toBeGreaterThan(acquired);
+    const held = Number(/after holding (\d+) ms/.exec(lines[released]!)![1]);
+    expect(held).toBeGreaterThanOrEqual(200); // the command ran for 200 ms while the lock was held
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/s3cr3t|cm9vdD/); // nor base64 of root:...
+  });
+
   it('cluster up -o json --port prints one JSON line with fixed-port endpoints that work, and stays up until Ctrl-C', async () => {
     const [port] = await freePorts(1);
     const run = startCli(['cluster', 'up', '--size', '1', '--port', String(port), '-o', 'json']);
