@@ -96,24 +96,36 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
         headers: {},
       }),
     };
-    // Proxies and 2.x servers end idle waits with an empty 200: wait again (same index), backing off.
     let endpoint = '';
-    const response = await pRetry(
-      async () => {
-        const raw = await this.#client.do(action, { signal });
-        endpoint = raw.endpoint.text;
-        return decodeKeysResponse(raw);
-      },
-      {
-        retries: Number.POSITIVE_INFINITY,
-        factor: 2,
-        minTimeout: 25,
-        maxTimeout: MAX_EMPTY_BACKOFF_MS,
-        randomize: false,
-        signal,
-        shouldRetry: ({ error }) => error instanceof EmptyBodyError,
-      },
-    );
+    const wait = async (): Promise<Response> => {
+      const raw = await this.#client.do(action, { signal });
+      endpoint = raw.endpoint.text;
+      return decodeKeysResponse(raw);
+    };
+    let response: Response;
+    try {
+      response = await wait();
+    } catch (error) {
+      // Proxies and 2.x servers end idle waits with an empty 200: wait again (same index), backing off from
+      // 25 ms. p-retry takes over only then (its machinery costs more than a wait's own bookkeeping); the
+      // empty reply just seen counts as its first attempt.
+      if (!(error instanceof EmptyBodyError)) throw error;
+      response = await pRetry(
+        (attempt) => {
+          if (attempt === 1) throw error;
+          return wait();
+        },
+        {
+          retries: Number.POSITIVE_INFINITY,
+          factor: 2,
+          minTimeout: 25,
+          maxTimeout: MAX_EMPTY_BACKOFF_MS,
+          randomize: false,
+          signal,
+          shouldRetry: ({ error: failure }) => failure instanceof EmptyBodyError,
+        },
+      );
+    }
     const node = response.node;
     if (!node) throw new InvalidResponseError('client: watch reply without a node');
     this.#waitIndex = node.modifiedIndex + 1;

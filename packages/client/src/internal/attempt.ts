@@ -126,8 +126,6 @@ async function exchange(
   printCurl(spec.method, spec.origin + spec.path, spec.body);
   const request = trace ? startRequest(trace, endpoint, spec, hop) : undefined;
   const headers = authorization ? { ...spec.headers, authorization } : spec.headers;
-  // A signal makes undici do real work per request: pass one only when something can abort.
-  const abort = signal && liveness ? AbortSignal.any([signal, liveness]) : (signal ?? liveness);
   try {
     const reply = await dispatchRequest(
       options.dispatcher,
@@ -140,17 +138,21 @@ async function exchange(
         headersTimeout: 0,
         bodyTimeout: 0,
       },
-      abort,
-      options.maxResponseSize,
-      wait ? 0 : options.headerTimeoutMs,
-      request && channels.requestHeaders.hasSubscribers
-        ? (status) =>
-            channels.requestHeaders.publish({
-              ...request.message,
-              status,
-              durationMs: performance.now() - request.started,
-            })
-        : undefined,
+      {
+        signal,
+        alsoSignal: liveness,
+        maxBytes: options.maxResponseSize,
+        headersTimeoutMs: wait ? 0 : options.headerTimeoutMs,
+        onHeaders:
+          request && channels.requestHeaders.hasSubscribers
+            ? (status) =>
+                channels.requestHeaders.publish({
+                  ...request.message,
+                  status,
+                  durationMs: performance.now() - request.started,
+                })
+            : undefined,
+      },
     );
     if (request && channels.requestEnd.hasSubscribers) {
       channels.requestEnd.publish({

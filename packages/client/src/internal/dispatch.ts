@@ -20,26 +20,37 @@ export interface WholeReply {
   readonly body: string;
 }
 
+/** What bounds and observes one request of {@link dispatchRequest}. */
+export interface DispatchControls {
+  /** Aborts the request (the promise rejects with the abort reason). */
+  readonly signal?: AbortSignal | undefined;
+  /** A second signal that aborts it too (two signals cost less than `AbortSignal.any` of them). */
+  readonly alsoSignal?: AbortSignal | undefined;
+  /** Largest reply body, in bytes; 0 (default): no limit. */
+  readonly maxBytes?: number;
+  /** Time allowed for the response headers, in ms; 0 (default): none. */
+  readonly headersTimeoutMs?: number;
+  /** Called with the status when the response headers arrive. */
+  readonly onHeaders?: ((status: number) => void) | undefined;
+}
+
 /**
  * Sends one request through `dispatcher.dispatch` and collects the whole reply. Compared with
  * `dispatcher.request`, it skips the body stream and its per-request machinery, which is most of the cost
- * of a small etcd reply. `signal` aborts the request (the promise rejects with the abort reason).
- * A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at once and
- * rejects with a {@link ReplyTooLarge}; `maxBytes` 0 means no limit.
+ * of a small etcd reply. `signal` and `alsoSignal` abort the request (the promise rejects with the abort
+ * reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at
+ * once and rejects with a {@link ReplyTooLarge}.
  *
- * `headersTimeoutMs` (0: none) is a timer of this function's own, armed at dispatch and cleared when the
- * response starts: when it fires the promise rejects at once with a {@link HeadersTimedOut} and the request is
- * aborted. undici's own `headersTimeout` runs on a coarse timer that fires up to about 500 ms late; pass 0 for
- * it. `onHeaders` is called with the status when the response headers arrive.
+ * `headersTimeoutMs` is a timer of this function's own, armed at dispatch and cleared when the response
+ * starts: when it fires the promise rejects at once with a {@link HeadersTimedOut} and the request is aborted.
+ * undici's own `headersTimeout` runs on a coarse timer that fires up to about 500 ms late; pass 0 for it.
  */
 export function dispatchRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
-  signal: AbortSignal | undefined,
-  maxBytes = 0,
-  headersTimeoutMs = 0,
-  onHeaders?: (status: number) => void,
+  controls: DispatchControls = {},
 ): Promise<WholeReply> {
+  const { signal, alsoSignal, maxBytes = 0, headersTimeoutMs = 0, onHeaders } = controls;
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
@@ -60,7 +71,10 @@ export function dispatchRequest(
     }
     const done = (): void => {
       if (timer !== undefined) clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (onAbort) {
+        signal?.removeEventListener('abort', onAbort);
+        alsoSignal?.removeEventListener('abort', onAbort);
+      }
     };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
@@ -69,13 +83,15 @@ export function dispatchRequest(
           controller.abort(timedOut);
           return;
         }
-        if (!signal) return;
-        if (signal.aborted) {
-          controller.abort(signal.reason);
+        if (!signal && !alsoSignal) return;
+        const aborted = signal?.aborted ? signal : alsoSignal?.aborted ? alsoSignal : undefined;
+        if (aborted) {
+          controller.abort(aborted.reason);
           return;
         }
-        onAbort = () => controller.abort(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
+        onAbort = () => controller.abort(signal?.aborted ? signal.reason : alsoSignal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        alsoSignal?.addEventListener('abort', onAbort, { once: true });
       },
       onResponseStart(controller, statusCode, responseHeaders) {
         if (timer !== undefined) {

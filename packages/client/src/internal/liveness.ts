@@ -28,8 +28,7 @@ export async function probeHealth(
         headersTimeout: 0,
         bodyTimeout: 0,
       },
-      AbortSignal.timeout(timeoutMs),
-      MAX_HEALTH_BODY,
+      { signal: AbortSignal.timeout(timeoutMs), maxBytes: MAX_HEALTH_BODY },
     );
     return !reportsUnhealthy(reply.body);
   } catch (error) {
