@@ -14,23 +14,52 @@
 
 /** The names of the recipes' channels. Part of the public API: they do not change within a major version. */
 export const RecipeChannels = {
-  /** A contender's key joined a queue (lock, rwlock, semaphore, election). {@link EnqueueMessage} */
+  /**
+   * A contender's key joined a queue (lock, rwlock, semaphore, election; a double barrier's member keys are no
+   * contenders and publish nothing). {@link EnqueueMessage}
+   */
   enqueue: 'etcdkit:recipes:enqueue',
-  /** A lock, read or write lock, or permit is held. {@link AcquiredMessage} */
+  /**
+   * A lock, read or write lock, or permit is held, or a campaign won (recipe `election`, the term's key).
+   * {@link AcquiredMessage}
+   */
   acquired: 'etcdkit:recipes:acquired',
-  /** A held lock or permit was released by its holder. {@link ReleasedMessage} */
+  /**
+   * A held lock or permit was released by its holder (`release()`, or a term's `resign()`), once its key is
+   * deleted. Not after a loss: a key lost before its release publishes only `lost`. {@link ReleasedMessage}
+   */
   released: 'etcdkit:recipes:released',
-  /** A waiter became holder because the holder ahead of it went away (a hand-over). {@link HandoffMessage} */
+  /**
+   * A waiter became holder because the holder ahead of it went away (a hand-over), published just before its
+   * `acquired`. Not when the lock was free at once. {@link HandoffMessage}
+   */
   handoff: 'etcdkit:recipes:handoff',
-  /** A kept key's refresh failed; it is still valid but may be lost. {@link AtRiskMessage} */
+  /**
+   * A kept key's refresh failed; it is still valid but may be lost. Published for each failed attempt (they are
+   * retried every 250 ms at most until the validity deadline). {@link AtRiskMessage}
+   */
   atRisk: 'etcdkit:recipes:atRisk',
-  /** A kept key (a held lock, a term, a registration, a waiter) is lost. {@link LostMessage} */
+  /**
+   * A kept key (a held lock, a term, a registration, a waiter) is lost, just before its `signal` aborts. Not when
+   * it was stopped first (released, resigned, closed). {@link LostMessage}
+   */
   lost: 'etcdkit:recipes:lost',
-  /** An election's leader changed, as this process saw it. {@link LeaderMessage} */
+  /**
+   * An election's leader changed, as this process saw it: by `observe()` (its first read too), a won
+   * `campaign()`, a `resign()`, or a leader key of its own removed. Once per change per process and election
+   * name, whichever saw it first; a read older than a change already published is not published.
+   * {@link LeaderMessage}
+   */
   electionLeader: 'etcdkit:recipes:election:leader',
-  /** A registry watcher saw an instance appear. {@link RegistryMessage} */
+  /**
+   * A registry watcher (`watch()`, or a `cache()`, each on its own) saw an instance appear, its first read
+   * included. {@link RegistryMessage}
+   */
   registryAdd: 'etcdkit:recipes:registry:add',
-  /** A registry watcher saw an instance removed (deregistered or deleted). {@link RegistryMessage} */
+  /**
+   * A registry watcher saw an instance removed (deregistered or deleted), or found it gone at a re-read (after
+   * error 401 or a silent watch), which cannot tell how. {@link RegistryMessage}
+   */
   registryRemove: 'etcdkit:recipes:registry:remove',
   /** A registry watcher saw an instance's key expire (its process stopped refreshing it). {@link RegistryMessage} */
   registryExpire: 'etcdkit:recipes:registry:expire',
@@ -107,7 +136,7 @@ export interface LeaderMessage {
   readonly value: string | undefined;
   /** The leader key's createdIndex (its term's fencing token), 0 when there is none. */
   readonly createdIndex: number;
-  /** Whether this leader is a campaign of this process. */
+  /** Whether this leader is a campaign of this process (its key is kept alive by a session of this process). */
   readonly self: boolean;
 }
 
