@@ -1,4 +1,4 @@
-// The READMEs as a user meets them: the four packages packed with `npm pack`, installed from the tarballs into a
+// The READMEs as a user meets them: the five packages packed with `npm pack`, installed from the tarballs into a
 // fresh project outside the workspace, every TypeScript/JavaScript block of the READMEs type-checked there
 // (strict, NodeNext) and run against a real etcd cluster, each to a clean exit on its own.
 import { execFile } from 'node:child_process';
@@ -18,7 +18,7 @@ import { type Cluster, startCluster } from '@etcdkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const packages = ['client', 'recipes', 'testkit', 'cli'] as const;
+const packages = ['client', 'recipes', 'testkit', 'cli', 'otel'] as const;
 const readmes = ['README.md', ...packages.map((name) => `packages/${name}/README.md`)];
 
 /** What a block is written as, and how it runs. */
@@ -178,7 +178,16 @@ describe('README code blocks, from npm pack tarballs in a fresh project', () => 
       join(project, 'package.json'),
       `${JSON.stringify({ name: 'etcdkit-readme-check', private: true, type: 'module' }, null, 2)}\n`,
     );
-    const tools = ['typescript', '@types/node', 'vitest'].map((name) => `${name}@${lockedVersion(name)}`);
+    // @etcdkit/otel's peer @opentelemetry/api, and the SDK its README sets up.
+    const tools = [
+      'typescript',
+      '@types/node',
+      'vitest',
+      '@opentelemetry/api',
+      '@opentelemetry/context-async-hooks',
+      '@opentelemetry/sdk-metrics',
+      '@opentelemetry/sdk-trace-base',
+    ].map((name) => `${name}@${lockedVersion(name)}`);
     const installed = await run(
       'npm',
       // A registry request that hangs is retried after 30 s instead of npm's 5 min (seen once in CI: the whole

@@ -1,9 +1,11 @@
 // The bridge against contract-shaped messages published on the channels by name (no client, no cluster).
 import { channel, hasSubscribers } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
+import type * as recipes from '@etcdkit/recipes';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import type * as read from '../../src/channels.js';
 import { clientChannels, recipeChannels } from '../../src/channels.js';
 import { type Instrumentation, instrument, MetricNames } from '../../src/index.js';
 import { VERSION } from '../../src/instrument.js';
@@ -471,8 +473,18 @@ describe('instrument()', () => {
 
 describe('names', () => {
   it('the recipe channel names are those of @etcdkit/recipes', async () => {
-    const recipes = (await import('@etcdkit/recipes')) as { RecipeChannels?: Record<string, string> };
-    expect(recipes.RecipeChannels).toEqual(recipeChannels);
+    const { RecipeChannels } = await import('@etcdkit/recipes');
+    expect(RecipeChannels).toEqual(recipeChannels);
+  });
+
+  it("the recipes' message types have the fields the bridge reads (checked by the typecheck)", () => {
+    expectTypeOf<recipes.AcquiredMessage>().toExtend<read.AcquiredMessage>();
+    expectTypeOf<recipes.ReleasedMessage>().toExtend<read.ReleasedMessage>();
+    expectTypeOf<recipes.HandoffMessage>().toExtend<read.RecipeMessage>();
+    expectTypeOf<recipes.AtRiskMessage>().toExtend<read.KeptKeyMessage>();
+    expectTypeOf<recipes.LostMessage>().toExtend<read.KeptKeyMessage>();
+    expectTypeOf<recipes.LeaderMessage>().toExtend<read.LeaderMessage>();
+    expectTypeOf<recipes.RegistryMessage>().toExtend<read.RegistryMessage>();
   });
 
   it('the scope version is the package version', () => {
