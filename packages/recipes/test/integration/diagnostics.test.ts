@@ -250,7 +250,7 @@ describe('recipes diagnostics channels on a real cluster', () => {
       const lock = new Lock(keys, name, { ttl: 3 });
       const held = await lock.acquire();
       // after the background mark-held write (else that write, not the refresh, meets the delete)
-      await expect.poll(() => markedHeld(keys, held.key)).toBe(true);
+      await expect.poll(() => markedHeld(keys, held.key), { timeout: LOADED_MACHINE_HEADROOM_MS }).toBe(true);
       await keysAPI().delete(held.key);
       // the next refresh (every TTL/3 = 1 s) gets error 100
       await expect.poll(() => held.signal.aborted, { timeout: 1000 + LOADED_MACHINE_HEADROOM_MS }).toBe(true);
@@ -280,7 +280,7 @@ describe('recipes diagnostics channels on a real cluster', () => {
       const lock = new Lock(keys, name, { ttl: 5, refreshIntervalMs: 1000 });
       const held = await lock.acquire();
       // the background mark-held write goes first, so that refreshes (queued behind it) are what hangs
-      await expect.poll(() => markedHeld(keys, held.key)).toBe(true);
+      await expect.poll(() => markedHeld(keys, held.key), { timeout: LOADED_MACHINE_HEADROOM_MS }).toBe(true);
       const pausedAt = performance.now();
       await lonely.members[0]!.pause();
       try {
@@ -342,7 +342,10 @@ describe('recipes diagnostics channels on a real cluster', () => {
       await expect.poll(() => seen).toEqual([null]);
       // (the worker starts only now: its first read must come after the observer's first one)
       const { token } = await worker.next((e) => e.leader === true);
-      await expect.poll(() => rec.of('electionLeader').length).toBe(2);
+      // the observer's recursive watch wakes on the worker's key and reads again
+      await expect
+        .poll(() => rec.of('electionLeader').length, { timeout: LOADED_MACHINE_HEADROOM_MS })
+        .toBe(2);
       const workerLeader = rec.of<LeaderMessage>('electionLeader')[1]!;
       expect(workerLeader).toEqual({
         recipe: 'election',
