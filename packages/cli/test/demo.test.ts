@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { alive, startCli } from './run-cli.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MetricsReport } from '../src/demo/metrics-file.js';
+import type { MetricsSnapshot } from '../src/metrics.js';
+import { alive, cli, startCli } from './run-cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'etcdkit-demo-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Pids of the etcd members and workers the demo printed. */
 function pidsIn(output: string): number[] {
@@ -8,7 +16,8 @@ function pidsIn(output: string): number[] {
 
 describe('etcdkit demo', () => {
   it('runs every scenario, measures each recovery, finds no safety violation, and cleans up', async () => {
-    const run = startCli(['demo']);
+    const metricsFile = join(dir, 'metrics.json');
+    const run = startCli(['demo', '--metrics-file', metricsFile]);
     const code = await run.exited;
     expect(run.stderr).toBe('');
     expect(code, run.stdout).toBe(0);
@@ -22,14 +31,52 @@ describe('etcdkit demo', () => {
     const pids = pidsIn(run.stdout);
     expect(pids.length).toBeGreaterThan(3);
     expect(pids.filter(alive)).toEqual([]);
+
+    // --metrics-file: every process's metrics, and their sum
+    expect(run.stdout).toMatch(/metrics of \d+ processes written to /);
+    const report = JSON.parse(readFileSync(metricsFile, 'utf8')) as MetricsReport;
+    expect(report).toMatchObject({ version: 1, complete: true });
+    expect(Date.parse(report.endedAt!)).toBeGreaterThan(Date.parse(report.startedAt));
+    const workers = Object.entries(report.workers);
+    expect(workers.map(([name]) => name)).toContain('demo');
+    expect(workers.filter(([name]) => name.startsWith('locker-')).length).toBeGreaterThanOrEqual(4);
+    const { total } = report;
+    expect(total.requests.total).toBeGreaterThan(0);
+    expect(total.requests.durationMs.count).toBeGreaterThan(0);
+    expect(total.locks.acquired).toBeGreaterThan(0);
+    expect(total.locks.waitMs.count).toBeGreaterThan(0);
+    expect(total.locks.waitMs.buckets.reduce((sum, b) => sum + b.count, 0)).toBe(total.locks.waitMs.count);
+    expect(total.locks.holdMs.count).toBeGreaterThan(0);
+    expect(total.locks.waitMs.p99Ms).toBeGreaterThanOrEqual(total.locks.waitMs.p50Ms);
+    expect(total.sessions.lost).toEqual(expect.any(Number));
+    expect(total.elections.leaderChanges).toBeGreaterThan(0); // the demo's observer saw leaders come and go
+    expect(total.registry.expired).toBeGreaterThan(0); // a service was SIGKILLed
+    const sum = (of: (snapshot: MetricsSnapshot) => number): number =>
+      workers.reduce((n, [, snapshot]) => n + of(snapshot), 0);
+    expect(total.requests.total).toBe(sum((s) => s.requests.total));
+    expect(total.locks.acquired).toBe(sum((s) => s.locks.acquired));
+    expect(total.locks.waitMs.count).toBe(sum((s) => s.locks.waitMs.count));
+    expect(total.sessions.lost).toBe(sum((s) => s.sessions.lost));
   }, 120_000);
 
+  it('--metrics-file that cannot be written is an error before anything starts', async () => {
+    const run = await cli(['demo', '--metrics-file', join(dir, 'no', 'such', 'dir', 'metrics.json')]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^etcdkit demo: cannot write --metrics-file .*metrics\.json: ENOENT/);
+  });
+
   it('Ctrl-C stops the workers and the cluster and exits 130', async () => {
-    const run = startCli(['demo']);
+    const metricsFile = join(dir, 'interrupted.json');
+    const run = startCli(['demo', '--metrics-file', metricsFile]);
     await run.waitFor(/\[3\]/, 60_000);
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(130);
     expect(run.stdout).toMatch(/cleaned up/);
+    // the metrics so far are written on Ctrl-C too, marked incomplete
+    const report = JSON.parse(readFileSync(metricsFile, 'utf8')) as MetricsReport;
+    expect(report).toMatchObject({ version: 1, complete: false, endedAt: expect.any(String) });
+    expect(report.total.requests.total).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(pidsIn(run.stdout).filter(alive)).toEqual([]);
   }, 120_000);

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { now } from '@etcdkit/testkit';
+import type { MetricsSnapshot } from '../metrics.js';
 import type { Role, WorkerEvent } from './protocol.js';
 
 const WORKER_SCRIPT = new URL('./worker.js', import.meta.url);
@@ -20,27 +21,37 @@ function isRunning(worker: Worker): boolean {
 }
 
 /** The demo's worker processes: starts them, relays their events, and stops every one of them by pid. */
-export class WorkerPool extends EventEmitter<{ event: [WorkerEvent]; killed: [name: string, at: number] }> {
+export class WorkerPool extends EventEmitter<{
+  event: [WorkerEvent];
+  killed: [name: string, at: number];
+  metrics: [name: string, metrics: MetricsSnapshot];
+}> {
   readonly workers: Worker[] = [];
   readonly #endpoints: string;
+  readonly #metrics: boolean;
   #serial = 0;
 
-  constructor(endpoints: readonly string[]) {
+  /** With `metrics`, each worker collects its metrics and sends them (emitted as `metrics`). */
+  constructor(endpoints: readonly string[], options: { metrics?: boolean } = {}) {
     super();
     this.#endpoints = endpoints.join(',');
+    this.#metrics = options.metrics ?? false;
   }
 
   /** Starts a worker of `role`; resolves once it runs. */
   async spawn(role: Role, port = 0): Promise<Worker> {
     const name = `${role}-${++this.#serial}`;
-    const child = fork(WORKER_SCRIPT, [role, name, this.#endpoints, String(port)], {
+    const args = [role, name, this.#endpoints, String(port), ...(this.#metrics ? ['metrics'] : [])];
+    const child = fork(WORKER_SCRIPT, args, {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     const worker: Worker = { name, role, child };
     this.workers.push(worker);
-    // a killed worker's last messages may still be in the pipe: they describe a past it no longer has
+    // a killed worker's last messages may still be in the pipe: they describe a past it no longer has (but
+    // its metrics, counted until then, still count)
     child.on('message', (event: WorkerEvent) => {
-      if (worker.killedAt === undefined) this.emit('event', event);
+      if (event.type === 'metrics') this.emit('metrics', name, event.metrics);
+      else if (worker.killedAt === undefined) this.emit('event', event);
     });
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
@@ -93,6 +104,22 @@ export class WorkerPool extends EventEmitter<{ event: [WorkerEvent]; killed: [na
       for (const worker of running) worker.child.kill('SIGKILL');
     }, graceMs);
     await Promise.all(running.map((worker) => this.#signal(worker, 'SIGTERM')));
+    clearTimeout(timer);
+  }
+
+  /**
+   * Resolves once every worker's IPC channel has closed (all it sent has arrived), or after `timeoutMs`: after
+   * {@link stopAll}, so that the workers' last metrics are in.
+   */
+  async drained(timeoutMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const open = this.workers.filter((worker) => worker.child.connected);
+    await Promise.race([
+      Promise.all(open.map((worker) => new Promise((resolve) => worker.child.once('disconnect', resolve)))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
   }
 

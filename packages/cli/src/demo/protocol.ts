@@ -1,3 +1,5 @@
+import type { MetricsSnapshot } from '../metrics.js';
+
 /** What demo workers report to the demo over IPC. Times are wall-clock ms (`now()` of testkit). */
 export type WorkerEvent =
   | { type: 'ready'; worker: string }
@@ -8,7 +10,12 @@ export type WorkerEvent =
   | { type: 'deposed'; worker: string; token: number; at: number }
   | { type: 'registered'; worker: string; at: number }
   | { type: 'holding-forever'; worker: string; token: number; at: number }
-  | { type: 'error'; worker: string; message: string };
+  | { type: 'error'; worker: string; message: string }
+  /** With `--metrics-file`: the worker's metrics so far, every second and at exit. */
+  | { type: 'metrics'; worker: string; metrics: MetricsSnapshot };
+
+/** How often a worker sends its metrics snapshot (with `--metrics-file`), in ms. */
+export const METRICS_INTERVAL_MS = 1000;
 
 /** The roles a worker process can play. */
 export type Role = 'locker' | 'candidate' | 'service';

@@ -13,6 +13,7 @@ import {
   now,
   startCluster,
 } from '@etcdkit/testkit';
+import { MetricsFile } from './metrics-file.js';
 import { WorkerPool } from './pool.js';
 import { DEMO_CLIENT, DEMO_KEYS, DEMO_TTL, type WorkerEvent } from './protocol.js';
 import { Recorder } from './recorder.js';
@@ -40,18 +41,38 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Members of the cluster (default 3). */
+  size?: number | undefined;
+  /** Where to write the metrics of every demo process as JSON (see {@link MetricsFile}); none when unset. */
+  metricsFile?: string | undefined;
+}
+
 /** Runs the demo; resolves to the exit code (0 when every recovery happened and no safety check failed). */
-export async function runDemo(options: { size?: number } = {}): Promise<number> {
+export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const size = options.size ?? 3;
+  // before anything starts: a path that cannot be written is an error now, not after the demo
+  const metrics = options.metricsFile === undefined ? undefined : new MetricsFile(options.metricsFile);
   let cluster: Cluster | undefined;
   let pool: WorkerPool | undefined;
   const observers = new AbortController();
   let client: Client | undefined;
   let interrupted = false;
-  const cleanup = async (): Promise<void> => {
+  /** Stops everything; `complete` when the demo ran to its end. */
+  const cleanup = async (complete = false): Promise<void> => {
     observers.abort();
     pool?.killAllSync();
     client?.close();
+    if (metrics) {
+      try {
+        metrics.write(true, complete);
+        metrics.close();
+        ui.note(`metrics of ${pool ? pool.workers.length + 1 : 1} processes written to ${metrics.path}`);
+      } catch (error) {
+        ui.line(ui.red(`cannot write ${metrics.path}: ${(error as Error).message}`));
+      }
+    }
     await cluster?.close();
   };
   const onSignal = (): void => {
@@ -81,8 +102,9 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
       );
 
     const recorder = new Recorder();
-    pool = new WorkerPool(cluster.clientURLs);
+    pool = new WorkerPool(cluster.clientURLs, { metrics: metrics !== undefined });
     pool.on('event', (event: WorkerEvent) => recorder.take(event));
+    pool.on('metrics', (name, snapshot) => metrics?.take(name, snapshot));
     pool.on('killed', (name, at) => recorder.killed(name, at));
     client = new Client({
       endpoints: [...cluster.clientURLs],
@@ -238,6 +260,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     await watchSteadily(recorder, 1000);
     ui.phase(8, 'Stop everything and check the history');
     await pool.stopAll();
+    if (metrics) await pool.drained(); // the workers' last snapshots
     observers.abort();
     const violations = recorder.violations();
     const holds = recorder.history.ofKind('hold');
@@ -261,7 +284,7 @@ export async function runDemo(options: { size?: number } = {}): Promise<number> 
     ui.line();
     for (const violation of violations) ui.line(ui.red(`violation: ${violation.message}`));
     if (violations.length === 0) ui.line(ui.green(ui.bold('safety violations: 0')));
-    await cleanup();
+    await cleanup(true);
     ui.line('cluster stopped, workers stopped, data removed');
     return violations.length === 0 ? 0 : 1;
   } catch (error) {

@@ -1,14 +1,35 @@
 /**
- * A demo worker process: `node worker.js <role> <name> <endpoints> [port]`. It contends for the lock, campaigns
- * in the election, or registers a service instance, and reports each step to the demo over IPC. It exits when
- * the demo goes away (the IPC channel closes), and gracefully on SIGTERM.
+ * A demo worker process: `node worker.js <role> <name> <endpoints> [port] [metrics]`. It contends for the lock,
+ * campaigns in the election, or registers a service instance, and reports each step to the demo over IPC (with
+ * `metrics`, also its metrics snapshot every second and at exit). It exits when the demo goes away (the IPC
+ * channel closes), and gracefully on SIGTERM.
  */
 import { Client, KeysAPI } from '@etcdkit/client';
 import { Election, FencedKey, Lock, ServiceRegistry, StaleTokenError } from '@etcdkit/recipes';
 import { now } from '@etcdkit/testkit';
-import { DEMO_CLIENT, DEMO_KEYS, DEMO_TTL, type Role, type WorkerEvent } from './protocol.js';
+import { MetricsCollector } from '../metrics.js';
+import {
+  DEMO_CLIENT,
+  DEMO_KEYS,
+  DEMO_TTL,
+  METRICS_INTERVAL_MS,
+  type Role,
+  type WorkerEvent,
+} from './protocol.js';
 
-const [role, worker, endpoints, port] = process.argv.slice(2) as [Role, string, string, string?];
+const [role, worker, endpoints, port, metrics] = process.argv.slice(2) as [
+  Role,
+  string,
+  string,
+  string?,
+  string?,
+];
+/** With `metrics`: counts this worker's client and recipe events; the demo gets a snapshot every second. */
+const collector = metrics === 'metrics' ? new MetricsCollector() : undefined;
+const sendMetrics = (): void => {
+  if (collector) send({ type: 'metrics', worker, metrics: collector.snapshot() });
+};
+if (collector) setInterval(sendMetrics, METRICS_INTERVAL_MS).unref();
 const client = new Client({
   endpoints: endpoints.split(','),
   headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
@@ -24,7 +45,7 @@ process.on('message', (message: { type?: string }) => {
 });
 
 function send(event: WorkerEvent): void {
-  process.send?.(event);
+  if (process.connected) process.send?.(event);
 }
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -119,5 +140,6 @@ run()
   .catch((error: unknown) => send({ type: 'error', worker, message: String((error as Error).message) }))
   .finally(() => {
     client.close();
+    sendMetrics();
     process.disconnect?.();
   });
