@@ -1,12 +1,12 @@
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { RequestStartMessage } from '../diagnostics.js';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
 import type { Action, HttpRequestSpec } from './action.js';
-import { type CallTrace, channels } from './channels.js';
+import type { CallTrace } from './channels.js';
 import { printCurl } from './curl.js';
 import { dispatchRequest, HeadersTimedOut, ReplyTooLarge } from './dispatch.js';
 import { type Endpoint, redactUserinfo } from './endpoints.js';
+import { RequestTrace } from './request-trace.js';
 
 /** A reply from one endpoint: status, headers (lower-case names) and the whole body. */
 export interface RawResponse {
@@ -124,7 +124,9 @@ async function exchange(
   const { signal, liveness, trace } = options;
   signal?.throwIfAborted();
   printCurl(spec.method, spec.origin + spec.path, spec.body);
-  const request = trace ? startRequest(trace, endpoint, spec, hop) : undefined;
+  const request = trace
+    ? new RequestTrace(trace, endpoint.text, hop, spec.method, spec.origin, spec.path)
+    : undefined;
   const headers = authorization ? { ...spec.headers, authorization } : spec.headers;
   try {
     const reply = await dispatchRequest(
@@ -143,35 +145,14 @@ async function exchange(
         alsoSignal: liveness,
         maxBytes: options.maxResponseSize,
         headersTimeoutMs: wait ? 0 : options.headerTimeoutMs,
-        onHeaders:
-          request && channels.requestHeaders.hasSubscribers
-            ? (status) =>
-                channels.requestHeaders.publish({
-                  ...request.message,
-                  status,
-                  durationMs: performance.now() - request.started,
-                })
-            : undefined,
+        onHeaders: request?.onHeaders,
       },
     );
-    if (request && channels.requestEnd.hasSubscribers) {
-      channels.requestEnd.publish({
-        ...request.message,
-        status: reply.status,
-        durationMs: performance.now() - request.started,
-        bytes: Buffer.byteLength(reply.body),
-      });
-    }
+    request?.end(reply.status, reply.bytes);
     return { status: reply.status, headers: reply.headers, body: reply.body, endpoint };
   } catch (error) {
     const failure = attemptError(endpoint, error, options);
-    if (request && channels.requestError.hasSubscribers) {
-      channels.requestError.publish({
-        ...request.message,
-        error: failure,
-        durationMs: performance.now() - request.started,
-      });
-    }
+    request?.error(failure);
     throw failure;
   }
 }
@@ -187,24 +168,4 @@ function attemptError(endpoint: Endpoint, error: unknown, options: AttemptOption
     return new HeaderTimeoutError(endpoint.text);
   const message = error instanceof Error ? error.message : String(error);
   return new EndpointError(endpoint.text, `client: endpoint ${endpoint.text}: ${message}`, { cause: error });
-}
-
-/** Publishes request:start (when anyone listens) and returns what the request's later events carry. */
-function startRequest(
-  trace: CallTrace,
-  endpoint: Endpoint,
-  spec: HttpRequestSpec,
-  hop: number,
-): { readonly message: RequestStartMessage; readonly started: number } {
-  const message: RequestStartMessage = {
-    call: trace.call,
-    endpoint: endpoint.text,
-    attempt: trace.attempt,
-    hop,
-    method: spec.method,
-    origin: spec.origin,
-    path: spec.path,
-  };
-  if (channels.requestStart.hasSubscribers) channels.requestStart.publish(message);
-  return { message, started: performance.now() };
 }

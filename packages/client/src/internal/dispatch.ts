@@ -18,6 +18,8 @@ export interface WholeReply {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
+  /** Bytes of the body as received. */
+  readonly bytes: number;
 }
 
 /** What bounds and observes one request of {@link dispatchRequest}. */
@@ -121,6 +123,7 @@ export function dispatchRequest(
           status,
           headers,
           body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+          bytes: received,
         });
       },
       onResponseError(_controller, error) {
