@@ -420,7 +420,7 @@ export class Client implements AsyncDisposable {
    * @throws {EmptyBodyError | InvalidResponseError} when the endpoint is not etcd.
    */
   async getVersion(options: CallOptions = {}): Promise<Versions> {
-    return decodeVersion(await this.do(getAction('/version', {}, { operation: 'version' }), options));
+    return decodeVersion(await this.do(getAction('/version', {}, 'version'), options));
   }
 
   /** Closes the client's own dispatcher (not one passed in). Calls after this fail. Idempotent. */

@@ -84,7 +84,7 @@ export class KeysAPI {
 
   /** The key's node, or a directory with its children. Fails over between members. */
   async get(key: string, options: GetOptions = {}): Promise<Response> {
-    return this.#send(getAction(this.#path(key), options, { operation: 'get', key: label(key) }), options);
+    return this.#send(getAction(this.#path(key), options, 'get', label(key)), options);
   }
 
   /**

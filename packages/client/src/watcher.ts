@@ -149,11 +149,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * error 401.
    */
   async resync(options: CallOptions = {}): Promise<Response> {
-    const read = getAction(
-      this.#path,
-      { quorum: true, recursive: this.#recursive },
-      { operation: 'resync', key: this.#key },
-    );
+    const read = getAction(this.#path, { quorum: true, recursive: this.#recursive }, 'resync', this.#key);
     const response = decodeKeysResponse(await this.#client.do(read, options));
     this.#waitIndex = response.index + 1;
     const info = this.#diagnostics();

@@ -27,7 +27,7 @@ export interface Action {
   /** What the call does, for diagnostics (`CallInfo.operation`); default `request`. */
   readonly operation?: string;
   /** The key as the caller named it, for diagnostics (`CallInfo.key`). */
-  readonly key?: string;
+  readonly key?: string | undefined;
   /** The watcher waiting, for diagnostics (`CallInfo.watch`). */
   readonly watch?: WatchInfo | undefined;
   /** The index a watch waits for, for diagnostics (`WatchMoveMessage.waitIndex`). */
@@ -60,7 +60,8 @@ export function buildURL(
 export function getAction(
   path: string,
   options: { quorum?: boolean; recursive?: boolean; sort?: boolean },
-  labels: { operation?: string; key?: string } = {},
+  operation = 'get',
+  key?: string,
 ): Action {
   const params: [string, string][] = [
     ['quorum', String(options.quorum === true)],
@@ -68,7 +69,8 @@ export function getAction(
     ['sorted', String(options.sort === true)],
   ];
   return {
-    ...labels,
+    operation,
+    key,
     httpRequest: (endpoint) => ({
       method: 'GET',
       ...buildURL(endpoint, `${endpoint.path}${path}`, params),
