@@ -1,11 +1,11 @@
-// `npm run bench`: runs the client, recipes and testkit benchmarks one after another (never in parallel: the
+// `npm run bench`: runs the client, otel, recipes and testkit benchmarks one after another (never in parallel: the
 // machine is small and noisy) and writes one markdown report, bench-report.md, with every figure as a ratio to
 // a baseline measured in the same run, and the machine it ran on. BENCH_REPORT=<file> writes elsewhere.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, freemem, release, totalmem, type } from 'node:os';
 
-const packages = ['@etcdkit/client', '@etcdkit/recipes', '@etcdkit/testkit'];
+const packages = ['@etcdkit/client', '@etcdkit/otel', '@etcdkit/recipes', '@etcdkit/testkit'];
 const out = process.env.BENCH_REPORT ?? 'bench-report.md';
 
 function version(command, args) {
