@@ -14,14 +14,26 @@ import {
 } from '@etcdkit/testkit';
 import { expect, it } from 'vitest';
 
+const TTL_S = 2;
+const HEADER_TIMEOUT_MS = 1000;
+/**
+ * Once every fault is healed, each worker holds the lock again within: the TTL plus etcd's 500 ms expiry tick
+ * (a key whose session was lost under a fault is only freed by expiry), a header timeout (a request sent to a
+ * member just before it was healed), and 3 s of headroom for a loaded 2-core machine.
+ */
+const RECOVERY_MS = TTL_S * 1000 + 500 + HEADER_TIMEOUT_MS + 3000;
+
 it('a lock stays safe while etcd members are killed, paused and isolated', async () => {
   await using cluster = await startCluster({ size: 3 });
   const history = new History();
   const stop = new AbortController();
 
   const worker = async (name: string): Promise<void> => {
-    const client = new Client({ endpoints: [...cluster.clientURLs], headerTimeoutPerRequest: 1000 });
-    const lock = new Lock(new KeysAPI(client), '/chaos/lock', { ttl: 2 });
+    const client = new Client({
+      endpoints: [...cluster.clientURLs],
+      headerTimeoutPerRequest: HEADER_TIMEOUT_MS,
+    });
+    const lock = new Lock(new KeysAPI(client), '/chaos/lock', { ttl: TTL_S });
     while (!stop.signal.aborted) {
       try {
         const held = await lock.acquire({ signal: stop.signal });
@@ -55,12 +67,21 @@ it('a lock stays safe while etcd members are killed, paused and isolated', async
     holdMs: 700,
     intervalMs: 300,
   });
+  // Liveness: how many holds fit in the faults depends on which member each client happens to be pinned to
+  // (a watch on a paused member waits for it); after the heal, every worker must hold again, within a bound
+  // that comes from the mechanism.
+  const healedAt = now();
+  const recovered = (): boolean =>
+    ['w1', 'w2', 'w3'].every((name) =>
+      history.ofKind('hold').some((hold) => hold.process === name && hold.start > healedAt),
+    );
+  while (!recovered() && now() - healedAt < RECOVERY_MS) await new Promise((r) => setTimeout(r, 50));
   stop.abort();
   await Promise.all(workers);
 
   console.log(formatFaultLog(log));
   const holds = history.ofKind('hold');
-  expect(holds.length).toBeGreaterThan(10);
+  expect(recovered(), `a worker held no lock within ${RECOVERY_MS} ms of the heal`).toBe(true);
   expect(checkNoOverlap(holds)).toEqual([]);
   expect(checkRisingTokens(holds)).toEqual([]);
 });
