@@ -13,9 +13,35 @@ export class HeadersTimedOut extends Error {
   override name = 'HeadersTimedOut';
 }
 
-/** A whole HTTP reply: status, headers and the body decoded as UTF-8. */
+/**
+ * The headers a reply is read for (lower-case): the store index and cluster id of etcd's replies, a redirect's
+ * target, and the announced length (for the size limit). No other header is read by the client.
+ */
+const KEPT_HEADERS = new Set(['x-etcd-index', 'x-etcd-cluster-id', 'location', 'content-length']);
+
+/**
+ * The {@link KEPT_HEADERS} of a reply's raw headers (name, value, name, value, ...), names lower-cased; a
+ * repeated header keeps its first value, as Go's `Header.Get` reads it.
+ */
+function pickHeaders(raw: readonly (Buffer | string)[] | null): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!raw) return headers;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Every kept name is 8 to 17 characters long: skip the others without making a string of them.
+    if (name.length < 8 || name.length > 17) continue;
+    const lower = (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();
+    if (!KEPT_HEADERS.has(lower) || headers[lower] !== undefined) continue;
+    const value = raw[i + 1]!;
+    headers[lower] = typeof value === 'string' ? value : value.toString('latin1');
+  }
+  return headers;
+}
+
+/** A whole HTTP reply: status, the headers the client reads, and the body decoded as UTF-8. */
 export interface WholeReply {
   readonly status: number;
+  /** The {@link KEPT_HEADERS} only, names lower-case. */
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
   /** Bytes of the body as received. */
@@ -59,14 +85,14 @@ export function dispatchRequest(
     let received = 0;
     const chunks: Buffer[] = [];
     let onAbort: (() => void) | undefined;
-    let requestController: Dispatcher.DispatchController | undefined;
+    let abortRequest: ((reason: Error) => void) | undefined;
     let timedOut: HeadersTimedOut | undefined;
     let timer: NodeJS.Timeout | undefined;
     if (headersTimeoutMs > 0) {
       timer = setTimeout(() => {
         timer = undefined;
         timedOut = new HeadersTimedOut(`no response headers within ${headersTimeoutMs} ms`);
-        requestController?.abort(timedOut);
+        abortRequest?.(timedOut);
         done();
         reject(timedOut);
       }, headersTimeoutMs);
@@ -78,46 +104,52 @@ export function dispatchRequest(
         alsoSignal?.removeEventListener('abort', onAbort);
       }
     };
+    // undici's own handler interface (the one its dispatchers call): a handler with `onRequestStart` would be
+    // wrapped in an adapter that parses every header into an object and makes a controller per request.
     const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(controller) {
-        requestController = controller;
+      onConnect(abort) {
+        abortRequest = abort;
         if (timedOut) {
-          controller.abort(timedOut);
+          abort(timedOut);
           return;
         }
         if (!signal && !alsoSignal) return;
         const aborted = signal?.aborted ? signal : alsoSignal?.aborted ? alsoSignal : undefined;
         if (aborted) {
-          controller.abort(aborted.reason);
+          abort(aborted.reason);
           return;
         }
-        onAbort = () => controller.abort(signal?.aborted ? signal.reason : alsoSignal?.reason);
+        if (onAbort) return; // connected again (a retried pipelined request): the listeners are there
+        onAbort = () => abortRequest?.(signal?.aborted ? signal.reason : alsoSignal?.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         alsoSignal?.addEventListener('abort', onAbort, { once: true });
       },
-      onResponseStart(controller, statusCode, responseHeaders) {
+      onHeaders(statusCode, rawHeaders) {
+        if (statusCode < 200) return true; // 1xx: the reply is still to come
         if (timer !== undefined) {
           clearTimeout(timer);
           timer = undefined;
         }
         status = statusCode;
-        headers = responseHeaders as Record<string, string | string[] | undefined>;
+        headers = pickHeaders(rawHeaders);
         if (maxBytes > 0 && Number(headers['content-length']) > maxBytes) {
-          controller.abort(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
-          return;
+          abortRequest?.(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
+          return true;
         }
         onHeaders?.(statusCode);
+        return true;
       },
-      onResponseData(controller, chunk) {
+      onData(chunk) {
         received += chunk.length;
         if (maxBytes > 0 && received > maxBytes) {
           chunks.length = 0;
-          controller.abort(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
-          return;
+          abortRequest?.(new ReplyTooLarge(`reply larger than ${maxBytes} bytes`));
+          return true;
         }
         chunks.push(chunk);
+        return true;
       },
-      onResponseEnd() {
+      onComplete() {
         done();
         resolve({
           status,
@@ -126,7 +158,7 @@ export function dispatchRequest(
           bytes: received,
         });
       },
-      onResponseError(_controller, error) {
+      onError(error) {
         done();
         reject(error);
       },
