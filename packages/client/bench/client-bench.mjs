@@ -106,55 +106,90 @@ const clients = {
 };
 const writer = rawClient(endpoint);
 const rows = [
-  ['sequential set', (c, name) => timeSequential(N_SEQ, (i) => c.set(`/bench/${name}/s${i % 50}`, 'v'))],
-  ['sequential get', (c, name) => timeSequential(N_SEQ, (i) => c.get(`/bench/${name}/s${i % 50}`))],
+  [
+    'sequential set',
+    (c, name) => timeSequential(N_SEQ, (i) => c.set(`/bench/${name}/s${i % 50}`, 'v')),
+    N_SEQ,
+  ],
+  ['sequential get', (c, name) => timeSequential(N_SEQ, (i) => c.get(`/bench/${name}/s${i % 50}`)), N_SEQ],
   [
     `${CONCURRENCY}-concurrent set`,
     (c, name) => timeConcurrent(N_CONC, (i) => c.set(`/bench/${name}/c${i % 200}`, 'v')),
+    N_CONC,
   ],
   [
     `${CONCURRENCY}-concurrent get`,
     (c, name) => timeConcurrent(N_CONC, (i) => c.get(`/bench/${name}/c${i % 200}`)),
+    N_CONC,
   ],
   [
     'sequential createInOrder',
     (c, name) => timeSequential(N_SEQ, () => c.createInOrder(`/bench/${name}/q`, 'v')),
+    N_SEQ,
   ],
-  ['watch notify latency (median)', (c, name) => watchLatency(N_WATCH, c, writer, `/bench/${name}/w`)],
+  [
+    'watch notify latency (median)',
+    (c, name) => watchLatency(N_WATCH, c, writer, `/bench/${name}/w`),
+    N_WATCH,
+  ],
 ];
 // Warm up every client, then measure each row for each client, alternating to spread the machine's noise.
 for (const [name, client] of Object.entries(clients)) {
   await client.set(`/bench/${name}/s0`, 'v');
   await timeConcurrent(200, (i) => client.get(`/bench/${name}/s${i % 1}`));
 }
-// Each row runs ROUNDS times per client, the clients' order rotating each round; the median counts.
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+// Each row runs ROUNDS times per client, the clients' order rotating each round. A round gives each client a
+// time and the CPU time this process used meanwhile (the clients share the process, one runs at a time; etcd
+// runs in its own); ratios are taken within a round, and the table shows their median and spread.
+const ROUNDS = Number(process.env.ROUNDS ?? 11);
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const results = [];
-for (const [label, run] of rows) {
-  const samples = Object.fromEntries(Object.keys(clients).map((name) => [name, []]));
+for (const [label, run, ops] of rows) {
   const names = Object.keys(clients);
+  const times = Object.fromEntries(names.map((name) => [name, []]));
+  const cpu = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(round + k) % names.length];
-      samples[name].push(await run(clients[name], name));
+      const cpu0 = process.cpuUsage();
+      times[name].push(await run(clients[name], name));
+      const used = process.cpuUsage(cpu0);
+      cpu[name].push((used.user + used.system) / ops);
     }
   }
-  results.push([label, Object.fromEntries(names.map((name) => [name, median(samples[name])]))]);
+  results.push({ label, times, cpu });
 }
 for (const client of [...Object.values(clients), writer]) await client.close();
 await cluster.close();
 
 const fmt = (ms) => (ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(0)} ms`);
+/** Median and min-max of per-round ratios `a[i] / b[i]`. */
+function ratio(a, b) {
+  const values = a.map((value, round) => value / b[round]);
+  return `${median(values).toFixed(2)}x (${Math.min(...values).toFixed(2)}-${Math.max(...values).toFixed(2)})`;
+}
 console.log(`## @etcdkit/client vs raw undici vs node-etcd (etcd ${cluster.version}, 1 member, one run)\n`);
-console.log('Speed ratio = baseline time / this client time (>1: this client is faster).\n');
+console.log(
+  "Speed ratio = the baseline's time / this client's time in the same round (>1: this client is faster); median and (min-max) over the rounds.\n",
+);
 console.log('| operation | this client | raw undici | node-etcd | vs raw undici | vs node-etcd |');
 console.log('|---|---|---|---|---|---|');
-for (const [label, t] of results) {
+for (const { label, times } of results) {
   console.log(
-    `| ${label} | ${fmt(t.ours)} | ${fmt(t.raw)} | ${fmt(t['node-etcd'])} | ${(t.raw / t.ours).toFixed(2)}x | ${(t['node-etcd'] / t.ours).toFixed(2)}x |`,
+    `| ${label} | ${fmt(median(times.ours))} | ${fmt(median(times.raw))} | ${fmt(median(times['node-etcd']))} | ${ratio(times.raw, times.ours)} | ${ratio(times['node-etcd'], times.ours)} |`,
   );
 }
 console.log(
-  `\n(median of ${ROUNDS} rounds; ${N_SEQ} sequential ops, ${N_CONC} concurrent ops, ${N_WATCH} watch events per round; node ${process.version})`,
+  "\nClient CPU per operation: this process's CPU time (user + system) while one client ran a row, per operation (the watch row also counts the two writes per event, the same for every client). Ratio = this client's / raw undici's in the same round (<1: this client uses less).\n",
+);
+console.log('| operation | this client | raw undici | node-etcd | this client / raw undici |');
+console.log('|---|---|---|---|---|');
+const us = (value) => `${value.toFixed(1)} µs`;
+for (const { label, cpu } of results) {
+  console.log(
+    `| ${label} | ${us(median(cpu.ours))} | ${us(median(cpu.raw))} | ${us(median(cpu['node-etcd']))} | ${ratio(cpu.ours, cpu.raw)} |`,
+  );
+}
+console.log(
+  `\n(${ROUNDS} rounds; ${N_SEQ} sequential ops, ${N_CONC} concurrent ops (${CONCURRENCY} at a time), ${N_WATCH} watch events per round; node ${process.version})`,
 );
