@@ -295,6 +295,7 @@ export class Client implements AsyncDisposable {
   ): Promise<RawResponse> {
     const { signal } = options;
     signal?.throwIfAborted();
+    if (action.closer?.aborted) throw action.closer.reason;
     if (this.#closed) throw new TypeError('client is closed');
     if (endpoints.length === 0) throw new NoEndpointsError();
     const retrySafe = options.retrySafe === true;
@@ -316,7 +317,8 @@ export class Client implements AsyncDisposable {
           endpoints,
           maxResponseSize: this.#maxResponseSize,
           signal,
-          liveness: liveness?.signal,
+          closer: action.closer,
+          liveness: liveness?.hook,
           trace,
         });
         health.answered(endpoint);
@@ -324,6 +326,7 @@ export class Client implements AsyncDisposable {
         return response;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
+        if (action.closer?.aborted) throw action.closer.reason;
         health.failed(endpoint, error);
         if (action.oneShot && !retrySafe) {
           const next = health.next(endpoints, index);

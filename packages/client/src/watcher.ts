@@ -2,6 +2,7 @@ import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
 import type { WatchInfo } from './diagnostics.js';
 import { EmptyBodyError, InvalidResponseError } from './errors.js';
+import { AbortHook } from './internal/abort-hook.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { decodeKeysResponse, type Response } from './internal/keys-response.js';
@@ -42,7 +43,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #recursive: boolean;
   readonly #key: string;
   #info: WatchInfo | undefined;
-  readonly #closer = new AbortController();
+  /** Aborted by {@link close}: ends the wait in flight and every later one. */
+  readonly #closer = new AbortHook();
   #waitIndex: number;
 
   /** @internal Use `KeysAPI.watcher`. */
@@ -73,9 +75,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * @throws {ClusterError} when no member could be waited on.
    */
   async next(options: CallOptions = {}): Promise<Response> {
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#closer.signal])
-      : this.#closer.signal;
+    const { signal } = options;
     const params: [string, string][] = [
       ['recursive', String(this.#recursive)],
       ['wait', 'true'],
@@ -89,6 +89,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
       operation: 'watch',
       key: this.#key,
       watch: info,
+      closer: this.#closer,
       waitIndex: this.#waitIndex,
       httpRequest: (ep) => ({
         method: 'GET',
@@ -98,7 +99,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     };
     let endpoint = '';
     const wait = async (): Promise<Response> => {
-      const raw = await this.#client.do(action, { signal });
+      const raw = await this.#client.do(action, options);
       endpoint = raw.endpoint.text;
       return decodeKeysResponse(raw);
     };
@@ -110,21 +111,29 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
       // 25 ms. p-retry takes over only then (its machinery costs more than a wait's own bookkeeping); the
       // empty reply just seen counts as its first attempt.
       if (!(error instanceof EmptyBodyError)) throw error;
-      response = await pRetry(
-        (attempt) => {
-          if (attempt === 1) throw error;
-          return wait();
-        },
-        {
-          retries: Number.POSITIVE_INFINITY,
-          factor: 2,
-          minTimeout: 25,
-          maxTimeout: MAX_EMPTY_BACKOFF_MS,
-          randomize: false,
-          signal,
-          shouldRetry: ({ error: failure }) => failure instanceof EmptyBodyError,
-        },
-      );
+      // p-retry's backoff takes a signal: one that aborts on close too, made only on this rare path.
+      const closing = new AbortController();
+      const onClose = (reason: unknown): void => closing.abort(reason);
+      this.#closer.listen(onClose);
+      try {
+        response = await pRetry(
+          (attempt) => {
+            if (attempt === 1) throw error;
+            return wait();
+          },
+          {
+            retries: Number.POSITIVE_INFINITY,
+            factor: 2,
+            minTimeout: 25,
+            maxTimeout: MAX_EMPTY_BACKOFF_MS,
+            randomize: false,
+            signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
+            shouldRetry: ({ error: failure }) => failure instanceof EmptyBodyError,
+          },
+        );
+      } finally {
+        this.#closer.unlisten(onClose);
+      }
     }
     const node = response.node;
     if (!node) throw new InvalidResponseError('client: watch reply without a node');
@@ -167,11 +176,11 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Response, void, undefined> {
-    while (!this.#closer.signal.aborted) {
+    while (!this.#closer.aborted) {
       try {
         yield await this.next();
       } catch (error) {
-        if (this.#closer.signal.aborted) return;
+        if (this.#closer.aborted) return;
         throw error;
       }
     }

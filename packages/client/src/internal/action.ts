@@ -1,4 +1,5 @@
 import type { WatchInfo } from '../diagnostics.js';
+import type { AbortHook } from './abort-hook.js';
 import type { Endpoint } from './endpoints.js';
 import { canonicalURLPath, encodeValues, escapePath, parseQuery } from './path.js';
 
@@ -30,6 +31,8 @@ export interface Action {
   readonly key?: string | undefined;
   /** The watcher waiting, for diagnostics (`CallInfo.watch`). */
   readonly watch?: WatchInfo | undefined;
+  /** Aborts the call when its watcher is closed (cheaper than a signal per watcher). */
+  readonly closer?: AbortHook | undefined;
   /** The index a watch waits for, for diagnostics (`WatchMoveMessage.waitIndex`). */
   readonly waitIndex?: number;
 }

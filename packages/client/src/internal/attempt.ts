@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
+import type { AbortHook } from './abort-hook.js';
 import type { Action, HttpRequestSpec } from './action.js';
 import type { CallTrace } from './channels.js';
 import { printCurl } from './curl.js';
@@ -43,7 +44,9 @@ export interface AttemptOptions {
   readonly maxResponseSize: number;
   readonly signal: AbortSignal | undefined;
   /** Aborts the attempt (not the call) when the endpoint is found dead mid-request. */
-  readonly liveness?: AbortSignal | undefined;
+  readonly liveness?: AbortHook | undefined;
+  /** Aborts the call's attempt when the watcher waiting is closed (its reason is then the call's error). */
+  readonly closer?: AbortHook | undefined;
   /** The call being traced (diagnostics channels), when anyone listens. */
   readonly trace?: CallTrace | undefined;
 }
@@ -121,8 +124,9 @@ async function exchange(
   options: AttemptOptions,
   hop: number,
 ): Promise<RawResponse> {
-  const { signal, liveness, trace } = options;
+  const { signal, closer, liveness, trace } = options;
   signal?.throwIfAborted();
+  if (closer?.aborted) throw closer.reason;
   printCurl(spec.method, spec.origin + spec.path, spec.body);
   const request = trace
     ? new RequestTrace(trace, endpoint.text, hop, spec.method, spec.origin, spec.path)
@@ -142,7 +146,8 @@ async function exchange(
       },
       {
         signal,
-        alsoSignal: liveness,
+        closer,
+        liveness,
         maxBytes: options.maxResponseSize,
         headersTimeoutMs: wait ? 0 : options.headerTimeoutMs,
         onHeaders: request?.onHeaders,
@@ -159,8 +164,9 @@ async function exchange(
 
 /** The error an exchange rejects with: the caller's abort reason as is, or the client's own error. */
 function attemptError(endpoint: Endpoint, error: unknown, options: AttemptOptions): unknown {
-  const { signal, liveness } = options;
+  const { signal, closer, liveness } = options;
   if (signal?.aborted) return signal.reason;
+  if (closer?.aborted) return closer.reason;
   if (liveness?.aborted) return liveness.reason;
   if (error instanceof ReplyTooLarge)
     return new ResponseTooLargeError(endpoint.text, options.maxResponseSize);

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { AbortHook } from './abort-hook.js';
 
 /** The reason a request is aborted with when its reply exceeds `maxBytes` (the caller names the endpoint). */
 export class ReplyTooLarge extends Error {
@@ -52,8 +53,10 @@ export interface WholeReply {
 export interface DispatchControls {
   /** Aborts the request (the promise rejects with the abort reason). */
   readonly signal?: AbortSignal | undefined;
-  /** A second signal that aborts it too (two signals cost less than `AbortSignal.any` of them). */
-  readonly alsoSignal?: AbortSignal | undefined;
+  /** Aborts it too: a watcher's close. */
+  readonly closer?: AbortHook | undefined;
+  /** Aborts it too: the liveness lease of a watch's member. */
+  readonly liveness?: AbortHook | undefined;
   /** Largest reply body, in bytes; 0 (default): no limit. */
   readonly maxBytes?: number;
   /** Time allowed for the response headers, in ms; 0 (default): none. */
@@ -65,8 +68,8 @@ export interface DispatchControls {
 /**
  * Sends one request through `dispatcher.dispatch` and collects the whole reply. Compared with
  * `dispatcher.request`, it skips the body stream and its per-request machinery, which is most of the cost
- * of a small etcd reply. `signal` and `alsoSignal` abort the request (the promise rejects with the abort
- * reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at
+ * of a small etcd reply. `signal`, `closer` and `liveness` abort the request (the promise rejects with the
+ * abort reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at
  * once and rejects with a {@link ReplyTooLarge}.
  *
  * `headersTimeoutMs` is a timer of this function's own, armed at dispatch and cleared when the response
@@ -78,13 +81,14 @@ export function dispatchRequest(
   options: Dispatcher.DispatchOptions,
   controls: DispatchControls = {},
 ): Promise<WholeReply> {
-  const { signal, alsoSignal, maxBytes = 0, headersTimeoutMs = 0, onHeaders } = controls;
+  const { signal, closer, liveness, maxBytes = 0, headersTimeoutMs = 0, onHeaders } = controls;
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
     let received = 0;
     const chunks: Buffer[] = [];
     let onAbort: (() => void) | undefined;
+    let onHookAbort: ((reason: unknown) => void) | undefined;
     let abortRequest: ((reason: Error) => void) | undefined;
     let timedOut: HeadersTimedOut | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -99,9 +103,10 @@ export function dispatchRequest(
     }
     const done = (): void => {
       if (timer !== undefined) clearTimeout(timer);
-      if (onAbort) {
-        signal?.removeEventListener('abort', onAbort);
-        alsoSignal?.removeEventListener('abort', onAbort);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (onHookAbort) {
+        closer?.unlisten(onHookAbort);
+        liveness?.unlisten(onHookAbort);
       }
     };
     // undici's own handler interface (the one its dispatchers call): a handler with `onRequestStart` would be
@@ -113,16 +118,21 @@ export function dispatchRequest(
           abort(timedOut);
           return;
         }
-        if (!signal && !alsoSignal) return;
-        const aborted = signal?.aborted ? signal : alsoSignal?.aborted ? alsoSignal : undefined;
-        if (aborted) {
-          abort(aborted.reason);
+        const aborted = signal?.aborted ? signal : closer?.aborted ? closer : liveness;
+        if (aborted?.aborted) {
+          abort(aborted.reason as Error);
           return;
         }
-        if (onAbort) return; // connected again (a retried pipelined request): the listeners are there
-        onAbort = () => abortRequest?.(signal?.aborted ? signal.reason : alsoSignal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        alsoSignal?.addEventListener('abort', onAbort, { once: true });
+        // Connected again (a retried pipelined request): the listeners are there already.
+        if (signal && !onAbort) {
+          onAbort = () => abortRequest?.(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+        if ((closer || liveness) && !onHookAbort) {
+          onHookAbort = (reason) => abortRequest?.(reason as Error);
+          closer?.listen(onHookAbort);
+          liveness?.listen(onHookAbort);
+        }
       },
       onHeaders(statusCode, rawHeaders) {
         if (statusCode < 200) return true; // 1xx: the reply is still to come

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { EndpointError, HeaderTimeoutError, ResponseTooLargeError } from '../errors.js';
+import { AbortHook } from './abort-hook.js';
 import { channels } from './channels.js';
 import type { Endpoint } from './endpoints.js';
 import { probeHealth } from './liveness.js';
@@ -12,7 +13,7 @@ interface MemberState {
   /** Failed probes in a row. */
   failures: number;
   /** The watches waiting on this member: each is aborted when the member is found dead. */
-  readonly watches: Set<AbortController>;
+  readonly watches: Set<AbortHook>;
   timer: NodeJS.Timeout | undefined;
   probing: boolean;
 }
@@ -102,19 +103,19 @@ export class MemberHealth {
 
   /**
    * Registers a watch waiting on `endpoint`: the member's probe loop runs (every `watchIntervalMs`) while a
-   * watch waits, and the returned signal aborts with an {@link EndpointError} when the member is found dead
+   * watch waits, and the returned hook aborts with an {@link EndpointError} when the member is found dead
    * (two failed probes in a row, or a request's failure). `undefined` when watches are not checked.
    */
-  watch(endpoint: Endpoint): { signal: AbortSignal; stop: () => void } | undefined {
+  watch(endpoint: Endpoint): { hook: AbortHook; stop: () => void } | undefined {
     if (this.#watchInterval <= 0 || this.#closed) return undefined;
     const state = this.#state(endpoint);
-    const controller = new AbortController();
-    state.watches.add(controller);
+    const hook = new AbortHook();
+    state.watches.add(hook);
     this.#settle(state);
     return {
-      signal: controller.signal,
+      hook,
       stop: () => {
-        state.watches.delete(controller);
+        state.watches.delete(hook);
         this.#settle(state);
       },
     };
@@ -163,20 +164,24 @@ export class MemberHealth {
 
   #suspect(state: MemberState, reason: EndpointError, why: string): void {
     this.#mark(state, true, why, reason);
-    for (const controller of state.watches) controller.abort(reason);
+    for (const hook of state.watches) hook.abort(reason);
     state.watches.clear();
     this.#settle(state);
   }
 
   /** Starts or stops the member's probe loop as it is needed. */
+  /**
+   * Starts the member's probe loop when it is needed. A loop no longer needed is left to end when its timer
+   * fires: short waits that come and go (a lock queue's hand-overs) then arm one timer per interval, not one
+   * per wait.
+   */
   #settle(state: MemberState): void {
-    const needed = !this.#closed && (state.suspect || state.watches.size > 0);
-    if (!needed) {
-      clearTimeout(state.timer);
-      state.timer = undefined;
-      return;
-    }
+    if (!this.#needsProbes(state)) return;
     if (state.timer === undefined && !state.probing) this.#schedule(state);
+  }
+
+  #needsProbes(state: MemberState): boolean {
+    return !this.#closed && (state.suspect || state.watches.size > 0);
   }
 
   #interval(state: MemberState): number {
@@ -186,7 +191,7 @@ export class MemberHealth {
   #schedule(state: MemberState): void {
     state.timer = setTimeout(() => {
       state.timer = undefined;
-      void this.#probe(state);
+      if (this.#needsProbes(state)) void this.#probe(state);
     }, this.#interval(state));
     state.timer.unref();
   }

@@ -53,10 +53,10 @@ describe('the member health view (order only; no probe runs here)', () => {
     const watch = health.watch(A)!;
     const other = health.watch(B)!;
     health.failed(A, new HeaderTimeoutError(A.text));
-    expect(watch.signal.aborted).toBe(true);
-    expect(watch.signal.reason).toBeInstanceOf(EndpointError);
-    expect((watch.signal.reason as EndpointError).endpoint).toBe(A.text);
-    expect(other.signal.aborted).toBe(false);
+    expect(watch.hook.aborted).toBe(true);
+    expect(watch.hook.reason).toBeInstanceOf(EndpointError);
+    expect((watch.hook.reason as EndpointError).endpoint).toBe(A.text);
+    expect(other.hook.aborted).toBe(false);
     watch.stop();
     other.stop();
     expect(new MemberHealth(dispatcher, 0, 1000).watch(A)).toBeUndefined();

@@ -1,0 +1,39 @@
+/**
+ * A stand-in for an AbortSignal inside the client, for what aborts requests often: a watch's liveness lease and
+ * a watcher's close. The first listener on a fresh AbortSignal costs about 8 µs in Node 20 (a listener on a
+ * long-lived one, about 1 µs), which was a tenth of a watch event's CPU; a hook costs a Set operation.
+ */
+export class AbortHook {
+  #aborted = false;
+  #reason: unknown;
+  readonly #listeners = new Set<(reason: unknown) => void>();
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** What it was aborted with (`undefined` while not aborted). */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** Aborts once: every listener is called with `reason`, and later ones at once. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    for (const listener of listeners) listener(reason);
+  }
+
+  /** Calls `listener` on abort (at once if aborted already). */
+  listen(listener: (reason: unknown) => void): void {
+    if (this.#aborted) listener(this.#reason);
+    else this.#listeners.add(listener);
+  }
+
+  unlisten(listener: (reason: unknown) => void): void {
+    this.#listeners.delete(listener);
+  }
+}
