@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { AbortHook } from './abort-hook.js';
+import { type Deadline, deadline } from './deadlines.js';
 
 /** The reason a request is aborted with when its reply exceeds `maxBytes` (the caller names the endpoint). */
 export class ReplyTooLarge extends Error {
@@ -69,12 +70,13 @@ export interface DispatchControls {
  * Sends one request through `dispatcher.dispatch` and collects the whole reply. Compared with
  * `dispatcher.request`, it skips the body stream and its per-request machinery, which is most of the cost
  * of a small etcd reply. `signal`, `closer` and `liveness` abort the request (the promise rejects with the
- * abort reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is aborted at
- * once and rejects with a {@link ReplyTooLarge}.
+ * abort reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is
+ * aborted at once and rejects with a {@link ReplyTooLarge}.
  *
- * `headersTimeoutMs` is a timer of this function's own, armed at dispatch and cleared when the response
- * starts: when it fires the promise rejects at once with a {@link HeadersTimedOut} and the request is aborted.
- * undici's own `headersTimeout` runs on a coarse timer that fires up to about 500 ms late; pass 0 for it.
+ * `headersTimeoutMs` is a precise deadline of this function's own (see `deadlines.ts`), set at dispatch and
+ * cancelled when the response starts: when it passes, the promise rejects at once with a
+ * {@link HeadersTimedOut} and the request is aborted. undici's own `headersTimeout` runs on a coarse timer
+ * that fires up to about 500 ms late; pass 0 for it.
  */
 export function dispatchRequest(
   dispatcher: Dispatcher,
@@ -91,18 +93,18 @@ export function dispatchRequest(
     let onHookAbort: ((reason: unknown) => void) | undefined;
     let abortRequest: ((reason: Error) => void) | undefined;
     let timedOut: HeadersTimedOut | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Deadline | undefined;
     if (headersTimeoutMs > 0) {
-      timer = setTimeout(() => {
+      timer = deadline(headersTimeoutMs, () => {
         timer = undefined;
         timedOut = new HeadersTimedOut(`no response headers within ${headersTimeoutMs} ms`);
         abortRequest?.(timedOut);
         done();
         reject(timedOut);
-      }, headersTimeoutMs);
+      });
     }
     const done = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      timer?.cancel();
       if (onAbort) signal?.removeEventListener('abort', onAbort);
       if (onHookAbort) {
         closer?.unlisten(onHookAbort);
@@ -136,10 +138,8 @@ export function dispatchRequest(
       },
       onHeaders(statusCode, rawHeaders) {
         if (statusCode < 200) return true; // 1xx: the reply is still to come
-        if (timer !== undefined) {
-          clearTimeout(timer);
-          timer = undefined;
-        }
+        timer?.cancel();
+        timer = undefined;
         status = statusCode;
         headers = pickHeaders(rawHeaders);
         if (maxBytes > 0 && Number(headers['content-length']) > maxBytes) {
