@@ -2,7 +2,8 @@
  * The client's `node:diagnostics_channel` events: a stable, documented contract (undici's `undici:request:*`
  * channels are the model). Subscribe with `diagnostics_channel.subscribe(ClientChannels.callEnd, fn)`.
  *
- * - Messages are published synchronously, in the caller's async context (so a tracer sees its parent span).
+ * - Messages are published synchronously, in the caller's async context (so a tracer sees its parent span);
+ *   a `member:health` change found by a background probe has no caller and comes in the probe's context.
  * - The same {@link CallInfo} object travels with every event of one call, and the same {@link WatchInfo}
  *   with every event of one watcher: use them as keys (e.g. in a WeakMap) to correlate.
  * - Endpoints are the client URLs as configured, without userinfo. No message ever carries credentials: no
@@ -13,7 +14,10 @@
  */
 /** The names of the client's channels. Part of the public API: they do not change within a major version. */
 export const ClientChannels = {
-  /** A call begins (one `KeysAPI`/`MembersAPI`/... method, or one watcher wait). {@link CallStartMessage} */
+  /**
+   * A call begins: one `KeysAPI`/`MembersAPI`/... method, or one wait of a watcher (a wait re-polled after an
+   * empty reply is a call of its own, under the same `watch:start`). {@link CallStartMessage}
+   */
   callStart: 'etcdkit:client:call:start',
   /** A call got its reply (any status the API then decodes, errors like 404 included). {@link CallEndMessage} */
   callEnd: 'etcdkit:client:call:end',
@@ -47,7 +51,8 @@ export interface CallInfo {
   readonly id: number;
   /**
    * What the call does: `get`, `set`, `create`, `update`, `delete`, `createInOrder`, `watch`, `resync`,
-   * `members.list`, `members.leader`, `members.add`, `members.remove`, `members.update`, `version`, `auth`.
+   * `members.list`, `members.leader`, `members.add`, `members.remove`, `members.update`, `version`, `auth`
+   * (`request` for anything else).
    */
   readonly operation: string;
   /** The key as the caller named it (without the keys prefix), for keys calls. */
@@ -111,7 +116,10 @@ export interface RequestStartMessage {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** Origin of the request (scheme, host and port; the redirect target's for a hop). */
   readonly origin: string;
-  /** Escaped path and query (no credentials: they only ever travel in a header). */
+  /**
+   * Escaped path and query (no credentials: they only ever travel in a header). The query holds the call's
+   * conditions, a compare-and-swap's `prevValue` among them.
+   */
   readonly path: string;
 }
 

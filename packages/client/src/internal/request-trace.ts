@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { CallTrace } from './channels.js';
 import { channels } from './channels.js';
 
@@ -34,9 +35,13 @@ export class RequestTrace {
     }
   }
 
-  /** What to call when the headers arrive, or `undefined` when nobody listens. */
+  /**
+   * What to call when the headers arrive, or `undefined` when nobody listens. undici calls it from its socket's
+   * callback, in the async context of whichever call opened the connection: it is bound to this call's.
+   */
   get onHeaders(): ((status: number) => void) | undefined {
-    return channels.requestHeaders.hasSubscribers ? (status) => this.#headers(status) : undefined;
+    if (!channels.requestHeaders.hasSubscribers) return undefined;
+    return AsyncResource.bind((status: number) => this.#headers(status));
   }
 
   end(status: number, bytes: number): void {

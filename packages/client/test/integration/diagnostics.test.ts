@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
@@ -155,6 +156,36 @@ describe('client diagnostics channels', () => {
     expect(everything(rec)).not.toContain(Buffer.from(`root:${PASSWORD}`).toString('base64'));
   });
 
+  it("every request event comes in the caller's async context, also on a connection another call opened", async () => {
+    const { a } = await roles();
+    const { keys } = clientWith([a]);
+    const store = new AsyncLocalStorage<string>();
+    const contexts: [string, string | undefined][] = [];
+    const listeners = [
+      ClientChannels.requestStart,
+      ClientChannels.requestHeaders,
+      ClientChannels.requestEnd,
+    ].map((name) => {
+      const listener = () => contexts.push([name, store.getStore()]);
+      subscribe(name, listener);
+      return [name, listener] as const;
+    });
+    try {
+      await store.run('first', () => keys.set('/diag/context', 'v'));
+      await store.run('second', () => keys.get('/diag/context')); // the same keep-alive connection
+    } finally {
+      for (const [name, listener] of listeners) unsubscribe(name, listener);
+    }
+    expect(contexts.map(([, context]) => context)).toEqual([
+      'first',
+      'first',
+      'first',
+      'second',
+      'second',
+      'second',
+    ]);
+  });
+
   it('an etcd error is a call:end with its status; an abort is a call:error with the reason', async () => {
     const { a } = await roles();
     const { keys } = clientWith([a]);
@@ -241,18 +272,20 @@ describe('client diagnostics channels', () => {
     const [resync] = rec.of<WatchResyncMessage>(ClientChannels.watchResync);
     expect(resync).toEqual({ watch: fromHistory!.watch, index: resynced.index });
 
-    // A wait on a member that is then SIGSTOPed moves to another with the same index, and gets the event.
-    const watcher = keys.watcher('/diag/watch', { recursive: true });
+    // A wait on a member that is then SIGSTOPed moves to another with the same index, and gets the event
+    // (from an index, not "from now": the write may reach the survivor before the moved wait does).
+    const watcher = keys.watcher('/diag/watch', { recursive: true, afterIndex: resynced.index });
+    const waitIndex = resynced.index + 1;
     const waiting = watcher.next();
     await until(() => rec.of<WatchStartMessage>(ClientChannels.watchStart).length >= 2, 2000);
     const start = rec.of<WatchStartMessage>(ClientChannels.watchStart).at(-1)!;
-    expect(start).toMatchObject({ waitIndex: 0 });
+    expect(start).toMatchObject({ waitIndex });
     expect(start.watch).toMatchObject({ key: '/diag/watch', recursive: true });
     await a.pause();
     // Two failed probes at 300 ms intervals (each with a 300 ms timeout), with headroom for a loaded machine.
     await until(() => rec.of<WatchMoveMessage>(ClientChannels.watchMove).length > 0, 5000);
     const [move] = rec.of<WatchMoveMessage>(ClientChannels.watchMove);
-    expect(move).toMatchObject({ watch: start.watch, from: a.clientURL, to: b.clientURL, waitIndex: 0 });
+    expect(move).toMatchObject({ watch: start.watch, from: a.clientURL, to: b.clientURL, waitIndex });
     expect(move!.error).toBeInstanceOf(EndpointError);
     const writer = clientWith([b]);
     const changed = await writer.keys.set('/diag/watch', 'v2');
