@@ -34,6 +34,8 @@ class DeadlineQueue {
   #entries: Entry[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** While expired callbacks run: a deadline they add is armed by {@link #fire} afterwards, not twice. */
+  #firing = false;
 
   constructor(ms: number) {
     this.#ms = ms;
@@ -42,7 +44,7 @@ class DeadlineQueue {
   add(onExpire: () => void): Deadline {
     const entry = new Entry(performance.now() + this.#ms, onExpire);
     this.#entries.push(entry);
-    if (this.#timer === undefined) this.#arm(this.#ms);
+    if (this.#timer === undefined && !this.#firing) this.#arm(this.#ms);
     return entry;
   }
 
@@ -63,7 +65,12 @@ class DeadlineQueue {
       this.#head++;
       if (onExpire) {
         entry.onExpire = undefined;
-        onExpire();
+        this.#firing = true;
+        try {
+          onExpire();
+        } finally {
+          this.#firing = false;
+        }
       }
     }
     if (this.#head === entries.length) {
