@@ -1,7 +1,7 @@
 // The bridge on real recipes against a real 3-member cluster: a lock hand-over, a session loss (the holder's
 // only member SIGSTOPed past the lock's TTL), an election and a registry.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Client, type ClientConfig, KeysAPI } from '@etcdkit/client';
+import { Client, ClientChannels, type ClientConfig, KeysAPI, type WatchStartMessage } from '@etcdkit/client';
 import { Election, Lock, ServiceRegistry, SessionLostError } from '@etcdkit/recipes';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { context } from '@opentelemetry/api';
@@ -63,6 +63,18 @@ function nth(name: string, count: number): Promise<unknown> {
   });
 }
 
+/** Resolves with the first message on `name` that `match` accepts. */
+function firstMatching(name: string, match: (message: unknown) => boolean): Promise<unknown> {
+  return new Promise((resolve) => {
+    const listener = (message: unknown) => {
+      if (!match(message)) return;
+      unsubscribe(name, listener);
+      resolve(message);
+    };
+    subscribe(name, listener);
+  });
+}
+
 describe('recipe metrics from real recipes', () => {
   it('a lock hand-over: two waits, two holds, one hand-over; the recipe calls are spans of the caller', async () => {
     const leader = await cluster.waitForLeader();
@@ -83,10 +95,15 @@ describe('recipe metrics from real recipes', () => {
         span.end();
       }
     });
-    const queued = nth(recipeChannels.enqueue, 1);
+    // released once the waiter watches the holder's key, so that the delete is what hands the lock over
+    const watching = firstMatching(
+      ClientChannels.watchStart,
+      (message) => (message as WatchStartMessage).watch.key === held.key,
+    );
     const waiting = second.acquire({ signal: AbortSignal.timeout(10_000) });
-    await queued;
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the waiter watches its predecessor by now
+    const waitingSince = performance.now(); // the waiter's own clock started before this
+    await watching;
+    const releasedAt = performance.now();
     await held.release();
     const next = await waiting;
     expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
@@ -95,7 +112,8 @@ describe('recipe metrics from real recipes', () => {
     const attributes = { 'etcdkit.recipe.type': 'lock', 'etcdkit.recipe.name': '/otel/locks/handover' };
     const [wait] = await sdk.histogram(MetricNames.lockWaitDuration, attributes);
     expect(wait?.count).toBe(2);
-    expect(wait?.max).toBeGreaterThanOrEqual(0.2); // the second waited at least the 200 ms before the release
+    // the second waited at least from its call to the release
+    expect(wait?.max).toBeGreaterThanOrEqual((releasedAt - waitingSince) / 1000);
     const [hold] = await sdk.histogram(MetricNames.lockHoldDuration, attributes);
     expect(hold?.count).toBe(2);
     expect(await sdk.count(MetricNames.lockHandoffs, attributes)).toBe(1);

@@ -1,5 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { ClientChannels, EtcdError, type KeysAPI, type WatchStartMessage } from '@etcdkit/client';
 import { startCluster } from '@etcdkit/testkit';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,18 @@ import {
   SessionLostError,
 } from '../../src/index.js';
 import { keysFactory, startWorker, stopWorker } from './helpers.js';
+
+/** Resolves when a watcher of `key` starts a wait (the client's watch:start). */
+function watchStarted(key: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (message: unknown): void => {
+      if ((message as WatchStartMessage).watch.key !== key) return;
+      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, listener);
+      resolve();
+    };
+    diagnosticsChannel.subscribe(ClientChannels.watchStart, listener);
+  });
+}
 
 const endpoints = sharedClusterEndpoints();
 const keysAPI = keysFactory(() => endpoints);
@@ -75,8 +87,6 @@ async function markedHeld(keys: KeysAPI, key: string): Promise<boolean> {
   const { node } = await keys.get(key, { quorum: true });
   return (JSON.parse(node!.value) as { held?: boolean }).held === true;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('recipes diagnostics channels on a real cluster', () => {
   it('publishes nothing while no one subscribes', async () => {
@@ -137,11 +147,11 @@ describe('recipes diagnostics channels on a real cluster', () => {
       const heldA = await a.acquire();
       const aHeldAt = performance.now();
       const bCalledAt = performance.now();
+      // released once the waiter watches the holder's key, so that the delete is what hands the lock over
+      const watchingA = watchStarted(heldA.key);
       const waiting = b.acquire();
-      await expect.poll(() => rec.of('enqueue').length).toBe(2);
-      // the waiter reads the queue right after its key is created (a quorum read: milliseconds); a second
-      // leaves it room on a loaded machine to be watching the holder's key before the release
-      await sleep(1000);
+      await expect.poll(() => rec.of('enqueue').length, { timeout: 2000 }).toBe(2);
+      await watchingA;
       const releaseCalledAt = performance.now();
       await heldA.release();
       const aReleasedAt = performance.now();
