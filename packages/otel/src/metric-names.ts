@@ -31,8 +31,9 @@ export const MetricNames = {
   /** Counter, `{resync}`: a watcher re-read its key after etcd cleared its index from history (error 401). */
   watchResyncs: 'etcdkit.watch.resyncs',
   /**
-   * Histogram, `s`: from the call to acquire to held (locks, read and write locks, semaphore permits).
-   * Attributes: `etcdkit.recipe.type` (`lock`, `rwlock`, `semaphore`, ...), `etcdkit.recipe.name`.
+   * Histogram, `s`: from the call to acquire (or campaign) to held (locks, read and write locks, semaphore
+   * permits, won elections). Attributes: `etcdkit.recipe.type` (`lock`, `rwlock`, `semaphore`, `election`),
+   * `etcdkit.recipe.name`.
    */
   lockWaitDuration: 'etcdkit.lock.wait.duration',
   /** Histogram, `s`: from held to released by its holder. Attributes as for the wait. */

@@ -60,7 +60,8 @@ export function recordMetrics(subscriptions: Subscriptions, meter: Meter): void 
     unit: '{resync}',
   });
   const lockWait = meter.createHistogram(MetricNames.lockWaitDuration, {
-    description: 'From the call to acquire to held, for locks, read and write locks and semaphore permits.',
+    description:
+      'From the call to acquire (or campaign) to held, for locks, read and write locks, semaphore permits and won elections.',
     unit: 's',
     advice: { explicitBucketBoundaries: LOCK_BUCKETS },
   });
