@@ -92,15 +92,20 @@ export function dispatchRequest(
     let onAbort: (() => void) | undefined;
     let onHookAbort: ((reason: unknown) => void) | undefined;
     let abortRequest: ((reason: Error) => void) | undefined;
-    let timedOut: HeadersTimedOut | undefined;
+    /** Why the request was given up before undici connected it (then it is aborted as soon as it is). */
+    let stopped: { readonly reason: unknown } | undefined;
     let timer: Deadline | undefined;
+    /** Gives the request up with `reason`: at once, also while it still waits for a connection. */
+    const stop = (reason: unknown): void => {
+      if (abortRequest) abortRequest(reason as Error);
+      else stopped ??= { reason };
+      done();
+      reject(reason);
+    };
     if (headersTimeoutMs > 0) {
       timer = deadline(headersTimeoutMs, () => {
         timer = undefined;
-        timedOut = new HeadersTimedOut(`no response headers within ${headersTimeoutMs} ms`);
-        abortRequest?.(timedOut);
-        done();
-        reject(timedOut);
+        stop(new HeadersTimedOut(`no response headers within ${headersTimeoutMs} ms`));
       });
     }
     const done = (): void => {
@@ -116,25 +121,7 @@ export function dispatchRequest(
     const handler: Dispatcher.DispatchHandler = {
       onConnect(abort) {
         abortRequest = abort;
-        if (timedOut) {
-          abort(timedOut);
-          return;
-        }
-        const aborted = signal?.aborted ? signal : closer?.aborted ? closer : liveness;
-        if (aborted?.aborted) {
-          abort(aborted.reason as Error);
-          return;
-        }
-        // Connected again (a retried pipelined request): the listeners are there already.
-        if (signal && !onAbort) {
-          onAbort = () => abortRequest?.(signal.reason);
-          signal.addEventListener('abort', onAbort, { once: true });
-        }
-        if ((closer || liveness) && !onHookAbort) {
-          onHookAbort = (reason) => abortRequest?.(reason as Error);
-          closer?.listen(onHookAbort);
-          liveness?.listen(onHookAbort);
-        }
+        if (stopped) abort(stopped.reason as Error);
       },
       onHeaders(statusCode, rawHeaders) {
         if (statusCode < 200) return true; // 1xx: the reply is still to come
@@ -173,6 +160,23 @@ export function dispatchRequest(
         reject(error);
       },
     };
+    // Aborts are heard from now on, not only once undici has a connection for the request: a close or an
+    // abort during a connect to a member that does not answer takes effect at once.
+    const aborted = signal?.aborted ? signal : closer?.aborted ? closer : liveness;
+    if (aborted?.aborted) {
+      reject(aborted.reason);
+      done();
+      return;
+    }
+    if (signal) {
+      onAbort = () => stop(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    if (closer || liveness) {
+      onHookAbort = stop;
+      closer?.listen(onHookAbort);
+      liveness?.listen(onHookAbort);
+    }
     try {
       dispatcher.dispatch(options, handler);
     } catch (error) {
