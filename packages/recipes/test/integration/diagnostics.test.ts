@@ -20,7 +20,13 @@ import {
   ServiceRegistry,
   SessionLostError,
 } from '../../src/index.js';
-import { keysFactory, startWorker, stopWorker } from './helpers.js';
+import {
+  expiryBoundMs,
+  keysFactory,
+  LOADED_MACHINE_HEADROOM_MS,
+  startWorker,
+  stopWorker,
+} from './helpers.js';
 
 /** Resolves when a watcher of `key` starts a wait (the client's watch:start). */
 function watchStarted(key: string): Promise<void> {
@@ -36,14 +42,6 @@ function watchStarted(key: string): Promise<void> {
 
 const endpoints = sharedClusterEndpoints();
 const keysAPI = keysFactory(() => endpoints);
-
-// Bounds come from the mechanism, with room for a loaded 2-core CI machine; speed is the benchmarks' business.
-// The leader removes expired v2 keys at its SYNC tick (every 500 ms), so a key that is no longer refreshed is
-// gone at most TTL + 500 ms after its last refresh; a watcher then hears of it in one notify.
-const EXPIRY_TICK_MS = 500;
-const LOADED_MACHINE_HEADROOM_MS = 2000;
-const expiryBoundMs = (ttlSeconds: number): number =>
-  ttlSeconds * 1000 + EXPIRY_TICK_MS + LOADED_MACHINE_HEADROOM_MS;
 
 type ChannelKey = keyof typeof RecipeChannels;
 interface Seen {

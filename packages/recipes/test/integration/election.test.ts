@@ -1,18 +1,10 @@
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { Barrier, BarrierHeldError, Election, type LeaderInfo, SessionLostError } from '../../src/index.js';
-import { keysFactory, startWorker, stopWorker } from './helpers.js';
+import { expiryBoundMs, keysFactory, startWorker, stopWorker } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
 const keysAPI = keysFactory(() => endpoints);
-
-// Bounds come from the mechanism, with room for a loaded 2-core CI machine; speed is the benchmarks' business.
-// The leader removes expired v2 keys at its SYNC tick (every 500 ms), so a key that is no longer refreshed is
-// gone at most TTL + 500 ms after its last refresh; a watcher then hears of it in one notify.
-const EXPIRY_TICK_MS = 500;
-const LOADED_MACHINE_HEADROOM_MS = 2000;
-const expiryBoundMs = (ttlSeconds: number): number =>
-  ttlSeconds * 1000 + EXPIRY_TICK_MS + LOADED_MACHINE_HEADROOM_MS;
 
 describe('Election on a real cluster', () => {
   it('elects in order, observes leaders and proclaims, and hands over at once on resign', async () => {

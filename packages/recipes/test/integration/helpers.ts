@@ -8,6 +8,15 @@ const WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.u
 /** Runs several contenders of the semaphore, election or RW lock recipe in one process. */
 export const RECIPE_WORKER = fileURLToPath(new URL('../workers/recipe-worker.mjs', import.meta.url));
 
+// Bounds come from the mechanism, with room for a loaded 2-core CI machine; speed is the benchmarks' business.
+// The leader removes expired v2 keys at its SYNC tick (every 500 ms), so a key that is no longer refreshed is
+// gone at most TTL + 500 ms after its last refresh; a watcher then hears of it in one notify.
+const EXPIRY_TICK_MS = 500;
+export const LOADED_MACHINE_HEADROOM_MS = 2000;
+/** How long after its last refresh a key of `ttlSeconds` is surely gone and its watchers told. */
+export const expiryBoundMs = (ttlSeconds: number): number =>
+  ttlSeconds * 1000 + EXPIRY_TICK_MS + LOADED_MACHINE_HEADROOM_MS;
+
 /** A contender process; `events` fills with the JSON lines it prints. */
 export interface Worker {
   readonly child: ChildProcess;
