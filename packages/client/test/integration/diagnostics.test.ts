@@ -7,12 +7,11 @@ import {
   type CallEndMessage,
   type CallErrorMessage,
   type CallStartMessage,
-  Client,
+  type Client,
   ClientChannels,
   type ClientConfig,
   EndpointError,
   type FailoverMessage,
-  KeysAPI,
   type MemberHealthMessage,
   type RequestEndMessage,
   type RequestErrorMessage,
@@ -23,7 +22,7 @@ import {
   type WatchResyncMessage,
   type WatchStartMessage,
 } from '../../src/index.js';
-import { pinOrder } from '../order.js';
+import { leaderAndFollowers, pinnedClient } from '../order.js';
 
 // 'fast' raft timings: heartbeat 50 ms, election timeout 250 ms.
 let cluster: Cluster;
@@ -71,19 +70,10 @@ function record(): Recorder {
 }
 
 /** A client with credentials whose endpoints are `order` (the first pinned). */
-function clientWith(order: readonly Member[], config: Partial<ClientConfig> = {}) {
-  const urls = order.map((member) => member.clientURL);
-  const client = new Client({ endpoints: urls, username: 'root', password: PASSWORD, ...config });
-  pinOrder(client, urls);
-  clients.push(client);
-  return { client, keys: new KeysAPI(client) };
-}
+const clientWith = (order: readonly Member[], config: Partial<ClientConfig> = {}) =>
+  pinnedClient(order, { username: 'root', password: PASSWORD, ...config }, clients);
 
-async function roles(): Promise<{ leader: Member; a: Member; b: Member }> {
-  const leader = await cluster.waitForLeader();
-  const [a, b] = cluster.members.filter((m) => m !== leader) as [Member, Member];
-  return { leader, a, b };
-}
+const roles = () => leaderAndFollowers(cluster);
 
 /** Deep text of everything recorded (errors with their causes), to look for credentials. */
 function everything(rec: Recorder): string {

@@ -1,14 +1,13 @@
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Client,
+  type Client,
   type ClientConfig,
   ClusterError,
   DEFAULT_RETRY_SAFE_TIMEOUT,
   HeaderTimeoutError,
-  KeysAPI,
 } from '../../src/index.js';
-import { pinOrder } from '../order.js';
+import { leaderAndFollowers, pinnedClient, pinOrder } from '../order.js';
 
 // 'fast' raft timings: heartbeat 50 ms, election timeout 250 ms.
 let cluster: Cluster;
@@ -24,20 +23,11 @@ afterEach(async () => {
 });
 
 /** A client whose endpoints are `order` (the first pinned). */
-function clientWith(order: readonly Member[], config: Partial<ClientConfig> = {}) {
-  const urls = order.map((member) => member.clientURL);
-  const client = new Client({ endpoints: urls, ...config });
-  pinOrder(client, urls);
-  clients.push(client);
-  return { client, keys: new KeysAPI(client) };
-}
+const clientWith = (order: readonly Member[], config: Partial<ClientConfig> = {}) =>
+  pinnedClient(order, config, clients);
 
 /** Two followers and the leader. */
-async function roles(): Promise<{ leader: Member; a: Member; b: Member }> {
-  const leader = await cluster.waitForLeader();
-  const [a, b] = cluster.members.filter((m) => m !== leader) as [Member, Member];
-  return { leader, a, b };
-}
+const roles = () => leaderAndFollowers(cluster);
 
 /** Puts the pin back on the first of `urls` (pinOrder alone keeps the pin when the order already fits). */
 function repin(client: Client, urls: readonly string[]): void {
