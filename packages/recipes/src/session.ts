@@ -1,6 +1,7 @@
-import type { EtcdError, KeysAPI } from '@etcdkit/client';
+import type { KeysAPI, Response } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
 import { publishAtRisk, publishLost } from './internal/channels.js';
+import { etcdCode, GONE_ACTIONS, sleep } from './internal/wait.js';
 
 /** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */
 const keptHere = new Set<string>();
@@ -28,8 +29,9 @@ export interface SessionOptions {
  * longer be trusted, **before** the server can expire it: each key has a local validity deadline, the time
  * its last successful refresh was *sent* plus the TTL minus a margin (10% of the TTL, at least 500 ms, plus
  * the clock skew). When the deadline passes without a successful refresh, or the server answers that the key
- * is gone or changed, the key's `signal` aborts with a {@link SessionLostError}. A lost key is never
- * re-created.
+ * is gone or changed, the key's `signal` aborts with a {@link SessionLostError}. Each kept key is also
+ * watched (one long-poll, idle while nothing happens): a delete, an expiry or a change that is not one of
+ * the key's own writes loses it at once, not at the next refresh. A lost key is never re-created.
  */
 export class Session implements AsyncDisposable {
   readonly keys: KeysAPI;
@@ -55,12 +57,20 @@ export class Session implements AsyncDisposable {
   }
 
   /**
-   * Starts keeping `key` alive. `modifiedIndex` is its current index; `sentAt` is when the request that
-   * created or last refreshed it was sent (`performance.now()`), from which its validity is counted.
+   * Starts keeping `key` alive and watching it. `modifiedIndex` is its current index; `sentAt` is when the
+   * request that created or last refreshed it was sent (`performance.now()`), from which its validity is
+   * counted; `createdIndex` (default `modifiedIndex`: a key just created) tells the key from one created
+   * again at the same path.
    */
-  keep(key: string, modifiedIndex: number, sentAt: number): SessionKey {
-    const kept = SessionKey.create(this, key, modifiedIndex, sentAt, this.#refreshMs, this.#marginMs, () =>
-      this.#kept.delete(kept),
+  keep(key: string, modifiedIndex: number, sentAt: number, createdIndex = modifiedIndex): SessionKey {
+    const kept = SessionKey.create(
+      this,
+      key,
+      { createdIndex, modifiedIndex },
+      sentAt,
+      this.#refreshMs,
+      this.#marginMs,
+      () => this.#kept.delete(kept),
     );
     this.#kept.add(kept);
     return kept;
@@ -76,38 +86,54 @@ export class Session implements AsyncDisposable {
   }
 }
 
-/** One key kept alive by a {@link Session}. */
+/** How many of its own recent indexes a key remembers, to tell its own writes from others' in watch events. */
+const OWN_INDEXES = 16;
+
+/** The loss watch's pause after a failed re-read, doubling up to the max. */
+const RECHECK_MIN_MS = 100;
+const RECHECK_MAX_MS = 2000;
+
+/**
+ * One key kept alive by a {@link Session}: refreshed on a timer, and watched from its own index so that its
+ * removal or a change by someone else is seen at once (see {@link SessionKey.signal}).
+ */
 export class SessionKey {
   readonly key: string;
   readonly #session: Session;
   readonly #controller = new AbortController();
+  /** Aborted by {@link SessionKey.halt}: ends the loss watch. */
+  readonly #halted = new AbortController();
   readonly #refreshMs: number;
   readonly #marginMs: number;
   readonly #onStop: () => void;
+  readonly #createdIndex: number;
   #modifiedIndex: number;
+  /** The key's recent indexes that its own writes made (refreshes, {@link SessionKey.modify}). */
+  readonly #own: number[] = [];
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #stopped = false;
+  #gone = false;
 
   /** @internal Use {@link Session.keep}. */
   static create(
     session: Session,
     key: string,
-    modifiedIndex: number,
+    indexes: { readonly createdIndex: number; readonly modifiedIndex: number },
     sentAt: number,
     refreshMs: number,
     marginMs: number,
     onStop: () => void,
   ): SessionKey {
-    return new SessionKey(session, key, modifiedIndex, sentAt, refreshMs, marginMs, onStop);
+    return new SessionKey(session, key, indexes, sentAt, refreshMs, marginMs, onStop);
   }
 
   private constructor(
     session: Session,
     key: string,
-    modifiedIndex: number,
+    indexes: { readonly createdIndex: number; readonly modifiedIndex: number },
     sentAt: number,
     refreshMs: number,
     marginMs: number,
@@ -115,7 +141,9 @@ export class SessionKey {
   ) {
     this.#session = session;
     this.key = key;
-    this.#modifiedIndex = modifiedIndex;
+    this.#createdIndex = indexes.createdIndex;
+    this.#modifiedIndex = indexes.modifiedIndex;
+    this.#own.push(indexes.modifiedIndex);
     this.#refreshMs = refreshMs;
     this.#marginMs = marginMs;
     this.#onStop = onStop;
@@ -123,9 +151,13 @@ export class SessionKey {
     keptHere.add(key);
     this.#armDeadline();
     this.#schedule(refreshMs);
+    void this.#watchLoss();
   }
 
-  /** Aborts (with a {@link SessionLostError}) as soon as the key can no longer be trusted. */
+  /**
+   * Aborts (with a {@link SessionLostError}) as soon as the key can no longer be trusted: its validity
+   * deadline passed, or it was deleted, expired or changed by someone else. Stopping the key does not abort it.
+   */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
@@ -135,36 +167,66 @@ export class SessionKey {
     return this.#modifiedIndex;
   }
 
+  /** The key's createdIndex. */
+  get createdIndex(): number {
+    return this.#createdIndex;
+  }
+
+  /**
+   * True once the key is known to be gone from etcd or replaced (deleted, expired, created again by someone
+   * else), not merely unreachable; the {@link SessionKey.signal} has aborted then.
+   */
+  get gone(): boolean {
+    return this.#gone;
+  }
+
   /** True while the key is within its local validity deadline and not lost. */
   get valid(): boolean {
     return !this.#controller.signal.aborted && performance.now() < this.#validUntil;
   }
 
-  /** Stops refreshing (waiting for a refresh in flight), without deleting the key. Idempotent. */
+  /** Stops refreshing and watching (waiting for a write in flight), without deleting the key. Idempotent. */
   async stop(): Promise<void> {
-    if (!this.#stopped) {
-      this.#stopped = true;
-      clearTimeout(this.#timer);
-      clearTimeout(this.#deadline);
-      keptHere.delete(this.key);
-      this.#onStop();
+    this.halt();
+    await this.settled();
+  }
+
+  /**
+   * Stops refreshing and watching at once, without waiting for a write in flight (its result still updates
+   * {@link SessionKey.modifiedIndex}: see {@link SessionKey.settled}). Idempotent.
+   */
+  halt(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
+    this.#halted.abort();
+    keptHere.delete(this.key);
+    this.#onStop();
+  }
+
+  /** Resolves once no write of this key (refresh, {@link SessionKey.modify}) is in flight. */
+  async settled(): Promise<void> {
+    for (let last: Promise<void> | undefined; last !== this.#inFlight; ) {
+      last = this.#inFlight;
+      await last;
     }
-    await this.#inFlight;
   }
 
   /**
    * Changes the key while no refresh is in flight: `write` gets the current modifiedIndex (to use as
    * `prevIndex`) and returns the new one, which later refreshes then use. A write the server refuses with
-   * 100 or 101 loses the key.
+   * 100 or 101 loses the key (unless it was stopped meanwhile: a release that raced the write is no loss).
    */
   modify(write: (modifiedIndex: number) => Promise<number>): Promise<void> {
     const run = this.#inFlight.then(async () => {
       if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
       try {
-        this.#modifiedIndex = await write(this.#modifiedIndex);
+        this.#wrote(await write(this.#modifiedIndex));
       } catch (error) {
-        const code = (error as EtcdError).errorCode;
-        if (code === 100 || code === 101) this.lose('the key was deleted or changed by someone else', error);
+        const code = etcdCode(error);
+        if ((code === 100 || code === 101) && !this.#stopped)
+          this.#lose('the key was deleted or changed by someone else', error, code === 100);
         throw error;
       }
     });
@@ -177,11 +239,119 @@ export class SessionKey {
    * first (released, resigned, closed: its removal is no loss).
    */
   lose(why: string, cause?: unknown): void {
+    this.#lose(why, cause, false);
+  }
+
+  #lose(why: string, cause: unknown, gone: boolean): void {
     if (this.#controller.signal.aborted) return;
+    if (gone) this.#gone = true;
     const error = new SessionLostError(this.key, why, cause === undefined ? undefined : { cause });
     if (!this.#stopped) publishLost(this.key, why, error);
     this.#controller.abort(error);
-    void this.stop();
+    this.halt();
+  }
+
+  /** Our own write gave the key `index`. */
+  #wrote(index: number): void {
+    this.#modifiedIndex = index;
+    this.#own.push(index);
+    if (this.#own.length > OWN_INDEXES) this.#own.shift();
+  }
+
+  /** Whether `index` is one our own writes gave the key (waiting for our writes in flight to answer). */
+  async #isOwn(index: number): Promise<boolean> {
+    if (this.#own.includes(index)) return true;
+    await this.settled();
+    return this.#own.includes(index);
+  }
+
+  /**
+   * The loss watch: one long-poll on the key from its own index. A delete or expiry, or a change that none of
+   * our writes made, loses the key at once; our own writes (mark-held, touch, proclaim: refreshes make no
+   * event) are passed over. Error 401 or a failed watch re-reads the key once (a quorum get) and watches on
+   * past the read. Ends when the key is stopped or lost.
+   */
+  async #watchLoss(): Promise<void> {
+    const stop = this.#halted.signal;
+    const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex });
+    try {
+      let pause = RECHECK_MIN_MS;
+      while (!stop.aborted && !this.#controller.signal.aborted) {
+        let event: Response;
+        try {
+          event = await watcher.next({ signal: stop });
+        } catch {
+          if (stop.aborted) return;
+          // index cleared (401), or no member could hold the watch: read the key once, watch on past the read
+          if (!(await this.#recheck(watcher))) {
+            await sleep(pause, stop).catch(() => {});
+            pause = Math.min(pause * 2, RECHECK_MAX_MS);
+          } else {
+            pause = RECHECK_MIN_MS;
+          }
+          continue;
+        }
+        await this.#judge(event, watcher);
+      }
+    } finally {
+      watcher.close();
+    }
+  }
+
+  /** One event on the key: ours, or a loss. */
+  async #judge(event: Response, watcher: { resync(options: { signal: AbortSignal }): Promise<Response> }) {
+    const node = event.node;
+    if (!node) return;
+    if (GONE_ACTIONS.has(event.action)) {
+      if (this.#stopped) return;
+      // Committed, so final; read once more for the server's own word (error 100) as the cause.
+      let cause: unknown;
+      try {
+        const read = await watcher.resync({ signal: AbortSignal.timeout(this.#refreshMs) });
+        if (read.node && read.node.createdIndex !== this.#createdIndex) {
+          this.#lose(
+            `the key was removed (${event.action}) and created again by someone else`,
+            undefined,
+            true,
+          );
+          return;
+        }
+      } catch (error) {
+        cause = etcdCode(error) === 100 ? error : undefined;
+      }
+      this.#lose(cause ? 'the key is gone' : `the key was removed (${event.action})`, cause, true);
+      return;
+    }
+    if (node.createdIndex !== this.#createdIndex) {
+      this.#lose('the key was created again by someone else', undefined, true);
+      return;
+    }
+    if (!(await this.#isOwn(node.modifiedIndex)) && !this.#stopped)
+      this.lose(`the key was changed by someone else (${event.action} at index ${node.modifiedIndex})`);
+  }
+
+  /** Re-reads the key after a failed watch; false when the read failed for a transient reason. */
+  async #recheck(watcher: { resync(options: { signal: AbortSignal }): Promise<Response> }): Promise<boolean> {
+    try {
+      const read = await watcher.resync({
+        signal: AbortSignal.any([this.#halted.signal, AbortSignal.timeout(this.#refreshMs)]),
+      });
+      const node = read.node;
+      if (this.#stopped || !node) return true;
+      if (node.createdIndex !== this.#createdIndex) {
+        this.#lose('the key was created again by someone else', undefined, true);
+      } else if (!(await this.#isOwn(node.modifiedIndex)) && !this.#stopped) {
+        this.lose(`the key was changed by someone else (index ${node.modifiedIndex})`);
+      }
+      return true;
+    } catch (error) {
+      if (this.#stopped) return true;
+      if (etcdCode(error) === 100) {
+        this.#lose('the key is gone', error, true);
+        return true;
+      }
+      return false;
+    }
   }
 
   #schedule(ms: number): void {
@@ -213,16 +383,20 @@ export class SessionKey {
         signal: AbortSignal.timeout(Math.max(200, Math.round(this.#refreshMs))),
       });
       // Even when stopped meanwhile: the key changed, and a release deletes it with this index.
-      this.#modifiedIndex = response.node?.modifiedIndex ?? this.#modifiedIndex;
+      if (response.node) this.#wrote(response.node.modifiedIndex);
       if (this.#stopped) return;
       this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
       this.#armDeadline();
       this.#schedule(this.#refreshMs);
     } catch (error) {
       if (this.#stopped) return;
-      const code = (error as EtcdError).errorCode;
+      const code = etcdCode(error);
       if (code === 100 || code === 101) {
-        this.lose(code === 100 ? 'the key is gone' : 'the key was changed by someone else', error);
+        this.#lose(
+          code === 100 ? 'the key is gone' : 'the key was changed by someone else',
+          error,
+          code === 100,
+        );
         return;
       }
       // At risk: try again soon; the deadline decides when it is lost.

@@ -5,7 +5,7 @@ import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
 import { publishEnqueue } from './channels.js';
 import { readDir } from './read-dir.js';
-import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
+import { etcdCode, GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
 /** One key of a queue directory. */
 export interface QueueEntry {
@@ -40,7 +40,7 @@ export interface QueueListing {
 }
 
 /** What a watch event tells a waiter about the queue ahead of it, without reading again. */
-interface Learned {
+export interface Learned {
   readonly listing: QueueListing;
   /** True when every entry still listed ahead is known to be there (no stale entry ahead). */
   readonly trusted: boolean;
@@ -64,7 +64,7 @@ function isHeld(value: string | undefined): boolean {
  * - the entry was marked held ({@link QueueTicket.markHeld}): everything ahead of it is gone.
  * In both marked cases the rest of the listing ahead is exact (`trusted`). Anything else gives `undefined`.
  */
-function learn(listing: QueueListing, event: Response | undefined, mine: number): Learned | undefined {
+export function learn(listing: QueueListing, event: Response | undefined, mine: number): Learned | undefined {
   const node = event?.node;
   if (!event || !node) return undefined;
   const at = listing.entries.findIndex((entry) => entry.key === node.key);
@@ -82,6 +82,20 @@ function learn(listing: QueueListing, event: Response | undefined, mine: number)
     return undefined;
   }
   return { listing: { entries, index: listing.index }, trusted, seen };
+}
+
+/**
+ * The index to watch `wait` after: the last event seen on that key (or, for a recursive wait, below that
+ * directory: it was the first event there after the read), else the read's index.
+ */
+export function watchFrom(
+  listing: QueueListing,
+  seen: Learned['seen'] | undefined,
+  wait: WaitTarget,
+): number {
+  if (!seen) return listing.index;
+  const within = seen.key === wait.key || (wait.recursive === true && seen.key.startsWith(`${wait.key}/`));
+  return within ? Math.max(seen.index, listing.index) : listing.index;
 }
 
 /** The key of an entry queued before ours that `event` removed (delete, expire), else `undefined`. */
@@ -131,6 +145,7 @@ export class QueueTicket {
   readonly #dir: string;
   readonly #data: QueueValue;
   #removed: Promise<void> | undefined;
+  #marking: NodeJS.Immediate | undefined;
   #handoffKey: string | undefined;
   #handoffAt = 0;
 
@@ -202,7 +217,7 @@ export class QueueTicket {
       session,
       dir,
       entry,
-      session.keep(entry.key, entry.modifiedIndex, sentAt),
+      session.keep(entry.key, entry.modifiedIndex, sentAt, entry.createdIndex),
       recipe,
     );
     if (recipe !== undefined) publishEnqueue(recipe, dir, entry.key, entry.createdIndex);
@@ -224,9 +239,13 @@ export class QueueTicket {
 
   /**
    * Waits until `blocker(entries, mine)` returns no entry to wait for, watching only the entry it returns
-   * (herd-free). Re-reads on every event, on error 401, and at least once per TTL (watchdog).
+   * (herd-free). Waiting costs nothing while nothing happens: no timer re-reads the queue (the contender's own
+   * key is watched for loss by its {@link SessionKey}, and the client moves watches off members that stop
+   * answering). An event on the entry waited for is applied to the last read when it can be (see
+   * {@link learn}): a removal ahead, or a holder's mark; the queue is read again only after an event it
+   * cannot interpret, error 401 or a failed watch.
    *
-   * @throws {SessionExpiredError} when the contender's own key is gone.
+   * @throws {SessionExpiredError} when the contender's own key is gone (deleted, expired).
    * @throws {SessionLostError} when the key can no longer be kept alive, or its validity ran out meanwhile.
    * @throws the reason of `signal` when it aborts.
    */
@@ -234,11 +253,26 @@ export class QueueTicket {
     blocker: (entries: QueueEntry[], mine: number) => WaitTarget | undefined,
     signal?: AbortSignal,
   ): Promise<QueueListing> {
+    try {
+      return await this.#waitUntil(blocker, signal);
+    } catch (error) {
+      if (this.kept.gone && error === this.kept.signal.reason && !signal?.aborted)
+        throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`, {
+          cause: error,
+        });
+      throw error;
+    }
+  }
+
+  async #waitUntil(
+    blocker: (entries: QueueEntry[], mine: number) => WaitTarget | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<QueueListing> {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
     let listing: QueueListing | undefined;
     let seen: Learned['seen'] | undefined;
     // For the `handoff` event: the entry ahead whose removal the last wake-up told (and when), and the entry
-    // last waited for (a re-read after a silent watch may be what tells its removal).
+    // last waited for (a re-read after a failed watch may be what tells its removal).
     let goneKey: string | undefined;
     let goneAt = 0;
     let waitedOn: string | undefined;
@@ -269,27 +303,24 @@ export class QueueTicket {
       const wait = blocker(listing.entries, mine);
       if (!wait) return this.#granted(listing, goneKey, goneAt);
       const event = await waitForEvent(this.#session.keys, wait.key, {
-        afterIndex: seen && seen.key === wait.key ? seen.index : listing.index,
+        afterIndex: watchFrom(listing, seen, wait),
         recursive: wait.recursive === true,
         signal: combined,
-        watchdogMs: this.#session.ttl * 1000,
       });
       goneKey = removedAhead(listing, event, mine);
       goneAt = goneKey === undefined ? 0 : performance.now();
       waitedOn = wait.recursive === true ? undefined : wait.key;
       // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
-      // ahead tells that nothing ahead of it is left. Otherwise the listing may be stale: read again.
+      // ahead tells that nothing ahead of it is left. A removal ahead leaves a listing that may still hold
+      // entries gone since the read: waiting on one of those ends at once (its removal is in the event history
+      // after the read's index), so the listing is kept. Anything else: read again.
       const learned = learn(listing, event, mine);
-      if (learned) {
-        const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
-        if (!blocker(learned.listing.entries, at)) return this.#granted(learned.listing, goneKey, goneAt);
-        if (learned.trusted) {
-          listing = learned.listing;
-          seen = learned.seen;
-          continue;
-        }
+      if (!learned) {
+        listing = undefined;
+        continue;
       }
-      listing = undefined;
+      listing = learned.listing;
+      seen = learned.seen;
     }
   }
 
@@ -305,15 +336,27 @@ export class QueueTicket {
    * Marks the key as held (its value gains `held: true`), in the background. Only for recipes where holding
    * means every key ahead is gone (lock, writer, leader): the contender behind, woken by the change, then knows
    * it is next, and takes over on the release without another read.
+   *
+   * The write is deferred to the next turn of the event loop and never sent once {@link remove} has begun (a
+   * release right after the grant then costs one delete, and the waiter behind needs no mark: a removal's
+   * event tells it all it waits for). A release while the write is in flight does not wait for it (see
+   * {@link remove}).
    */
   markHeld(): void {
+    if (this.#removed || this.#marking) return;
     const value = JSON.stringify({ ...this.#data, held: true });
-    this.kept
-      .modify(async (prevIndex) => {
-        const response = await this.#session.keys.set(this.key, value, { prevIndex, ttl: this.#session.ttl });
-        return response.node!.modifiedIndex;
-      })
-      .catch(() => {});
+    this.#marking = setImmediate(() => {
+      if (this.#removed) return;
+      this.kept
+        .modify(async (prevIndex) => {
+          const response = await this.#session.keys.set(this.key, value, {
+            prevIndex,
+            ttl: this.#session.ttl,
+          });
+          return response.node!.modifiedIndex;
+        })
+        .catch(() => {});
+    });
   }
 
   /** The queue directory. */
@@ -334,22 +377,36 @@ export class QueueTicket {
   }
 
   /**
-   * Stops the keepalive and deletes the key with `prevIndex`, so that it can never delete someone else's key;
-   * retries transient failures a few times (the key expires by TTL otherwise). Idempotent.
+   * Stops the keepalive and the loss watch and deletes the key with `prevIndex`, so that it can never delete
+   * someone else's key; retries transient failures a few times (the key expires by TTL otherwise). The delete
+   * goes out at once, also while one of the key's own writes (a refresh, the mark-held write) is in flight: if
+   * that write lands first, the delete fails with 101, and is sent again with the index that write gave the
+   * key, or, not knowing it, after a quorum read, only if the key still has our createdIndex. Idempotent.
    */
   remove(): Promise<void> {
     this.#removed ??= (async () => {
-      await this.kept.stop();
+      if (this.#marking) clearImmediate(this.#marking);
+      this.kept.halt();
       let prevIndex = this.kept.modifiedIndex;
       for (let attempt = 1; attempt <= 5; attempt++) {
         try {
           await this.#session.keys.delete(this.key, { prevIndex });
           return;
         } catch (error) {
-          if (error instanceof EtcdError && error.errorCode === 100) return;
-          if (error instanceof EtcdError && error.errorCode === 101) {
-            // Changed since we last knew it: delete it only if it is still our key (same createdIndex).
-            const current = await this.#session.keys.get(this.key, { quorum: true }).catch(() => undefined);
+          const code = etcdCode(error);
+          if (code === 100) return;
+          if (code === 101) {
+            // Changed since we last knew it: by our own write in flight, or else read it, and delete it only
+            // if it is still our key (same createdIndex).
+            await this.kept.settled();
+            if (this.kept.modifiedIndex !== prevIndex) {
+              prevIndex = this.kept.modifiedIndex;
+              continue;
+            }
+            const current = await this.#session.keys
+              .get(this.key, { quorum: true })
+              .catch((failure: unknown) => (etcdCode(failure) === 100 ? null : undefined));
+            if (current === null) return;
             if (current && current.node?.createdIndex !== this.createdIndex) return;
             if (current?.node) prevIndex = current.node.modifiedIndex;
             continue;

@@ -7,13 +7,17 @@ export interface WaitOptions {
   readonly recursive?: boolean;
   /** Aborts the wait; it then rejects with `signal.reason`. */
   readonly signal?: AbortSignal | undefined;
-  /** Give up after this long and let the caller read again (a silent watch must not strand a waiter). */
-  readonly watchdogMs: number;
+  /**
+   * Give up after this long and let the caller read again (a silent watch must not strand a waiter).
+   * Omitted: no watchdog, for a caller whose own key is watched for loss and whose client moves watches off
+   * members that stop answering (the queue waiter).
+   */
+  readonly watchdogMs?: number | undefined;
 }
 
 /**
  * The watch every recipe shares: waits for the next event on `key` after `afterIndex`. Resolves to the event,
- * or to `undefined` when the caller should simply read again: the watchdog fired, the index was cleared from
+ * or to `undefined` when the caller should simply read again: the watchdog (if any) fired, the index was cleared from
  * history (error 401), or the cluster could not be reached for a moment (after a short pause). Only an abort
  * of `signal` rejects (with its reason), so no wake-up is ever lost to an error.
  */
@@ -24,18 +28,19 @@ export async function waitForEvent(
 ): Promise<Response | undefined> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const watchdog = AbortSignal.timeout(options.watchdogMs);
-  const combined = signal ? AbortSignal.any([signal, watchdog]) : watchdog;
+  const watchdog = options.watchdogMs === undefined ? undefined : AbortSignal.timeout(options.watchdogMs);
+  const signals = [signal, watchdog].filter((s): s is AbortSignal => s !== undefined);
+  const combined = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   const watcher = keys.watcher(key, {
     afterIndex: options.afterIndex,
     recursive: options.recursive === true,
   });
   try {
-    return await watcher.next({ signal: combined });
+    return await watcher.next(combined ? { signal: combined } : {});
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    if (watchdog.aborted) return undefined;
-    if (!(error instanceof EtcdError && error.errorCode === 401)) await sleep(100, signal);
+    if (watchdog?.aborted) return undefined;
+    if (etcdCode(error) !== 401) await sleep(100, signal);
     return undefined;
   } finally {
     watcher.close();
@@ -63,3 +68,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Events that mean a key is gone. */
 export const GONE_ACTIONS = new Set(['delete', 'expire', 'compareAndDelete']);
+
+/** The etcd error code of `error` (an `EtcdError` of any installed copy of the client), else `undefined`. */
+export function etcdCode(error: unknown): number | undefined {
+  return error instanceof EtcdError ? error.errorCode : undefined;
+}

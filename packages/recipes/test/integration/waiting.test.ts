@@ -1,0 +1,159 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import {
+  Client,
+  ClientChannels,
+  KeysAPI,
+  type RequestStartMessage,
+  type WatchStartMessage,
+} from '@etcdkit/client';
+import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type HeldLock, Lock, SessionExpiredError, SessionLostError } from '../../src/index.js';
+import { keysFactory, LOADED_MACHINE_HEADROOM_MS } from './helpers.js';
+
+const endpoints = sharedClusterEndpoints();
+const keysAPI = keysFactory(() => endpoints);
+
+/** Resolves with the time the signal aborts. */
+function abortedAt(signal: AbortSignal): Promise<number> {
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve(performance.now()), { once: true }),
+  );
+}
+
+async function markedHeld(keys: KeysAPI, key: string): Promise<boolean> {
+  const { node } = await keys.get(key, { quorum: true });
+  return (JSON.parse(node!.value) as { held?: boolean }).held === true;
+}
+
+// TTL 15 s: refreshed every 5 s, so a loss seen within a second or so was seen by the key's watch, not by a
+// refresh. The bound is one notify plus a read, with the loaded-machine headroom, well under 5 s.
+const TTL = 15;
+const REFRESH_MS = (TTL * 1000) / 3;
+const SEEN_AT_ONCE_MS = 1000 + LOADED_MACHINE_HEADROOM_MS;
+
+describe('waiting and holding watch their own key', () => {
+  it('a holder whose key is deleted by someone else is told at once, not at the next refresh', async () => {
+    expect(SEEN_AT_ONCE_MS).toBeLessThan(REFRESH_MS);
+    const name = uniqueKeyPrefix('loss-held');
+    const keys = keysAPI();
+    const lock = new Lock(keys, name, { ttl: TTL });
+    const held = await lock.acquire();
+    // after the mark-held write, so that only the watch (not that write meeting the delete) can tell
+    await expect.poll(() => markedHeld(keys, held.key), { timeout: LOADED_MACHINE_HEADROOM_MS }).toBe(true);
+    const lost = abortedAt(held.signal);
+    const deletedAt = performance.now();
+    await keysAPI().delete(held.key);
+    expect((await lost) - deletedAt).toBeLessThan(SEEN_AT_ONCE_MS);
+    expect(held.signal.reason).toBeInstanceOf(SessionLostError);
+    await held.release();
+    await lock.close();
+  });
+
+  it('a holder is not lost by its own writes: the mark, and refreshes past the TTL', async () => {
+    const name = uniqueKeyPrefix('loss-own');
+    const keys = keysAPI();
+    const lock = new Lock(keys, name, { ttl: 2 });
+    const held = await lock.acquire();
+    await expect.poll(() => markedHeld(keys, held.key), { timeout: LOADED_MACHINE_HEADROOM_MS }).toBe(true);
+    // past the TTL: several refreshes (each a new index, and no event) went by
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(held.signal.aborted).toBe(false);
+    await held.release();
+    expect(held.signal.aborted).toBe(false); // a release is no loss
+    await lock.close();
+  });
+
+  it('a waiter whose own key is deleted by someone else rejects with SessionExpiredError at once', async () => {
+    const name = uniqueKeyPrefix('loss-waiter');
+    const keys = keysAPI();
+    const holder = new Lock(keysAPI(), name, { ttl: TTL });
+    const held = await holder.acquire();
+    const waiter = new Lock(keys, name, { ttl: TTL });
+    const waiting = waiter.acquire();
+    const rejected = waiting.then(
+      () => undefined,
+      (error: unknown) => ({ error, at: performance.now() }),
+    );
+    let waiterKey: string | undefined;
+    await expect
+      .poll(
+        async () => {
+          waiterKey = (await keys.get(name, { quorum: true })).node?.nodes?.find(
+            (n) => n.key !== held.key,
+          )?.key;
+          return waiterKey;
+        },
+        { timeout: LOADED_MACHINE_HEADROOM_MS },
+      )
+      .toBeDefined();
+    const deletedAt = performance.now();
+    await keysAPI().delete(waiterKey!);
+    const outcome = await rejected;
+    expect(outcome?.error).toBeInstanceOf(SessionExpiredError);
+    expect(outcome!.at - deletedAt).toBeLessThan(SEEN_AT_ONCE_MS);
+    expect(held.signal.aborted).toBe(false);
+    await held.release();
+    await holder.close();
+    await waiter.close();
+  });
+});
+
+describe('idle waiters cost only their refreshes', () => {
+  const clients: Client[] = [];
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+  });
+
+  it('N waiters behind a holder send no request but TTL refreshes while nothing happens', async () => {
+    const N = 20;
+    const ttl = 2;
+    const refreshMs = (ttl * 1000) / 3;
+    const name = uniqueKeyPrefix('idle');
+    // one client (one liveness probe loop), a KeysAPI per contender (a lock per KeysAPI queues in etcd)
+    const client = new Client({ endpoints });
+    clients.push(client);
+    const locks = Array.from({ length: N + 1 }, () => new Lock(new KeysAPI(client), name, { ttl }));
+    const requests: RequestStartMessage[] = [];
+    let watches = 0;
+    const onRequest = (message: unknown): void => {
+      const m = message as RequestStartMessage;
+      if (m.call.key?.startsWith(name)) requests.push(m);
+    };
+    const onWatch = (message: unknown): void => {
+      if ((message as WatchStartMessage).watch.key.startsWith(name)) watches++;
+    };
+    diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+    diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    let held: HeldLock | undefined;
+    const controllers = locks.map(() => new AbortController());
+    const waiting: Promise<unknown>[] = [];
+    try {
+      held = await locks[0]!.acquire();
+      for (const [i, lock] of locks.entries())
+        if (i > 0) waiting.push(lock.acquire({ signal: controllers[i]!.signal }).catch(() => {}));
+      // every contender watches its own key, every waiter its predecessor, and the holder re-watched after
+      // its mark: 2N + 2 waits; then nothing but refreshes should happen
+      await expect.poll(() => watches, { timeout: 10_000 }).toBeGreaterThanOrEqual(2 * N + 2);
+      const windowMs = 4000;
+      const from = requests.length;
+      await new Promise((resolve) => setTimeout(resolve, windowMs));
+      const seen = requests.slice(from);
+      const refreshes = seen.filter((m) => m.method === 'PUT' && m.path.includes('prevExist=true'));
+      const others = seen.filter((m) => !refreshes.includes(m));
+      // each key refreshes every TTL/3: at most windowMs / refreshMs + 1 each
+      expect(refreshes.length).toBeLessThanOrEqual((N + 1) * (Math.floor(windowMs / refreshMs) + 1));
+      // nothing else: no whole-queue re-read on a timer (the code before #16 re-read and re-watched once per
+      // TTL per waiter: about 2 * N * windowMs / TTL = 80 here). Room for a watch moved by a stray liveness
+      // failure on a loaded machine.
+      expect(others.length, others.map((m) => `${m.method} ${m.path}`).join('\n')).toBeLessThanOrEqual(2);
+    } finally {
+      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      for (const controller of controllers) controller.abort();
+      await Promise.all(waiting);
+      await held?.release();
+      for (const lock of locks) await lock.close();
+    }
+  });
+});

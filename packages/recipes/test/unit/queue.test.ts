@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest';
+import {
+  learn,
+  type QueueEntry,
+  type QueueListing,
+  QueueTicket,
+  watchFrom,
+} from '../../src/internal/queue.js';
+import { Session } from '../../src/session.js';
+import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
+
+const DIR = '/q';
+const HELD = JSON.stringify({ owner: 'x', held: true });
+const WAITING = JSON.stringify({ owner: 'x' });
+
+function entry(index: number): QueueEntry {
+  return { key: `${DIR}/${index}`, createdIndex: index, modifiedIndex: index, data: {} };
+}
+
+/** A read at index 20 of the queue [5, 6, 7, 8]; ours is 8. */
+const listing: QueueListing = { entries: [5, 6, 7, 8].map(entry), index: 20 };
+const MINE = 3;
+const keysOf = (l: QueueListing | undefined) => l?.entries.map((e) => e.key);
+
+describe('learn: what an event on an entry ahead tells a waiter without reading again', () => {
+  it('a removal of an entry that was not marked held drops that entry only; the rest ahead may be stale', () => {
+    for (const action of ['delete', 'expire', 'compareAndDelete']) {
+      const event = reply(action, node(`${DIR}/7`, 7, 30), node(`${DIR}/7`, 7, 7, WAITING));
+      const learned = learn(listing, event, MINE);
+      expect(keysOf(learned?.listing)).toEqual([`${DIR}/5`, `${DIR}/6`, `${DIR}/8`]);
+      expect(learned?.trusted).toBe(false);
+      expect(learned?.seen).toEqual({ key: `${DIR}/7`, index: 30 });
+      expect(learned?.listing.index).toBe(20); // still the read's index: stale entries are watched from it
+    }
+  });
+
+  it('a removal of a marked holder drops it and everything ahead of it (the hand-over shortcut)', () => {
+    const event = reply('delete', node(`${DIR}/7`, 7, 31), node(`${DIR}/7`, 7, 25, HELD));
+    const learned = learn(listing, event, MINE);
+    expect(keysOf(learned?.listing)).toEqual([`${DIR}/8`]);
+    expect(learned?.trusted).toBe(true);
+  });
+
+  it('a mark-held write tells that everything ahead of the holder is gone', () => {
+    const event = reply('compareAndSwap', node(`${DIR}/7`, 7, 25, HELD), node(`${DIR}/7`, 7, 7, WAITING));
+    const learned = learn(listing, event, MINE);
+    expect(keysOf(learned?.listing)).toEqual([`${DIR}/7`, `${DIR}/8`]);
+    expect(learned?.trusted).toBe(true);
+    expect(learned?.seen).toEqual({ key: `${DIR}/7`, index: 25 });
+  });
+
+  it('cannot interpret other events: a change without the mark, a key behind ours or unknown, no event', () => {
+    expect(learn(listing, reply('compareAndSwap', node(`${DIR}/7`, 7, 25, WAITING)), MINE)).toBeUndefined();
+    expect(learn(listing, reply('delete', node(`${DIR}/8`, 8, 25)), MINE)).toBeUndefined();
+    expect(learn(listing, reply('create', node(`${DIR}/40`, 40, 40)), MINE)).toBeUndefined();
+    expect(learn(listing, undefined, MINE)).toBeUndefined();
+  });
+});
+
+describe('watchFrom: where a waiter watches its blocker from', () => {
+  it('the read index, or past the last event seen on that key (or below that directory, recursively)', () => {
+    const seen = { key: `${DIR}/7`, index: 30 };
+    expect(watchFrom(listing, undefined, { key: `${DIR}/7` })).toBe(20);
+    expect(watchFrom(listing, seen, { key: `${DIR}/7` })).toBe(30);
+    // another key: its events since the read must not be skipped
+    expect(watchFrom(listing, seen, { key: `${DIR}/6` })).toBe(20);
+    // the whole queue: the event seen was the first below it after the read
+    expect(watchFrom(listing, seen, { key: DIR, recursive: true })).toBe(30);
+    expect(watchFrom(listing, seen, { key: DIR })).toBe(20);
+    expect(watchFrom(listing, { key: '/qq/1', index: 30 }, { key: DIR, recursive: true })).toBe(20);
+  });
+});
+
+/** A ticket at /q/8 on a fake keys object, its create answered at once. */
+async function ticketOnFake(): Promise<{ keys: FakeKeys; session: Session; ticket: QueueTicket }> {
+  const keys = new FakeKeys();
+  keys.onCall((call) => {
+    if (call.method === 'createInOrder')
+      call.reply.resolve(reply('create', node(`${DIR}/8`, 8, 8, call.value)));
+  });
+  const session = new Session(keys.api, { ttl: 30 });
+  const ticket = await QueueTicket.enqueue(session, DIR, {}, undefined);
+  keys.onCall(() => {});
+  return { keys, session, ticket };
+}
+
+describe('mark-held and release: a release never waits for the mark-held write', () => {
+  it('a release right after the grant sends one delete and no mark', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    ticket.markHeld();
+    const removed = ticket.remove();
+    await settle();
+    expect(keys.of('set')).toEqual([]);
+    const [del] = keys.of('delete');
+    expect(del?.options).toMatchObject({ prevIndex: 8 });
+    del!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 9)));
+    await removed;
+    expect(keys.calls.map((c) => c.method)).toEqual(['createInOrder', 'delete']);
+    expect(ticket.kept.signal.aborted).toBe(false);
+    await session.close();
+  });
+
+  it('with the mark in flight, the delete goes out at once; a 101 (the mark landed first) retries with its index', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    ticket.markHeld();
+    await settle();
+    const [mark] = keys.of('set');
+    expect(mark?.options).toMatchObject({ prevIndex: 8 });
+    expect(JSON.parse(mark!.value!)).toMatchObject({ held: true });
+    const removed = ticket.remove();
+    await settle();
+    // not waiting for the mark's reply
+    const [first] = keys.of('delete');
+    expect(first?.options).toMatchObject({ prevIndex: 8 });
+    first!.reply.reject(etcdError(101));
+    await settle();
+    expect(keys.of('delete')).toHaveLength(1); // the retry waits for our own write's index
+    mark!.reply.resolve(reply('compareAndSwap', node(`${DIR}/8`, 8, 12, mark!.value)));
+    await settle();
+    const second = keys.of('delete')[1];
+    expect(second?.options).toMatchObject({ prevIndex: 12 });
+    second!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 13)));
+    await removed;
+    expect(keys.of('get')).toEqual([]);
+    expect(ticket.kept.signal.aborted).toBe(false);
+    await session.close();
+  });
+
+  it('with the mark in flight, a delete that lands first wins; the mark then fails and that is no loss', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    ticket.markHeld();
+    await settle();
+    const [mark] = keys.of('set');
+    const removed = ticket.remove();
+    await settle();
+    keys.of('delete')[0]!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 9)));
+    await removed;
+    mark!.reply.reject(etcdError(100));
+    await settle();
+    expect(ticket.kept.signal.aborted).toBe(false);
+    expect(keys.of('delete')).toHaveLength(1);
+    await session.close();
+  });
+
+  it('a 101 not explained by our own write reads the key, and never deletes a key of another createdIndex', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const removed = ticket.remove();
+    await settle();
+    keys.of('delete')[0]!.reply.reject(etcdError(101));
+    await settle();
+    const [read] = keys.of('get');
+    expect(read?.options).toMatchObject({ quorum: true });
+    read!.reply.resolve(reply('get', node(`${DIR}/8`, 50, 51)));
+    await removed;
+    expect(keys.of('delete')).toHaveLength(1);
+    await session.close();
+  });
+
+  it('a 101 not explained by our own write, on our key still: deletes with the index read', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const removed = ticket.remove();
+    await settle();
+    keys.of('delete')[0]!.reply.reject(etcdError(101));
+    await settle();
+    keys.of('get')[0]!.reply.resolve(reply('get', node(`${DIR}/8`, 8, 17)));
+    await settle();
+    const second = keys.of('delete')[1];
+    expect(second?.options).toMatchObject({ prevIndex: 17 });
+    second!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 18)));
+    await removed;
+    await session.close();
+  });
+});

@@ -1,0 +1,135 @@
+import { EtcdError } from '@etcdkit/client';
+import { describe, expect, it } from 'vitest';
+import { SessionLostError } from '../../src/errors.js';
+import { Session } from '../../src/session.js';
+import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
+
+const KEY = '/s/1';
+
+/** A key kept by a session on a fake keys object (TTL 30: no refresh during a test). */
+function kept(createdIndex = 10, modifiedIndex = createdIndex) {
+  const keys = new FakeKeys();
+  const session = new Session(keys.api, { ttl: 30 });
+  const key = session.keep(KEY, modifiedIndex, performance.now(), createdIndex);
+  const watcher = keys.watchers[0]!;
+  return { keys, session, key, watcher };
+}
+
+describe('SessionKey loss watch: its own key, from its own index', () => {
+  it('watches the key from its modifiedIndex at once, and stops watching when stopped', async () => {
+    const { session, key, watcher } = kept(10, 14);
+    expect(watcher.key).toBe(KEY);
+    expect(watcher.afterIndex).toBe(14);
+    expect(watcher.waiting).toBe(true);
+    await key.stop();
+    await settle();
+    expect(watcher.waiting).toBe(false);
+    expect(watcher.closed).toBe(true);
+    expect(key.signal.aborted).toBe(false);
+    await session.close();
+  });
+
+  it('passes over its own write, also when the event comes before the write reply', async () => {
+    const { keys, session, key, watcher } = kept();
+    const write = key.modify(async (prevIndex) => {
+      const response = await keys.set(KEY, 'held', { prevIndex });
+      return response.node!.modifiedIndex;
+    });
+    await settle();
+    watcher.push(reply('compareAndSwap', node(KEY, 10, 12, 'held')));
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    keys.of('set')[0]!.reply.resolve(reply('compareAndSwap', node(KEY, 10, 12, 'held')));
+    await write;
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    expect(key.modifiedIndex).toBe(12);
+    expect(watcher.waiting).toBe(true); // watching on
+    await session.close();
+  });
+
+  it('a change by someone else loses the key at once (not gone: it is still there)', async () => {
+    const { session, key, watcher } = kept();
+    watcher.push(reply('set', node(KEY, 10, 13, 'theirs')));
+    await settle();
+    expect(key.signal.reason).toBeInstanceOf(SessionLostError);
+    expect((key.signal.reason as Error).message).toMatch(/changed by someone else/);
+    expect(key.gone).toBe(false);
+    expect(watcher.closed).toBe(true);
+    await session.close();
+  });
+
+  it('a delete or expiry loses the key at once, as gone, with the read that confirms it as cause', async () => {
+    for (const action of ['delete', 'expire', 'compareAndDelete']) {
+      const { keys, session, key, watcher } = kept();
+      watcher.push(reply(action, node(KEY, 10, 20), node(KEY, 10, 10)));
+      await settle();
+      const [read] = keys.of('resync');
+      read!.reply.reject(etcdError(100, 20));
+      await settle();
+      expect(key.signal.reason).toBeInstanceOf(SessionLostError);
+      expect((key.signal.reason as Error).message).toMatch(/the key is gone/);
+      expect((key.signal.reason as Error).cause).toBeInstanceOf(EtcdError);
+      expect(key.gone).toBe(true);
+      await session.close();
+    }
+  });
+
+  it('a delete after the key was stopped (our release) is no loss', async () => {
+    const { session, key, watcher } = kept();
+    key.halt();
+    watcher.push(reply('delete', node(KEY, 10, 20), node(KEY, 10, 10)));
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    await session.close();
+  });
+
+  it('error 401 or a failed watch: reads the key once and watches on when it is still ours', async () => {
+    const { keys, session, key, watcher } = kept(10, 15);
+    watcher.fail(etcdError(401, 2000));
+    await settle();
+    const [read] = keys.of('resync');
+    read!.reply.resolve(reply('get', node(KEY, 10, 15)));
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    expect(watcher.waiting).toBe(true);
+    watcher.fail(new Error('no member could be waited on'));
+    await settle();
+    keys.of('resync')[1]!.reply.resolve(reply('get', node(KEY, 10, 15)));
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    await session.close();
+  });
+
+  it('the read after a failed watch finds the key gone, or created again by someone else: lost as gone', async () => {
+    {
+      const { keys, session, key, watcher } = kept();
+      watcher.fail(etcdError(401));
+      await settle();
+      keys.of('resync')[0]!.reply.reject(etcdError(100));
+      await settle();
+      expect(key.gone).toBe(true);
+      await session.close();
+    }
+    {
+      const { keys, session, key, watcher } = kept();
+      watcher.fail(etcdError(401));
+      await settle();
+      keys.of('resync')[0]!.reply.resolve(reply('get', node(KEY, 40, 40)));
+      await settle();
+      expect(key.gone).toBe(true);
+      expect((key.signal.reason as Error).message).toMatch(/created again/);
+      await session.close();
+    }
+  });
+
+  it('a read that fails for a transient reason loses nothing', async () => {
+    const { keys, session, key, watcher } = kept();
+    watcher.fail(new Error('unreachable'));
+    await settle();
+    keys.of('resync')[0]!.reply.reject(new Error('unreachable'));
+    await settle();
+    expect(key.signal.aborted).toBe(false);
+    await session.close();
+  });
+});
