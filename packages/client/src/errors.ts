@@ -24,8 +24,59 @@ export const ErrorCode = {
   EventIndexCleared: 401,
 } as const;
 
-/** Base class of every error this client creates itself. */
+/**
+ * The brand of each error class: `Symbol.for('etcdkit.client.<name>')`, set (non-enumerable, `true`) on the
+ * class's prototype. `Symbol.for` gives the same symbol in every copy of this package loaded in a process, so
+ * an error made by one copy is an `instanceof` the class of another (see `EtcdClientError[Symbol.hasInstance]`).
+ */
+const brands = new WeakMap<abstract new (...args: never[]) => unknown, symbol>();
+
+/** Gives `cls` its brand: the registered symbol `etcdkit.client.<name>`, set on its prototype. */
+function brand(cls: abstract new (...args: never[]) => unknown, name: string): void {
+  const symbol = Symbol.for(`etcdkit.client.${name}`);
+  brands.set(cls, symbol);
+  Object.defineProperty(cls.prototype, symbol, { value: true });
+}
+
+/**
+ * `value instanceof cls` by brand when `cls` has one (a class of this module, in any copy of the package),
+ * by prototype chain otherwise (a user's subclass of one of them).
+ */
+function hasBrand(cls: abstract new (...args: never[]) => unknown, value: unknown): boolean {
+  const symbol = brands.get(cls);
+  if (symbol === undefined) return Function.prototype[Symbol.hasInstance].call(cls, value);
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[symbol] === true
+  );
+}
+
+/**
+ * Base class of every error this client creates itself.
+ *
+ * Every error class here carries a brand, `Symbol.for('etcdkit.client.<name>')` (for this class
+ * `etcdkit.client.EtcdClientError`), and `instanceof` checks the brand instead of the prototype chain: when
+ * two copies of `@etcdkit/client` are installed (a library pins one version, the application another), an
+ * error thrown by one copy is still an `instanceof` the classes of the other, and the `is...` predicates
+ * (e.g. {@link isKeyNotFound}) recognise it. Subclasses keep their place in the hierarchy: an
+ * {@link EtcdError} is an `EtcdClientError`, a {@link ClusterError} is not an `EtcdError`. A class that
+ * extends one of these in user code is checked by its prototype chain, as usual.
+ */
 export class EtcdClientError extends Error {
+  static {
+    brand(EtcdClientError, 'EtcdClientError');
+  }
+
+  /**
+   * True when `value` carries the brand of the class `instanceof` asks about (inherited: `this` is that
+   * subclass), from any copy of the package.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass on the right of `instanceof`
+    return hasBrand(this, value);
+  }
+
   override name = 'EtcdClientError';
   readonly code: string = 'ETCDKIT_CLIENT';
 }
@@ -36,6 +87,10 @@ export class EtcdClientError extends Error {
  * store index. `toString()` gives Go's form, `100: Key not found (/foo) [18]`.
  */
 export class EtcdError extends EtcdClientError {
+  static {
+    brand(EtcdError, 'EtcdError');
+  }
+
   override name = 'EtcdError';
   override readonly code = 'ETCDKIT_SERVER_ERROR';
   readonly errorCode: number;
@@ -59,6 +114,10 @@ export class EtcdError extends EtcdClientError {
  * tried, starting at the pinned endpoint.
  */
 export class ClusterError extends EtcdClientError {
+  static {
+    brand(ClusterError, 'ClusterError');
+  }
+
   override name = 'ClusterError';
   override readonly code = 'ETCDKIT_CLUSTER_UNAVAILABLE';
   readonly errors: readonly Error[];
@@ -78,6 +137,10 @@ export class ClusterError extends EtcdClientError {
 
 /** `client: no endpoints available` (Go's `ErrNoEndpoints`). */
 export class NoEndpointsError extends EtcdClientError {
+  static {
+    brand(NoEndpointsError, 'NoEndpointsError');
+  }
+
   override name = 'NoEndpointsError';
   override readonly code = 'ETCDKIT_NO_ENDPOINTS';
   constructor() {
@@ -87,12 +150,20 @@ export class NoEndpointsError extends EtcdClientError {
 
 /** `client: too many redirects` (Go's `ErrTooManyRedirects`), and the other redirect failures. */
 export class RedirectError extends EtcdClientError {
+  static {
+    brand(RedirectError, 'RedirectError');
+  }
+
   override name = 'RedirectError';
   override readonly code = 'ETCDKIT_REDIRECT';
 }
 
 /** `client: no leader endpoint available` (Go's `ErrNoLeaderEndpoint`). */
 export class NoLeaderEndpointError extends EtcdClientError {
+  static {
+    brand(NoLeaderEndpointError, 'NoLeaderEndpointError');
+  }
+
   override name = 'NoLeaderEndpointError';
   override readonly code = 'ETCDKIT_NO_LEADER_ENDPOINT';
   constructor(options?: ErrorOptions) {
@@ -102,12 +173,20 @@ export class NoLeaderEndpointError extends EtcdClientError {
 
 /** The endpoint answered something that is not an etcd reply (Go's `ErrInvalidJSON` and kin). */
 export class InvalidResponseError extends EtcdClientError {
+  static {
+    brand(InvalidResponseError, 'InvalidResponseError');
+  }
+
   override name = 'InvalidResponseError';
   override readonly code: string = 'ETCDKIT_INVALID_RESPONSE';
 }
 
 /** `client: response body is empty` (Go's `ErrEmptyBody`). */
 export class EmptyBodyError extends InvalidResponseError {
+  static {
+    brand(EmptyBodyError, 'EmptyBodyError');
+  }
+
   override name = 'EmptyBodyError';
   override readonly code = 'ETCDKIT_EMPTY_BODY';
   constructor() {
@@ -124,6 +203,10 @@ export class EmptyBodyError extends InvalidResponseError {
  * `field` names the field, e.g. `node.createdIndex` or `X-Etcd-Index`.
  */
 export class InvalidValueError extends InvalidResponseError {
+  static {
+    brand(InvalidValueError, 'InvalidValueError');
+  }
+
   override name = 'InvalidValueError';
   override readonly code = 'ETCDKIT_INVALID_VALUE';
   /** The field or header that holds the value, e.g. `node.modifiedIndex`. */
@@ -140,6 +223,10 @@ export const INVALID_JSON_MESSAGE =
 
 /** One endpoint failed: a transport error, a 5xx, or the header timeout. `cause` keeps the original error. */
 export class EndpointError extends EtcdClientError {
+  static {
+    brand(EndpointError, 'EndpointError');
+  }
+
   override name = 'EndpointError';
   override readonly code: string = 'ETCDKIT_ENDPOINT';
   /** The endpoint, without credentials. */
@@ -152,6 +239,10 @@ export class EndpointError extends EtcdClientError {
 
 /** `client: endpoint <ep> exceeded header timeout`. */
 export class HeaderTimeoutError extends EndpointError {
+  static {
+    brand(HeaderTimeoutError, 'HeaderTimeoutError');
+  }
+
   override name = 'HeaderTimeoutError';
   override readonly code = 'ETCDKIT_HEADER_TIMEOUT';
   constructor(endpoint: string) {
@@ -165,6 +256,10 @@ export class HeaderTimeoutError extends EndpointError {
  * like any endpoint failure, the next endpoint is tried (one-shot requests throw it as is).
  */
 export class ResponseTooLargeError extends EndpointError {
+  static {
+    brand(ResponseTooLargeError, 'ResponseTooLargeError');
+  }
+
   override name = 'ResponseTooLargeError';
   override readonly code = 'ETCDKIT_RESPONSE_TOO_LARGE';
   /** The limit that was exceeded, in bytes. */
@@ -181,6 +276,10 @@ export class ResponseTooLargeError extends EndpointError {
 
 /** A members API error: the server's message (Go's `membersError`) or `unexpected status code <n>`. */
 export class MembersError extends EtcdClientError {
+  static {
+    brand(MembersError, 'MembersError');
+  }
+
   override name = 'MembersError';
   override readonly code = 'ETCDKIT_MEMBERS';
   /** HTTP status of the reply. */
@@ -193,6 +292,10 @@ export class MembersError extends EtcdClientError {
 
 /** An auth API error with the server's message (Go's `authError`). */
 export class AuthError extends EtcdClientError {
+  static {
+    brand(AuthError, 'AuthError');
+  }
+
   override name = 'AuthError';
   override readonly code = 'ETCDKIT_AUTH';
   /** HTTP status of the reply. */
@@ -205,6 +308,10 @@ export class AuthError extends EtcdClientError {
 
 /** `unexpected status code <n>` from the members and roles APIs. */
 export class UnexpectedStatusError extends EtcdClientError {
+  static {
+    brand(UnexpectedStatusError, 'UnexpectedStatusError');
+  }
+
   override name = 'UnexpectedStatusError';
   override readonly code = 'ETCDKIT_UNEXPECTED_STATUS';
   readonly status: number;
@@ -216,19 +323,137 @@ export class UnexpectedStatusError extends EtcdClientError {
 
 /** A key whose cleaned path leaves the keys prefix (Go lets `/../auth/enable` reach the auth API). */
 export class KeyOutsidePrefixError extends RangeError {
+  static {
+    brand(KeyOutsidePrefixError, 'KeyOutsidePrefixError');
+  }
+
+  /** True when `value` carries this class's brand, from any copy of the package (see {@link EtcdClientError}). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of `instanceof`
+    return hasBrand(this, value);
+  }
+
   override name = 'KeyOutsidePrefixError';
   readonly code = 'ETCDKIT_KEY_OUTSIDE_PREFIX';
 }
 
+/**
+ * `client: the client is closed`: the call was made after `Client.close()`, or a watch was waiting when the
+ * client closed, or a request sent before the close failed (`cause` is its failure) and no other endpoint was
+ * tried. {@link isClientClosed} recognises it.
+ */
+export class ClientClosedError extends EtcdClientError {
+  static {
+    brand(ClientClosedError, 'ClientClosedError');
+  }
+
+  override name = 'ClientClosedError';
+  override readonly code = 'ETCDKIT_CLIENT_CLOSED';
+  constructor(options?: ErrorOptions) {
+    super('client: the client is closed', options);
+  }
+}
+
 /** DNS discovery found nothing: both SRV look-ups failed. */
 export class DiscoveryError extends EtcdClientError {
+  static {
+    brand(DiscoveryError, 'DiscoveryError');
+  }
+
   override name = 'DiscoveryError';
   override readonly code = 'ETCDKIT_DISCOVERY';
 }
 
-/** True for a server error with code 100, Key not found (Go's `IsKeyNotFound`). */
-export function isKeyNotFound(error: unknown): boolean {
-  return error instanceof EtcdError && error.errorCode === ErrorCode.KeyNotFound;
+/**
+ * True for any error of this client ({@link EtcdClientError} or a subclass), from any installed copy of the
+ * package (the check is by brand, see {@link EtcdClientError}).
+ */
+export function isEtcdClientError(error: unknown): error is EtcdClientError {
+  return error instanceof EtcdClientError;
+}
+
+/**
+ * True for an error answered by the server ({@link EtcdError}), whatever its `errorCode`, from any installed
+ * copy of the package. A transport failure, a {@link ClusterError} or an abort is not one.
+ */
+export function isEtcdError(error: unknown): error is EtcdError {
+  return error instanceof EtcdError;
+}
+
+/** An {@link EtcdError} with one `errorCode`. */
+function hasCode(error: unknown, code: number): boolean {
+  return error instanceof EtcdError && error.errorCode === code;
+}
+
+/**
+ * True for server error 100, Key not found (Go's `IsKeyNotFound`): the key (or, for a compare, the key to
+ * compare with) does not exist. `error.index` is the store index at the time.
+ */
+export function isKeyNotFound(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.KeyNotFound } {
+  return hasCode(error, ErrorCode.KeyNotFound);
+}
+
+/**
+ * True for server error 101, Compare failed: a `prevValue` or `prevIndex` condition did not hold (a lost
+ * compare-and-swap or compare-and-delete).
+ */
+export function isTestFailed(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.TestFailed } {
+  return hasCode(error, ErrorCode.TestFailed);
+}
+
+/** True for server error 102, Not a file: a value operation on a directory. */
+export function isNotFile(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.NotFile } {
+  return hasCode(error, ErrorCode.NotFile);
+}
+
+/** True for server error 104, Not a directory: a directory operation on a key, or a key below a key. */
+export function isNotDir(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.NotDir } {
+  return hasCode(error, ErrorCode.NotDir);
+}
+
+/**
+ * True for server error 105, Key already exists: a create (`prevExist: false`) of a key that exists, or a
+ * directory where a key or directory is.
+ */
+export function isNodeExist(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.NodeExist } {
+  return hasCode(error, ErrorCode.NodeExist);
+}
+
+/** True for server error 108, Directory not empty: a delete with `dir` (not `recursive`) of a non-empty one. */
+export function isDirNotEmpty(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.DirNotEmpty } {
+  return hasCode(error, ErrorCode.DirNotEmpty);
+}
+
+/**
+ * True for server error 401, The event in requested index is outdated and cleared: a watch's index is older
+ * than the server's event history (the last 1000 events). `Watcher.resync()` is the way on.
+ */
+export function isEventIndexCleared(
+  error: unknown,
+): error is EtcdError & { readonly errorCode: typeof ErrorCode.EventIndexCleared } {
+  return hasCode(error, ErrorCode.EventIndexCleared);
+}
+
+/** True for a {@link ClusterError}: every endpoint tried failed (from any installed copy of the package). */
+export function isClusterError(error: unknown): error is ClusterError {
+  return error instanceof ClusterError;
+}
+
+/** True for a {@link ClientClosedError}: the call met a closed client (from any installed copy of the package). */
+export function isClientClosed(error: unknown): error is ClientClosedError {
+  return error instanceof ClientClosedError;
 }
 
 /**
