@@ -111,6 +111,35 @@ export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | u
   return mine === 0 ? undefined : entries[mine - 1];
 }
 
+/**
+ * Reads a queue directory where a waiter stands after seeing the event at `index` (a removal ahead of it):
+ * a local read (no raft round), good when it reflects the store at `index` or later, as the member that
+ * delivered the event does. No entry can appear ahead of a waiter's key, so an entry missing from such a read
+ * is gone for good, and one it lists is at worst gone since (the waiter then waits on it and hears of its
+ * removal): a grant decided on it is as safe as on a quorum read. A read from before `index` (another member,
+ * lagging) is not used: a quorum read is made instead.
+ */
+export async function listQueueAfter(
+  keys: KeysAPI,
+  dir: string,
+  index: number,
+  signal?: AbortSignal,
+): Promise<QueueListing> {
+  try {
+    const response = await keys.get(dir, { sort: true, ...(signal ? { signal } : {}) });
+    if (response.index >= index) {
+      const nodes = (response.node?.nodes ?? [])
+        .filter((node) => !node.dir)
+        .sort((a, b) => a.createdIndex - b.createdIndex);
+      return { entries: nodes.map(toEntry), index: response.index };
+    }
+  } catch {
+    if (signal?.aborted) throw signal.reason;
+    // a missing directory, or a failure: the quorum read decides
+  }
+  return listQueue(keys, dir, signal);
+}
+
 /** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
 export async function listQueue(keys: KeysAPI, dir: string, signal?: AbortSignal): Promise<QueueListing> {
   const { nodes, index } = await readDir(keys, dir, signal);
@@ -242,8 +271,9 @@ export class QueueTicket {
    * (herd-free). Waiting costs nothing while nothing happens: no timer re-reads the queue (the contender's own
    * key is watched for loss by its {@link SessionKey}, and the client moves watches off members that stop
    * answering). An event on the entry waited for is applied to the last read when it can be (see
-   * {@link learn}): a removal ahead, or a holder's mark; the queue is read again only after an event it
-   * cannot interpret, error 401 or a failed watch.
+   * {@link learn}): a removal that leaves nothing to wait for, or a holder's mark. A removal that leaves
+   * entries of an older read ahead is followed by a local read (see {@link listQueueAfter}); any other event,
+   * error 401 or a failed watch by a quorum read.
    *
    * @throws {SessionExpiredError} when the contender's own key is gone (deleted, expired).
    * @throws {SessionLostError} when the key can no longer be kept alive, or its validity ran out meanwhile.
@@ -276,12 +306,17 @@ export class QueueTicket {
     let goneKey: string | undefined;
     let goneAt = 0;
     let waitedOn: string | undefined;
+    // After a removal ahead: the index of that event, which a local read must have reached.
+    let readAfter: number | undefined;
     for (;;) {
       combined.throwIfAborted();
       if (!listing) {
         seen = undefined;
         try {
-          listing = await listQueue(this.#session.keys, this.#dir, combined);
+          listing =
+            readAfter === undefined
+              ? await listQueue(this.#session.keys, this.#dir, combined)
+              : await listQueueAfter(this.#session.keys, this.#dir, readAfter, combined);
         } catch {
           if (combined.aborted) throw combined.reason;
           await sleep(100, combined);
@@ -311,16 +346,23 @@ export class QueueTicket {
       goneAt = goneKey === undefined ? 0 : performance.now();
       waitedOn = wait.recursive === true ? undefined : wait.key;
       // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
-      // ahead tells that nothing ahead of it is left. A removal ahead leaves a listing that may still hold
-      // entries gone since the read: waiting on one of those ends at once (its removal is in the event history
-      // after the read's index), so the listing is kept. Anything else: read again.
+      // ahead tells that nothing ahead of it is left. A removal of an unmarked entry (a holder that released
+      // before its mark went out, or a waiter that gave up) may leave entries of the last read ahead that are
+      // gone since: read again, from the member that told the removal (see listQueueAfter). Anything else:
+      // read again with a quorum read.
       const learned = learn(listing, event, mine);
-      if (!learned) {
-        listing = undefined;
-        continue;
+      readAfter = undefined;
+      if (learned) {
+        const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
+        if (!blocker(learned.listing.entries, at)) return this.#granted(learned.listing, goneKey, goneAt);
+        if (learned.trusted) {
+          listing = learned.listing;
+          seen = learned.seen;
+          continue;
+        }
+        readAfter = learned.seen.index;
       }
-      listing = learned.listing;
-      seen = learned.seen;
+      listing = undefined;
     }
   }
 

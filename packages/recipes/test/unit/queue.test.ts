@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   learn,
+  listQueueAfter,
   type QueueEntry,
   type QueueListing,
   QueueTicket,
@@ -169,5 +170,36 @@ describe('mark-held and release: a release never waits for the mark-held write',
     second!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 18)));
     await removed;
     await session.close();
+  });
+});
+
+describe('listQueueAfter: the read after a removal ahead', () => {
+  const dirReply = (index: number) => ({
+    ...reply('get', { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1 }),
+    node: {
+      key: DIR,
+      dir: true,
+      value: '',
+      createdIndex: 1,
+      modifiedIndex: 1,
+      nodes: [node(`${DIR}/9`, 9, 9), node(`${DIR}/7`, 7, 7)],
+    },
+    index,
+  });
+
+  it('is a local read when it reached the event index, in creation order', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => call.reply.resolve(dirReply(30)));
+    const listing = await listQueueAfter(keys.api, DIR, 30);
+    expect(keys.calls.map((c) => c.options.quorum)).toEqual([undefined]);
+    expect(listing).toMatchObject({ index: 30, entries: [{ key: `${DIR}/7` }, { key: `${DIR}/9` }] });
+  });
+
+  it('falls back to a quorum read when the member answering lags behind the event', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => call.reply.resolve(dirReply(call.options.quorum ? 31 : 29)));
+    const listing = await listQueueAfter(keys.api, DIR, 30);
+    expect(keys.calls.map((c) => c.options.quorum)).toEqual([undefined, true]);
+    expect(listing.index).toBe(31);
   });
 });
