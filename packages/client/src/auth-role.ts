@@ -2,6 +2,7 @@ import type { CallOptions, Client } from './client.js';
 import { UnexpectedStatusError } from './errors.js';
 import { authAction, authJson, checkName, expectOk } from './internal/auth-actions.js';
 import { fieldOf } from './internal/members-actions.js';
+import { kDo } from './internal/symbols.js';
 
 /** What a role may do with a key prefix (Go's `PermissionType`). */
 export const PermissionType = { Read: 0, Write: 1, ReadWrite: 2 } as const;
@@ -31,17 +32,17 @@ export class AuthRoleAPI {
   /** Creates a role with no permissions. */
   async addRole(role: string, options: CallOptions = {}): Promise<void> {
     const body = { role: checkName('role', role), permissions: EMPTY_PERMISSIONS };
-    expectOk(await this.#client.do(authAction('PUT', ['roles', role], body), options));
+    expectOk(await this.#client[kDo](authAction('PUT', ['roles', role], body), options));
   }
 
   /** Deletes a role. */
   async removeRole(role: string, options: CallOptions = {}): Promise<void> {
-    expectOk(await this.#client.do(authAction('DELETE', ['roles', checkName('role', role)]), options));
+    expectOk(await this.#client[kDo](authAction('DELETE', ['roles', checkName('role', role)]), options));
   }
 
   /** A role and its permissions. `isRoleNotFound(error)` tells a missing role. */
   async getRole(role: string, options: CallOptions = {}): Promise<Role> {
-    const response = await this.#client.do(authAction('GET', ['roles', checkName('role', role)]), options);
+    const response = await this.#client[kDo](authAction('GET', ['roles', checkName('role', role)]), options);
     return decodeRole(authJson(expectOk(response, [200])));
   }
 
@@ -67,7 +68,7 @@ export class AuthRoleAPI {
 
   /** The names of every role. Errors are `unexpected status code <n>` (as in Go). */
   async listRoles(options: CallOptions = {}): Promise<string[]> {
-    const response = await this.#client.do(authAction('GET', ['roles'], undefined, true), options);
+    const response = await this.#client[kDo](authAction('GET', ['roles'], undefined, true), options);
     if (response.status !== 200) throw new UnexpectedStatusError(response.status);
     const roles = fieldOf(authJson(response), 'roles');
     return Array.isArray(roles) ? roles.map((role) => String(fieldOf(role, 'role') ?? '')) : [];
@@ -86,7 +87,7 @@ export class AuthRoleAPI {
       write: type === PermissionType.Write || type === PermissionType.ReadWrite ? list : null,
     };
     const body = { role: checkName('role', role), permissions: EMPTY_PERMISSIONS, [verb]: { kv } };
-    const response = await this.#client.do(authAction('PUT', ['roles', role], body), options);
+    const response = await this.#client[kDo](authAction('PUT', ['roles', role], body), options);
     return decodeRole(authJson(expectOk(response, [200])));
   }
 }

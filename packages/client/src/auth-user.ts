@@ -1,6 +1,7 @@
 import type { CallOptions, Client } from './client.js';
 import { authAction, authJson, checkName, expectOk } from './internal/auth-actions.js';
 import { fieldOf } from './internal/members-actions.js';
+import { kDo } from './internal/symbols.js';
 
 /** A v2 user (Go's `User`); the password is never returned by the server. */
 export interface User {
@@ -19,17 +20,17 @@ export class AuthUserAPI {
   /** Creates a user. */
   async addUser(username: string, password: string, options: CallOptions = {}): Promise<void> {
     const body = { user: checkName('user', username), password, roles: null };
-    expectOk(await this.#client.do(authAction('PUT', ['users', username], body), options));
+    expectOk(await this.#client[kDo](authAction('PUT', ['users', username], body), options));
   }
 
   /** Deletes a user. */
   async removeUser(username: string, options: CallOptions = {}): Promise<void> {
-    expectOk(await this.#client.do(authAction('DELETE', ['users', checkName('user', username)]), options));
+    expectOk(await this.#client[kDo](authAction('DELETE', ['users', checkName('user', username)]), options));
   }
 
   /** A user and the names of its roles. `isUserNotFound(error)` tells a missing user. */
   async getUser(username: string, options: CallOptions = {}): Promise<User> {
-    const response = await this.#client.do(
+    const response = await this.#client[kDo](
       authAction('GET', ['users', checkName('user', username)]),
       options,
     );
@@ -40,7 +41,9 @@ export class AuthUserAPI {
   async grantUser(username: string, roles: readonly string[], options: CallOptions = {}): Promise<User> {
     const body = { user: checkName('user', username), roles: null, grant: [...roles] };
     return decodeUser(
-      authJson(expectOk(await this.#client.do(authAction('PUT', ['users', username], body), options), [200])),
+      authJson(
+        expectOk(await this.#client[kDo](authAction('PUT', ['users', username], body), options), [200]),
+      ),
     );
   }
 
@@ -48,7 +51,9 @@ export class AuthUserAPI {
   async revokeUser(username: string, roles: readonly string[], options: CallOptions = {}): Promise<User> {
     const body = { user: checkName('user', username), roles: null, revoke: [...roles] };
     return decodeUser(
-      authJson(expectOk(await this.#client.do(authAction('PUT', ['users', username], body), options), [200])),
+      authJson(
+        expectOk(await this.#client[kDo](authAction('PUT', ['users', username], body), options), [200]),
+      ),
     );
   }
 
@@ -59,14 +64,16 @@ export class AuthUserAPI {
   async changePassword(username: string, password: string, options: CallOptions = {}): Promise<User> {
     const body = { user: checkName('user', username), password, roles: null };
     return decodeUser(
-      authJson(expectOk(await this.#client.do(authAction('PUT', ['users', username], body), options), [200])),
+      authJson(
+        expectOk(await this.#client[kDo](authAction('PUT', ['users', username], body), options), [200]),
+      ),
     );
   }
 
   /** The names of every user. */
   async listUsers(options: CallOptions = {}): Promise<string[]> {
     const response = expectOk(
-      await this.#client.do(authAction('GET', ['users'], undefined, true), options),
+      await this.#client[kDo](authAction('GET', ['users'], undefined, true), options),
       [200],
     );
     const users = fieldOf(authJson(response), 'users');

@@ -1,5 +1,6 @@
 import type { CallOptions, Client } from './client.js';
 import { authAction, expectOk } from './internal/auth-actions.js';
+import { kDo } from './internal/symbols.js';
 
 /** The v2 auth switch (Go's `AuthAPI`). */
 export class AuthAPI {
@@ -15,11 +16,11 @@ export class AuthAPI {
    * @throws {AuthError} e.g. `auth: No root user available, please create one`.
    */
   async enable(options: CallOptions = {}): Promise<void> {
-    expectOk(await this.#client.do(authAction('PUT', ['enable']), options));
+    expectOk(await this.#client[kDo](authAction('PUT', ['enable']), options));
   }
 
   /** Turns authentication off (`DELETE /v2/auth/enable`; needs root credentials). */
   async disable(options: CallOptions = {}): Promise<void> {
-    expectOk(await this.#client.do(authAction('DELETE', ['enable']), options));
+    expectOk(await this.#client[kDo](authAction('DELETE', ['enable']), options));
   }
 }

@@ -1,25 +1,24 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { CallInfo } from './diagnostics.js';
 import {
+  ClientClosedError,
   ClusterError,
   EndpointError,
   NoEndpointsError,
   NoLeaderEndpointError,
+  RedirectError,
   type ResponseTooLargeError,
 } from './errors.js';
+import { AbortHook } from './internal/abort-hook.js';
 import type { Action } from './internal/action.js';
 import { getAction } from './internal/action.js';
-import {
-  attemptEndpoint,
-  type CheckRedirect,
-  defaultCheckRedirect,
-  type RawResponse,
-} from './internal/attempt.js';
+import { attemptEndpoint, type RawResponse } from './internal/attempt.js';
 import { type CallTrace, channels, newCall, traceCall, tracingCalls } from './internal/channels.js';
 import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
-import { decodeVersion, type Versions } from './internal/version.js';
+import { kDo } from './internal/symbols.js';
+import { decodeVersion } from './internal/version.js';
 
 /** How the client picks the endpoint it prefers (Go's `EndpointSelectionMode`). */
 export const EndpointSelectionMode = {
@@ -52,6 +51,22 @@ const SUSPECT_PROBE_INTERVAL = 1000;
  * as one string (about 512 MiB) and what parsing it costs in memory (several times its size).
  */
 export const DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024;
+
+/** Go's `CheckRedirectFunc`: called with the number of redirects so far; throw to stop following. */
+export type CheckRedirect = (via: number) => void;
+
+/** Go's `DefaultCheckRedirect`: at most 10 redirects. */
+export const defaultCheckRedirect: CheckRedirect = (via) => {
+  if (via > 10) throw new RedirectError('client: too many redirects');
+};
+
+/** Server and cluster versions (Go's `version.Versions`). */
+export interface Versions {
+  /** The member's version, e.g. `3.4.23`. */
+  readonly server: string;
+  /** The cluster's version, e.g. `3.4.0`. */
+  readonly cluster: string;
+}
 
 /** TLS settings for https endpoints, passed to undici's connector. */
 export interface ClientTLSOptions {
@@ -156,7 +171,9 @@ export class Client implements AsyncDisposable {
   readonly #maxResponseSize: number;
   #endpoints: Endpoint[] = [];
   #pinned = 0;
-  #closed = false;
+  /** Aborted by {@link close} with a {@link ClientClosedError}: ends every call in flight and refuses later ones. */
+  readonly #closing = new AbortHook();
+  #closed: Promise<void> | undefined;
 
   /**
    * @throws {NoEndpointsError} when `endpoints` is empty.
@@ -256,11 +273,12 @@ export class Client implements AsyncDisposable {
    * to the next endpoint (and make the member suspect); any other reply is returned and its endpoint pinned.
    * One-shot actions (create, delete) never move on unless `retrySafe`: the first failure is thrown as is and
    * the pin advances to the next member not suspect. When all fail, a {@link ClusterError} lists each
-   * endpoint's error. An abort rejects with `signal.reason` at once.
+   * endpoint's error. An abort rejects with `signal.reason` at once; a closed client with a
+   * {@link ClientClosedError}.
    *
-   * @internal Used by the APIs of this package.
+   * @internal Keyed by a symbol of this package's own: the APIs of this package call it, users cannot.
    */
-  async do(action: Action, options: CallOptions = {}): Promise<RawResponse> {
+  async [kDo](action: Action, options: CallOptions = {}): Promise<RawResponse> {
     return this.#doOn(this.#endpoints, this.#pinned, action, options, (index) => {
       if (this.#endpoints[index] !== undefined) this.#pinned = index;
     });
@@ -296,8 +314,40 @@ export class Client implements AsyncDisposable {
     const { signal } = options;
     signal?.throwIfAborted();
     if (action.closer?.aborted) throw action.closer.reason;
-    if (this.#closed) throw new TypeError('client is closed');
+    const closing = this.#closing;
+    if (closing.aborted) throw new ClientClosedError();
     if (endpoints.length === 0) throw new NoEndpointsError();
+    // A request already sent when the client closes is let finish (closing the client's own dispatcher waits
+    // for it); a watch's wait is not, since it may never end.
+    if (!action.wait) return this.#tryEach(endpoints, pinned, action, options, pin, trace, action.closer);
+    if (!action.closer) return this.#tryEach(endpoints, pinned, action, options, pin, trace, closing);
+    // A watcher's wait ends on the watcher's close and on the client's, with the reason of the first.
+    const either = new AbortHook();
+    const relay = (reason: unknown): void => either.abort(reason);
+    closing.listen(relay);
+    action.closer.listen(relay);
+    try {
+      return await this.#tryEach(endpoints, pinned, action, options, pin, trace, either);
+    } finally {
+      closing.unlisten(relay);
+      action.closer.unlisten(relay);
+    }
+  }
+
+  /**
+   * The loop of {@link #attempts}; `closer` ends it (for a wait: the client's close, or also its watcher's).
+   * Once the client is closed, no further endpoint is tried.
+   */
+  async #tryEach(
+    endpoints: readonly Endpoint[],
+    pinned: number,
+    action: Action,
+    options: CallOptions,
+    pin: (index: number) => void,
+    trace: CallTrace | undefined,
+    closer: AbortHook | undefined,
+  ): Promise<RawResponse> {
+    const { signal } = options;
     const retrySafe = options.retrySafe === true;
     const health = this.#health;
     const errors: Error[] = [];
@@ -317,7 +367,7 @@ export class Client implements AsyncDisposable {
           endpoints,
           maxResponseSize: this.#maxResponseSize,
           signal,
-          closer: action.closer,
+          closer,
           liveness: liveness?.hook,
           trace,
         });
@@ -326,7 +376,8 @@ export class Client implements AsyncDisposable {
         return response;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        if (action.closer?.aborted) throw action.closer.reason;
+        if (closer?.aborted) throw closer.reason;
+        if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
         health.failed(endpoint, error);
         if (action.oneShot && !retrySafe) {
           const next = health.next(endpoints, index);
@@ -357,7 +408,7 @@ export class Client implements AsyncDisposable {
    * @throws {NoLeaderEndpointError} in PrioritizeLeader mode when the leader cannot be found.
    */
   async sync(options: CallOptions = {}): Promise<void> {
-    const members = decodeMemberList(await this.do(membersAction('GET'), options));
+    const members = decodeMemberList(await this[kDo](membersAction('GET'), options));
     const urls = members.flatMap((member) => member.clientURLs);
     if (urls.length === 0) throw new NoEndpointsError();
     const endpoints = urls.map(parseEndpoint);
@@ -402,17 +453,26 @@ export class Client implements AsyncDisposable {
     for (;;) {
       await this.sync(options);
       signal?.throwIfAborted();
+      const closing = this.#closing;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(done, intervalMs);
         function done(): void {
           signal?.removeEventListener('abort', onAbort);
+          closing.unlisten(onClose);
           resolve();
         }
         function onAbort(): void {
           clearTimeout(timer);
+          closing.unlisten(onClose);
           reject(signal!.reason);
         }
+        function onClose(): void {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          reject(new ClientClosedError());
+        }
         signal?.addEventListener('abort', onAbort, { once: true });
+        closing.listen(onClose);
       });
     }
   }
@@ -423,17 +483,29 @@ export class Client implements AsyncDisposable {
    * @throws {EmptyBodyError | InvalidResponseError} when the endpoint is not etcd.
    */
   async getVersion(options: CallOptions = {}): Promise<Versions> {
-    return decodeVersion(await this.do(getAction('/version', {}, 'version'), options));
+    return decodeVersion(await this[kDo](getAction('/version', {}, 'version'), options));
   }
 
-  /** Closes the client's own dispatcher (not one passed in). Calls after this fail. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /**
+   * Closes the client. At once: every later call (`Watcher.next()` and `sync()` included) rejects with a
+   * {@link ClientClosedError}, and so do watches waiting in `next()` and an `autoSync` between rounds. A
+   * request already sent is let finish: its reply is returned, but if it fails the call rejects with a
+   * `ClientClosedError` (whose `cause` is the failure) instead of trying another endpoint. The returned
+   * promise settles once the client's own dispatcher is closed (not one passed in), which waits for those
+   * requests. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing.abort(new ClientClosedError());
     this.#health.close();
     if (this.#ownsDispatcher) await this.#dispatcher.close();
   }
 
+  /** {@link close}, for `await using client = new Client(...)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -469,5 +541,3 @@ function tlsConnectOptions(tls: ClientTLSOptions | undefined): Record<string, un
   }
   return out;
 }
-
-export type { Versions };

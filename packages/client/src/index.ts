@@ -3,12 +3,14 @@ export { AuthRoleAPI, type Permissions, PermissionType, type Role } from './auth
 export { AuthUserAPI, type User } from './auth-user.js';
 export {
   type CallOptions,
+  type CheckRedirect,
   Client,
   type ClientConfig,
   type ClientTLSOptions,
   DEFAULT_MAX_RESPONSE_SIZE,
   DEFAULT_REQUEST_TIMEOUT,
   DEFAULT_RETRY_SAFE_TIMEOUT,
+  defaultCheckRedirect,
   EndpointSelectionMode,
   type Versions,
 } from './client.js';
@@ -65,7 +67,6 @@ export {
   ResponseTooLargeError,
   UnexpectedStatusError,
 } from './errors.js';
-export { type CheckRedirect, defaultCheckRedirect } from './internal/attempt.js';
 export { disableCurlDebug, enableCurlDebug } from './internal/curl.js';
 export {
   type CreateInOrderOptions,

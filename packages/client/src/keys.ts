@@ -8,11 +8,42 @@ import {
   type HttpRequestSpec,
 } from './internal/action.js';
 import type { Endpoint } from './internal/endpoints.js';
-import { decodeKeysResponse, type Node, type Response } from './internal/keys-response.js';
+import { decodeKeysResponse } from './internal/keys-response.js';
 import { cleanPath, encodeValues } from './internal/path.js';
+import { kCreateWatcher, kDo } from './internal/symbols.js';
 import { Watcher, type WatcherOptions } from './watcher.js';
 
-export type { Node, Response };
+/** A node of the keys tree (Go's `Node`). */
+export interface Node {
+  /** The key; `''` for the root. */
+  readonly key: string;
+  /** True for a directory. */
+  readonly dir: boolean;
+  /** The value; `''` for a directory. */
+  readonly value: string;
+  /** Children of a directory, when read recursively or listed; absent otherwise. */
+  readonly nodes?: readonly Node[];
+  readonly createdIndex: number;
+  readonly modifiedIndex: number;
+  /** When the key expires (RFC 3339 with nanoseconds), if it has a TTL. */
+  readonly expiration?: string;
+  /** Seconds left to live, if the key has a TTL. */
+  readonly ttl?: number;
+}
+
+/** A keys API reply (Go's `Response`). */
+export interface Response {
+  /** `get`, `set`, `create`, `update`, `delete`, `expire`, `compareAndSwap`, `compareAndDelete`. */
+  readonly action: string;
+  /** The node acted on; absent with `noValueOnSuccess`. */
+  readonly node?: Node;
+  /** The node before the action, when there was one. */
+  readonly prevNode?: Node;
+  /** `X-Etcd-Index`: the store index when the reply was made (for a watch: when it was registered). */
+  readonly index: number;
+  /** `X-Etcd-Cluster-Id`, `''` when absent. */
+  readonly clusterId: string;
+}
 
 /** The default keys prefix (Go's `NewKeysAPI`). */
 export const DEFAULT_KEYS_PREFIX = '/v2/keys';
@@ -187,11 +218,11 @@ export class KeysAPI {
    * {@link Watcher} for resuming after error 401.
    */
   watcher(key: string, options: WatcherOptions = {}): Watcher {
-    return Watcher.create(this.#client, this.#path(key), label(key), options);
+    return Watcher[kCreateWatcher](this.#client, this.#path(key), label(key), options);
   }
 
   async #send(action: Action, options: CallOptions): Promise<Response> {
-    return decodeKeysResponse(await this.#client.do(action, options));
+    return decodeKeysResponse(await this.#client[kDo](action, options));
   }
 
   /** The unescaped path of `key` below the prefix; refuses a key that climbs out of the prefix. */

@@ -5,13 +5,22 @@ import {
   decodeLeader,
   decodeMember,
   decodeMemberList,
-  type Member,
   membersAction,
   membersError,
   parseJson,
 } from './internal/members-actions.js';
+import { kDo } from './internal/symbols.js';
 
-export type { Member };
+/** A cluster member as `/v2/members` describes it. */
+export interface Member {
+  /** Hex member id. */
+  readonly id: string;
+  /** Empty until the member has started. */
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  /** Empty until the member has started. */
+  readonly clientURLs: readonly string[];
+}
 
 /**
  * The v2 members API (Go's `MembersAPI`): list, add, remove and update members, and find the leader.
@@ -26,12 +35,12 @@ export class MembersAPI {
 
   /** Every member, in the server's order (by id). */
   async list(options: CallOptions = {}): Promise<Member[]> {
-    return decodeMemberList(await this.#client.do(membersAction('GET'), options));
+    return decodeMemberList(await this.#client[kDo](membersAction('GET'), options));
   }
 
   /** The current leader. During an election every member answers 503, giving a `ClusterError`. */
   async leader(options: CallOptions = {}): Promise<Member> {
-    return decodeLeader(await this.#client.do(membersAction('GET', 'leader'), options));
+    return decodeLeader(await this.#client[kDo](membersAction('GET', 'leader'), options));
   }
 
   /**
@@ -42,7 +51,7 @@ export class MembersAPI {
    */
   async add(peerURL: string, options: CallOptions = {}): Promise<Member> {
     const peerURLs = normalizePeerURLs([peerURL]);
-    const response = await this.#client.do(membersAction('POST', '', { peerURLs }), options);
+    const response = await this.#client[kDo](membersAction('POST', '', { peerURLs }), options);
     if (response.status === 201) return decodeMember(parseJson(response));
     if (response.status === 409) throw membersError(response);
     throw new UnexpectedStatusError(response.status);
@@ -54,7 +63,7 @@ export class MembersAPI {
    * @throws {UnexpectedStatusError} e.g. 404 for an unknown id.
    */
   async remove(memberId: string, options: CallOptions = {}): Promise<void> {
-    const response = await this.#client.do(membersAction('DELETE', checkMemberId(memberId)), options);
+    const response = await this.#client[kDo](membersAction('DELETE', checkMemberId(memberId)), options);
     if (response.status !== 204 && response.status !== 410) throw new UnexpectedStatusError(response.status);
   }
 
@@ -67,7 +76,7 @@ export class MembersAPI {
    */
   async update(memberId: string, peerURLs: readonly string[], options: CallOptions = {}): Promise<void> {
     const urls = normalizePeerURLs(peerURLs);
-    const response = await this.#client.do(
+    const response = await this.#client[kDo](
       membersAction('PUT', checkMemberId(memberId), { peerURLs: urls }),
       options,
     );

@@ -1,11 +1,13 @@
 import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
 import type { WatchInfo } from './diagnostics.js';
-import { EmptyBodyError, InvalidResponseError } from './errors.js';
+import { type ClientClosedError, EmptyBodyError, InvalidResponseError } from './errors.js';
 import { AbortHook } from './internal/abort-hook.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
-import { decodeKeysResponse, type Response } from './internal/keys-response.js';
+import { decodeKeysResponse } from './internal/keys-response.js';
+import { kCreateWatcher, kDo } from './internal/symbols.js';
+import type { Response } from './keys.js';
 
 /** Options of `KeysAPI.watcher`. */
 export interface WatcherOptions {
@@ -32,10 +34,14 @@ const MAX_EMPTY_BACKOFF_MS = 1000;
  * ```ts
  * for (;;) {
  *   try { handle(await w.next()); }
- *   catch (e) { if (e instanceof EtcdError && e.errorCode === 401) handleSnapshot(await w.resync()); else throw e; }
+ *   catch (e) { if (isEventIndexCleared(e)) handleSnapshot(await w.resync()); else throw e; }
  * }
  * ```
  * A watcher is also an async iterator (`for await (const event of w)`); leaving the loop aborts the wait.
+ *
+ * `close()` (or `await using w = keys.watcher(...)`) ends it: a pending {@link next} rejects with an
+ * `AbortError` and iteration ends. When the client closes, a pending or later `next()` rejects with a
+ * {@link ClientClosedError} (and so does iteration).
  */
 export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #client: Client;
@@ -47,8 +53,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #closer = new AbortHook();
   #waitIndex: number;
 
-  /** @internal Use `KeysAPI.watcher`. */
-  static create(client: Client, path: string, key: string, options: WatcherOptions): Watcher {
+  /** @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. */
+  static [kCreateWatcher](client: Client, path: string, key: string, options: WatcherOptions): Watcher {
     return new Watcher(client, path, key, options);
   }
 
@@ -73,6 +79,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    *
    * @throws {EtcdError} e.g. 401 when the index was cleared from history (see {@link resync}).
    * @throws {ClusterError} when no member could be waited on.
+   * @throws {ClientClosedError} when the client is closed, or closes while the wait is pending.
    */
   async next(options: CallOptions = {}): Promise<Response> {
     const { signal } = options;
@@ -99,7 +106,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     };
     let endpoint = '';
     const wait = async (): Promise<Response> => {
-      const raw = await this.#client.do(action, options);
+      const raw = await this.#client[kDo](action, options);
       endpoint = raw.endpoint.text;
       return decodeKeysResponse(raw);
     };
@@ -159,7 +166,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    */
   async resync(options: CallOptions = {}): Promise<Response> {
     const read = getAction(this.#path, { quorum: true, recursive: this.#recursive }, 'resync', this.#key);
-    const response = decodeKeysResponse(await this.#client.do(read, options));
+    const response = decodeKeysResponse(await this.#client[kDo](read, options));
     this.#waitIndex = response.index + 1;
     const info = this.#diagnostics();
     if (info && channels.watchResync.hasSubscribers)
@@ -191,6 +198,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     this.#closer.abort(new DOMException('watcher closed', 'AbortError'));
   }
 
+  /** {@link close}, for `await using w = keys.watcher(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { CheckRedirect } from '../client.js';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../errors.js';
 import type { AbortHook } from './abort-hook.js';
 import type { Action, HttpRequestSpec } from './action.js';
@@ -18,14 +19,6 @@ export interface RawResponse {
   /** The endpoint that answered. */
   readonly endpoint: Endpoint;
 }
-
-/** Go's `CheckRedirectFunc`: called with the number of redirects so far; throw to stop following. */
-export type CheckRedirect = (via: number) => void;
-
-/** Go's `DefaultCheckRedirect`: at most 10 redirects. */
-export const defaultCheckRedirect: CheckRedirect = (via) => {
-  if (via > 10) throw new RedirectError('client: too many redirects');
-};
 
 /** What one attempt needs besides the action. */
 export interface AttemptOptions {

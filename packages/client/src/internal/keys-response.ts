@@ -5,40 +5,9 @@ import {
   InvalidResponseError,
   InvalidValueError,
 } from '../errors.js';
+import type { Node, Response } from '../keys.js';
 import { header, type RawResponse } from './attempt.js';
 import { fieldOf } from './members-actions.js';
-
-/** A node of the keys tree (Go's `Node`). */
-export interface Node {
-  /** The key; `''` for the root. */
-  readonly key: string;
-  /** True for a directory. */
-  readonly dir: boolean;
-  /** The value; `''` for a directory. */
-  readonly value: string;
-  /** Children of a directory, when read recursively or listed; absent otherwise. */
-  readonly nodes?: readonly Node[];
-  readonly createdIndex: number;
-  readonly modifiedIndex: number;
-  /** When the key expires (RFC 3339 with nanoseconds), if it has a TTL. */
-  readonly expiration?: string;
-  /** Seconds left to live, if the key has a TTL. */
-  readonly ttl?: number;
-}
-
-/** A keys API reply (Go's `Response`). */
-export interface Response {
-  /** `get`, `set`, `create`, `update`, `delete`, `expire`, `compareAndSwap`, `compareAndDelete`. */
-  readonly action: string;
-  /** The node acted on; absent with `noValueOnSuccess`. */
-  readonly node?: Node;
-  /** The node before the action, when there was one. */
-  readonly prevNode?: Node;
-  /** `X-Etcd-Index`: the store index when the reply was made (for a watch: when it was registered). */
-  readonly index: number;
-  /** `X-Etcd-Cluster-Id`, `''` when absent. */
-  readonly clusterId: string;
-}
 
 function invalid(cause?: unknown): InvalidResponseError {
   return new InvalidResponseError(INVALID_JSON_MESSAGE, cause === undefined ? undefined : { cause });

@@ -1,19 +1,9 @@
 import { MembersError, UnexpectedStatusError } from '../errors.js';
+import type { Member } from '../members.js';
 import { type Action, buildURL, type HttpRequestSpec, JSON_CONTENT_TYPE } from './action.js';
 import type { RawResponse } from './attempt.js';
 import type { Endpoint } from './endpoints.js';
 import { joinPath } from './path.js';
-
-/** A cluster member as `/v2/members` describes it. */
-export interface Member {
-  /** Hex member id. */
-  readonly id: string;
-  /** Empty until the member has started. */
-  readonly name: string;
-  readonly peerURLs: readonly string[];
-  /** Empty until the member has started. */
-  readonly clientURLs: readonly string[];
-}
 
 /** A members API request: `path.Join(ep.Path, "/v2/members", suffix)`. */
 export function membersAction(method: HttpRequestSpec['method'], suffix = '', body?: unknown): Action {
