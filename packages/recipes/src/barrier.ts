@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { isKeyNotFound, isNodeExist, type KeysAPI } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
 import { GONE_ACTIONS, waitForEvent } from './internal/wait.js';
 import { Session, type SessionKey } from './session.js';
@@ -52,7 +52,7 @@ export class Barrier {
         this.#kept = this.#session.keep(this.#key, response.node!.modifiedIndex, sentAt);
       }
     } catch (error) {
-      if (error instanceof EtcdError && error.errorCode === 105) {
+      if (isNodeExist(error)) {
         throw new BarrierHeldError(`barrier ${this.#key} is already held`, { cause: error });
       }
       throw error;
@@ -70,7 +70,7 @@ export class Barrier {
         ...(options.signal ? { signal: options.signal } : {}),
       });
     } catch (error) {
-      if (!(error instanceof EtcdError && error.errorCode === 100)) throw error;
+      if (!isKeyNotFound(error)) throw error;
     }
   }
 
@@ -82,7 +82,7 @@ export class Barrier {
       try {
         index = (await this.#keys.get(this.#key, { quorum: true, ...(signal ? { signal } : {}) })).index;
       } catch (error) {
-        if (error instanceof EtcdError && error.errorCode === 100) return;
+        if (isKeyNotFound(error)) return;
         if (signal?.aborted) throw signal.reason;
         throw error;
       }

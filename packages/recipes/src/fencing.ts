@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { isKeyNotFound, isNodeExist, isTestFailed, type KeysAPI } from '@etcdkit/client';
 import { StaleTokenError } from './errors.js';
 
 /** What a {@link FencedKey} stores: the data and the token of the holder that wrote it. */
@@ -31,7 +31,7 @@ export class FencedKey {
       const value = JSON.parse(response.node!.value) as FencedValue;
       return { ...value, modifiedIndex: response.node!.modifiedIndex };
     } catch (error) {
-      if (error instanceof EtcdError && error.errorCode === 100) return undefined;
+      if (isKeyNotFound(error)) return undefined;
       throw error;
     }
   }
@@ -53,7 +53,7 @@ export class FencedKey {
         return;
       } catch (error) {
         // someone wrote in between: check the token again
-        if (error instanceof EtcdError && (error.errorCode === 101 || error.errorCode === 105)) continue;
+        if (isTestFailed(error) || isNodeExist(error)) continue;
         throw error;
       }
     }

@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { isEtcdError, type KeysAPI } from '@etcdkit/client';
 import { readDir } from './internal/read-dir.js';
 import { sleep, waitForEvent } from './internal/wait.js';
 
@@ -57,7 +57,7 @@ export class Queue {
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           // taken by someone else (100) or changed (101): try the next one
-          if (!(error instanceof EtcdError)) await sleep(100, signal);
+          if (!isEtcdError(error)) await sleep(100, signal);
         }
       }
       if (items.length === 0) {

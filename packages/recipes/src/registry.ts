@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+import { isKeyNotFound, isNodeExist, isTestFailed, type KeysAPI, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import { readDir } from './internal/read-dir.js';
@@ -93,8 +93,7 @@ export class Registration implements AsyncDisposable {
     await this.#registry.keys
       .delete(this.key, kept ? { prevIndex: kept.modifiedIndex } : {})
       .catch((error: unknown) => {
-        if (!(error instanceof EtcdError && (error.errorCode === 100 || error.errorCode === 101)))
-          throw error;
+        if (!(isKeyNotFound(error) || isTestFailed(error))) throw error;
       });
   }
 
@@ -172,7 +171,7 @@ export class ServiceRegistry {
       const response = await this.keys.create(key, JSON.stringify(instance), { ttl: this.session.ttl });
       return this.session.keep(key, response.node!.modifiedIndex, sentAt);
     } catch (error) {
-      if (error instanceof EtcdError && error.errorCode === 105) {
+      if (isNodeExist(error)) {
         throw new ServiceIdTakenError(
           `${again ? 're-registering: ' : ''}instance ${instance.id} of ${instance.service} is registered already`,
           { cause: error },

@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI, type Node } from '@etcdkit/client';
+import { isKeyNotFound, type KeysAPI, type Node } from '@etcdkit/client';
 
 /**
  * Reads the keys (not sub-directories) of a directory with a quorum read, in creation order, with the index of
@@ -16,7 +16,7 @@ export async function readDir(
       .sort((a, b) => a.createdIndex - b.createdIndex);
     return { nodes, index: response.index };
   } catch (error) {
-    if (error instanceof EtcdError && error.errorCode === 100) return { nodes: [], index: error.index };
+    if (isKeyNotFound(error)) return { nodes: [], index: error.index };
     throw error;
   }
 }
