@@ -1,7 +1,7 @@
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
-import { RecipeError } from './errors.js';
+import { EtcdError, type KeysAPI, type Response } from '@etcdkit/client';
+import { RecipeError, SessionExpiredError } from './errors.js';
 import { listQueue, QueueTicket } from './internal/queue.js';
-import { waitForEvent } from './internal/wait.js';
+import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
 import { Session, type SessionOptions } from './session.js';
 
 /** More members entered than the barrier's count. */
@@ -10,13 +10,29 @@ export class TooManyMembersError extends RecipeError {
   override readonly code = 'ETCDKIT_TOO_MANY_MEMBERS';
 }
 
+/** What an entering member knows of the barrier: the live member keys, the ready flag, and as of which index. */
+interface View {
+  /** Member keys, in creation order (after a read; events append). */
+  readonly members: string[];
+  readonly ready: boolean;
+  readonly index: number;
+}
+
 /**
  * A double barrier: `enter()` blocks until `count` members have entered; `leave()` blocks until all of them
  * have left. Members' keys are kept alive by TTL, so a crashed member's key expires and cannot block the rest
  * forever. `leave()` is iterative (the lowest member waits for the highest, the others for the lowest).
+ *
+ * Only live member keys count. A member whose key disappears (expired or deleted) while it waits in `enter()`
+ * or `leave()` is out of the barrier: it is told at once with a `SessionExpiredError`, and its key no longer
+ * counts for anyone. The others keep waiting for `count` live members; the member that was told may `enter()`
+ * again (it joins at the end). The barrier opens for every waiter as soon as it sees `count` live members, or the
+ * ready flag that the member completing the count writes, so no waiter depends on the key that vanished, nor
+ * on the flag's writer surviving.
  */
 export class DoubleBarrier {
   readonly #keys: KeysAPI;
+  readonly #dir: string;
   readonly #members: string;
   readonly #ready: string;
   readonly #count: number;
@@ -26,8 +42,9 @@ export class DoubleBarrier {
   constructor(keys: KeysAPI, name: string, count: number, options: SessionOptions = {}) {
     if (!Number.isInteger(count) || count < 1)
       throw new RangeError(`count must be a whole number >= 1, got ${count}`);
-    const dir = name.replace(/\/+$/, '');
+    const dir = `/${name.replace(/^\/+|\/+$/g, '')}`;
     this.#keys = keys;
+    this.#dir = dir;
     this.#members = `${dir}/members`;
     this.#ready = `${dir}/ready`;
     this.#count = count;
@@ -35,73 +52,103 @@ export class DoubleBarrier {
   }
 
   /**
-   * Joins, and waits until `count` members have joined.
+   * Joins, and waits until `count` members have joined. Waiting watches the barrier: it costs no request while
+   * nothing changes but the key's refreshes.
    *
    * @throws {TooManyMembersError} when `count` members are in already.
+   * @throws {SessionExpiredError} when this member's key expired or was deleted (or could not be kept alive)
+   *   before the barrier opened; the key is removed, and `enter()` may be called again.
+   * @throws the reason of `signal` when it aborts (the member's key is removed first).
    */
   async enter(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
     // a member key, not a contender for something held: no diagnostics events (recipe undefined)
     const ticket = await QueueTicket.enqueue(this.#session, this.#members, {}, undefined, signal);
     this.#ticket = ticket;
+    const { kept } = ticket;
+    const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
     try {
-      const { entries } = await listQueue(this.#keys, this.#members, signal);
-      const rank = entries.findIndex((entry) => entry.key === ticket.key);
+      let view = await this.#read(stop);
+      const rank = view.members.indexOf(ticket.key);
       if (rank >= this.#count)
         throw new TooManyMembersError(`${this.#members} has ${this.#count} members already`);
-      if (entries.length >= this.#count) {
-        await this.#keys.set(this.#ready, 'ready', {
-          ttl: this.#session.ttl * 2,
-          ...(signal ? { signal } : {}),
-        });
+      this.#checkMember(ticket, view);
+      if (view.members.length >= this.#count) {
+        // this member completes the count: it writes the flag, for the members that read later
+        await this.#keys.set(this.#ready, 'ready', { ttl: this.#session.ttl * 2, signal: stop });
+        this.#checkMember(ticket, view);
         return;
       }
       for (;;) {
-        let index: number;
-        try {
-          await this.#keys.get(this.#ready, { quorum: true, ...(signal ? { signal } : {}) });
-          return;
-        } catch (error) {
-          if (!(error instanceof EtcdError && error.errorCode === 100)) throw error;
-          index = error.index;
-        }
-        await waitForEvent(this.#keys, this.#ready, {
-          afterIndex: index,
-          signal,
-          watchdogMs: this.#session.ttl * 1000,
+        // No watchdog: the session watches this member's key for loss, and the client moves a watch off a
+        // member that stops answering; error 401 or a failed watch gives no event: read again.
+        const event = await waitForEvent(this.#keys, this.#dir, {
+          afterIndex: view.index,
+          recursive: true,
+          signal: stop,
         });
+        view = this.#learn(view, event) ?? (await this.#read(stop, true));
+        this.#checkMember(ticket, view);
+        // open: the flag, or `count` live members seen (even if the one completing the count died before the flag)
+        if (view.ready || view.members.length >= this.#count) return;
       }
     } catch (error) {
       this.#ticket = undefined;
       await ticket.remove();
-      throw error;
+      throw expired(ticket, error);
     }
   }
 
-  /** Leaves, and waits until every member has left. */
+  /**
+   * Leaves, and waits until every member has left.
+   *
+   * @throws {SessionExpiredError} when this member's key expired or was deleted (or could not be kept alive)
+   *   before it left: the others may have gone on without it. The member is out; `leave()` again resolves.
+   * @throws the reason of `signal` when it aborts (the member stays in: `leave()` may be called again).
+   */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
     const ticket = this.#ticket;
     if (!ticket) return;
+    const { kept } = ticket;
+    const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
+    // after this member removed its own key, nothing watches for a silent watch: a watchdog reads again
     const watchdogMs = this.#session.ttl * 1000;
-    for (;;) {
-      const { entries, index } = await listQueue(this.#keys, this.#members, signal);
-      const mine = entries.findIndex((entry) => entry.key === ticket.key);
-      if (entries.length === 0 || (mine === 0 && entries.length === 1)) {
-        // the last one out: remove itself and the ready flag
-        await ticket.remove();
-        await this.#keys.delete(this.#ready).catch(() => {});
-        this.#ticket = undefined;
-        return;
+    // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
+    let removed = false;
+    try {
+      for (;;) {
+        const { entries, index } = await listQueue(this.#keys, this.#members, removed ? signal : stop);
+        const mine = entries.findIndex((entry) => entry.key === ticket.key);
+        if (!removed && (mine < 0 || !kept.valid)) {
+          if (entries.length === 0) await this.#keys.delete(this.#ready).catch(() => {});
+          kept.lose('the member key disappeared before it left');
+          throw kept.signal.reason;
+        }
+        if (entries.length === 0 || (mine === 0 && entries.length === 1)) {
+          // the last one out: remove itself and the ready flag
+          await ticket.remove();
+          await this.#keys.delete(this.#ready).catch(() => {});
+          this.#ticket = undefined;
+          return;
+        }
+        if (mine === 0) {
+          // the lowest waits for the highest to go, then looks again (no watchdog: its own key is watched)
+          await waitForEvent(this.#keys, entries.at(-1)!.key, { afterIndex: index, signal: stop });
+          continue;
+        }
+        // everyone else leaves at once and waits for the lowest (which goes last)
+        if (!removed) {
+          await ticket.remove();
+          removed = true;
+        }
+        await waitForEvent(this.#keys, entries[0]!.key, { afterIndex: index, signal, watchdogMs });
       }
-      if (mine === 0) {
-        // the lowest waits for the highest to go, then looks again
-        await waitForEvent(this.#keys, entries.at(-1)!.key, { afterIndex: index, signal, watchdogMs });
-        continue;
-      }
-      // everyone else leaves at once and waits for the lowest (which goes last)
+    } catch (error) {
+      if (!kept.signal.aborted || removed) throw error;
+      this.#ticket = undefined;
       await ticket.remove();
-      await waitForEvent(this.#keys, entries[0]!.key, { afterIndex: index, signal, watchdogMs });
+      throw expired(ticket, error);
     }
   }
 
@@ -109,4 +156,61 @@ export class DoubleBarrier {
   async close(): Promise<void> {
     await this.#session.close();
   }
+
+  /** This member's key must be in the view and still valid; else it is lost (and the caller told). */
+  #checkMember(ticket: QueueTicket, view: View): void {
+    if (!ticket.kept.valid || !view.members.includes(ticket.key)) {
+      ticket.kept.lose('the member key disappeared before the barrier opened');
+      throw ticket.kept.signal.reason;
+    }
+  }
+
+  /**
+   * Reads the barrier (members and ready flag) with one quorum read. `retry`: in the wait loop, a transport
+   * failure is retried after a pause (the member's validity deadline bounds it); a server error is not.
+   */
+  async #read(signal: AbortSignal, retry = false): Promise<View> {
+    for (;;) {
+      try {
+        const response = await this.#keys.get(this.#dir, { recursive: true, quorum: true, signal });
+        const nodes = response.node?.nodes ?? [];
+        const members = (nodes.find((node) => node.key === this.#members)?.nodes ?? [])
+          .filter((node) => !node.dir)
+          .sort((a, b) => a.createdIndex - b.createdIndex)
+          .map((node) => node.key);
+        const ready = nodes.some((node) => node.key === this.#ready && !node.dir);
+        return { members, ready, index: response.index };
+      } catch (error) {
+        if (error instanceof EtcdError && error.errorCode === 100)
+          return { members: [], ready: false, index: error.index };
+        if (!retry || error instanceof EtcdError || signal.aborted) throw error;
+        await sleep(100, signal);
+      }
+    }
+  }
+
+  /**
+   * Applies a watch event of the barrier directory to `view` without reading again: a member key created or
+   * removed, the ready flag set or removed. `undefined` for anything else (no event: read again).
+   */
+  #learn(view: View, event: Response | undefined): View | undefined {
+    const node = event?.node;
+    if (!event || !node || node.dir) return undefined;
+    const index = node.modifiedIndex;
+    const gone = GONE_ACTIONS.has(event.action);
+    if (node.key === this.#ready) return { ...view, ready: !gone, index };
+    if (!node.key.startsWith(`${this.#members}/`)) return undefined;
+    if (gone) return { ...view, members: view.members.filter((key) => key !== node.key), index };
+    if (view.members.includes(node.key)) return { ...view, index };
+    return { ...view, members: [...view.members, node.key], index };
+  }
+}
+
+/** A loss of the member's key (its signal's reason) as the `SessionExpiredError` the caller is told. */
+function expired(ticket: QueueTicket, error: unknown): unknown {
+  const { signal } = ticket.kept;
+  if (!signal.aborted || error !== signal.reason) return error;
+  return new SessionExpiredError(`member key ${ticket.key} expired or was deleted while waiting`, {
+    cause: error,
+  });
 }
