@@ -1,8 +1,9 @@
 import type { KeysAPI } from '@etcdkit/client';
+import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import { announceHeld, orRemove, releaseHeld } from './internal/held.js';
 import { listQueue, predecessor, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
-import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
+import { sleep, waitForEvent } from './internal/wait.js';
 import { isKeptHere, Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Election}. */
@@ -26,11 +27,23 @@ export interface Term extends AsyncDisposable {
   readonly key: string;
   /** Strictly rising across leaders of this election. */
   readonly fencingToken: number;
-  /** Aborts, with a `SessionLostError`, as soon as leadership can no longer be trusted, or the key was removed. */
+  /**
+   * Aborts when the term ends: with a `ReleasedError` (`how: 'resigned'`) when this term resigns (`resign()`,
+   * the end of `await using`), with a `SessionLostError` as soon as leadership can no longer be trusted, or
+   * the key was removed by someone else. Whichever came first stays the reason; test `reason.code` (or
+   * `instanceof SessionLostError`) to tell a loss from a resign.
+   */
   readonly signal: AbortSignal;
-  /** Publishes a new value for observers (`compareAndSwap` on the leader's key). */
+  /**
+   * Publishes a new value for observers (`compareAndSwap` on the leader's key).
+   *
+   * @throws the term's `signal.reason` once the term has ended (resigned or lost).
+   */
   proclaim(value: string): Promise<void>;
-  /** Steps down at once: the next candidate leads within one round trip. Idempotent. */
+  /**
+   * Steps down at once: aborts `signal` with a `ReleasedError`, then deletes the key, so the next candidate
+   * leads within one round trip. Publishes `released`, never `lost`. Idempotent.
+   */
   resign(): Promise<void>;
 }
 
@@ -64,11 +77,22 @@ export class Election {
     ticket.markHeld();
     const heldAt = announceHeld(ticket, startedAt);
     reportLeader(this.#dir, { key: ticket.key, value, fencingToken: ticket.createdIndex });
-    void this.#guard(ticket);
+    // The term's signal: the key's (a loss: the session watches the key, so a removal is seen at once), or a
+    // resign of this term (no loss).
+    const ended = new AbortController();
+    const signal = AbortSignal.any([ticket.kept.signal, ended.signal]);
+    const { kept } = ticket;
+    const onLost = (): void => {
+      // the leader key was removed (not merely unreachable): this process sees no leader
+      if (kept.gone) reportNoLeader(this.#dir, Number.POSITIVE_INFINITY, ticket.key);
+    };
+    kept.signal.addEventListener('abort', onLost, { once: true });
     let resigned: Promise<void> | undefined;
     const resign = (): Promise<void> => {
       resigned ??= (async () => {
         const lostBefore = ticket.kept.signal.aborted;
+        kept.signal.removeEventListener('abort', onLost);
+        ended.abort(new ReleasedError(ticket.key, 'resigned'));
         await releaseHeld(ticket, heldAt);
         if (!lostBefore) reportNoLeader(this.#dir, Number.POSITIVE_INFINITY, ticket.key);
       })();
@@ -77,9 +101,10 @@ export class Election {
     return {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
-      signal: ticket.kept.signal,
+      signal,
       proclaim: (next: string) =>
         ticket.kept.modify(async (prevIndex) => {
+          signal.throwIfAborted();
           const data = { owner: ticket.owner, value: next, pid: process.pid, held: true };
           const response = await this.#keys.set(ticket.key, JSON.stringify(data), {
             prevIndex,
@@ -137,25 +162,6 @@ export class Election {
   /** Stops the election's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
-  }
-
-  /** While leader, watches its own key: removed by someone else means leadership is lost at once. */
-  async #guard(ticket: QueueTicket): Promise<void> {
-    let afterIndex = ticket.kept.modifiedIndex;
-    const signal = ticket.kept.signal;
-    while (!signal.aborted) {
-      const event = await waitForEvent(this.#keys, ticket.key, {
-        afterIndex,
-        signal,
-        watchdogMs: this.#session.ttl * 1000,
-      }).catch(() => undefined);
-      if (event?.node && GONE_ACTIONS.has(event.action)) {
-        ticket.kept.lose(`the leader key was removed (${event.action})`);
-        reportNoLeader(this.#dir, event.node.modifiedIndex, ticket.key);
-        return;
-      }
-      if (event?.node) afterIndex = event.node.modifiedIndex;
-    }
   }
 }
 

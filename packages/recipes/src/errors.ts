@@ -24,6 +24,27 @@ export class SessionLostError extends RecipeError {
   }
 }
 
+/**
+ * The reason a held lock's, permit's or term's `signal` aborts with when its holder ended it on purpose:
+ * `release()`, `resign()` or the end of an `await using` block. It is no loss: a key that could no longer be
+ * trusted aborts the signal with a {@link SessionLostError} instead, and whichever came first stays the
+ * reason. Code watching a signal tells the two apart by `signal.reason.code` (`ETCDKIT_RELEASED` or
+ * `ETCDKIT_SESSION_LOST`), or with `instanceof`.
+ */
+export class ReleasedError extends RecipeError {
+  override name = 'ReleasedError';
+  override readonly code = 'ETCDKIT_RELEASED';
+  /** The key that was given up. */
+  readonly key: string;
+  /** `released` (a lock, read or write lock, or permit) or `resigned` (an election term). */
+  readonly how: 'released' | 'resigned';
+  constructor(key: string, how: 'released' | 'resigned') {
+    super(`${key} was ${how} by its holder`);
+    this.key = key;
+    this.how = how;
+  }
+}
+
 /** A waiter's own queue key disappeared (expired or deleted) while it waited. */
 export class SessionExpiredError extends RecipeError {
   override name = 'SessionExpiredError';

@@ -12,7 +12,13 @@ export {
 } from './diagnostics.js';
 export { DoubleBarrier, TooManyMembersError } from './double-barrier.js';
 export { Election, type ElectionOptions, type LeaderInfo, type Term } from './election.js';
-export { RecipeError, SessionExpiredError, SessionLostError, StaleTokenError } from './errors.js';
+export {
+  RecipeError,
+  ReleasedError,
+  SessionExpiredError,
+  SessionLostError,
+  StaleTokenError,
+} from './errors.js';
 export { FencedKey, type FencedValue } from './fencing.js';
 export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
 export { Queue, type QueueItem, type QueueOptions } from './queue.js';

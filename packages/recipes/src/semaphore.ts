@@ -1,4 +1,5 @@
 import type { KeysAPI } from '@etcdkit/client';
+import { ReleasedError, SessionLostError } from './errors.js';
 import { heldLock, orRemove } from './internal/held.js';
 import { QueueTicket } from './internal/queue.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
@@ -24,7 +25,14 @@ export class Semaphore {
     this.#session = options.session ?? new Session(keys, options);
   }
 
-  /** Waits for a permit. Release it with `release()` (or `await using`). */
+  /**
+   * Waits for a permit. Release it with `release()` (or `await using`). A permit is handed out only while its
+   * key is valid: one lost on the way (e.g. while waking the waiter behind) is removed, and the call rejects.
+   *
+   * @throws {SessionExpiredError} when the waiter's own key expired or was deleted while waiting.
+   * @throws {SessionLostError} when the key could not be kept alive, or was lost before the permit was handed out.
+   * @throws the reason of `signal` when it aborts (the waiter's key is removed first).
+   */
   async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
     const startedAt = performance.now();
     const { signal } = options;
@@ -38,12 +46,35 @@ export class Semaphore {
       }, signal);
       // the waiter behind us watches our key: tell it we moved up
       if (waited) await ticket.touch().catch(() => {});
+      // the touch may have taken a whole request timeout, or met the key deleted: hand out only a valid permit
+      signal?.throwIfAborted();
+      const { kept } = ticket;
+      if (kept.signal.aborted) throw kept.signal.reason;
+      if (!kept.valid)
+        throw new SessionLostError(ticket.key, 'validity deadline passed before the permit was handed out');
     });
-    return heldLock(ticket, startedAt);
+    return endedByRelease(heldLock(ticket, startedAt));
   }
 
   /** Stops the semaphore's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
   }
+}
+
+/** `held` whose `signal` also aborts, with a {@link ReleasedError}, when it is released. */
+function endedByRelease(held: HeldLock): HeldLock {
+  const ended = new AbortController();
+  const signal = AbortSignal.any([held.signal, ended.signal]);
+  const release = (): Promise<void> => {
+    if (!ended.signal.aborted) ended.abort(new ReleasedError(held.key, 'released'));
+    return held.release();
+  };
+  return {
+    key: held.key,
+    fencingToken: held.fencingToken,
+    signal,
+    release,
+    [Symbol.asyncDispose]: release,
+  };
 }
