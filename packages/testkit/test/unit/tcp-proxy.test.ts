@@ -127,6 +127,36 @@ describe('TcpProxy', () => {
     socket.destroy();
   });
 
+  it('delays a steady stream without the delay adding up: each chunk waits its own delay', async () => {
+    const { proxy } = await setup();
+    const socket = await connect(proxy.port);
+    expect(await exchange(socket)).toContain('GET');
+    const ms = 50;
+    const jitterMs = 20;
+    proxy.delay(ms, jitterMs);
+    // a chunk every 10 ms for 600 ms, echoed: each crosses the proxy twice. Were the delays queued one
+    // after the other (order is kept), the last chunk would wait tens of delays; it must wait two at most.
+    const sentAt: number[] = [];
+    const latencies: number[] = [];
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk.toString();
+      const parts = received.split(',');
+      received = parts.pop()!;
+      for (const part of parts) latencies[Number(part)] = performance.now() - sentAt[Number(part)]!;
+    });
+    for (let i = 0; i < 60; i++) {
+      sentAt[i] = performance.now();
+      socket.write(`${i},`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await expect.poll(() => latencies.filter((l) => l !== undefined).length, { timeout: 5000 }).toBe(60);
+    expect(Math.min(...latencies)).toBeGreaterThanOrEqual(2 * ms - 5);
+    // two delays with their jitter, plus room for a loaded machine: far below the 60 x 50 ms of a build-up
+    expect(Math.max(...latencies)).toBeLessThan(2 * (ms + jitterMs) + 500);
+    socket.destroy();
+  });
+
   it('drops a fraction of connections with a reset, seeded', async () => {
     const { proxy } = await setup(seededRandom(7));
     const attempt = async (): Promise<string> => {
