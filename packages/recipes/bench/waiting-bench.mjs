@@ -1,0 +1,283 @@
+// Waiting and hand-over benchmark (issue #16), on a local 1-member etcd (testkit). Every figure is a ratio to a
+// baseline measured in the same round of the same run; the tables give the median ratio over the rounds and
+// their spread (min-max), as the client benchmark does.
+// - idle waiters: 200 Lock waiters behind a holder, TTL 2, each variant in a process of its own for one window:
+//   etcd requests/s, this process's CPU and bytes read per TTL, against the TTL refreshes alone (the same number
+//   of keys, refreshed every TTL/3 and nothing else) and against etcd3 (microsoft's v3 client) campaigns
+//   waiting in one election on the same etcd (v3's queue recipe: a key and a lease each, the waiter watching
+//   the key before its own);
+// - hand-over: release -> the next holder's acquire resolves, with 1, 10, 50 and 200 waiting and a 0 ms or
+//   20 ms hold, against one v2 write + watch notification;
+// - etcd requests per acquisition against the number waiting (flat = herd-free).
+//
+//   node bench/waiting-bench.mjs   (ROUNDS=3, WINDOW_MS=6000, QUICK=1 for a short run)
+import { spawn } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
+import { startCluster } from '@etcdkit/testkit';
+import { Lock, RecipeChannels } from '../dist/index.js';
+
+const QUICK = process.env.QUICK === '1';
+const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 2 : 3));
+const WINDOW_MS = Number(process.env.WINDOW_MS ?? (QUICK ? 4000 : 6000));
+const IDLE_WAITERS = 200;
+const IDLE_TTL = 2;
+const HANDOVER_WAITING = [1, 10, 50, 200];
+const HOLDS_MS = [0, 20];
+const HANDOVERS = QUICK ? 20 : 40;
+const WORKER = fileURLToPath(new URL('./workers/idle-worker.mjs', import.meta.url));
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const cluster = await startCluster({ size: 1 });
+const url = cluster.clientURLs[0];
+
+function runIdle(variant) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [WORKER, variant, url, String(IDLE_WAITERS), String(IDLE_TTL), String(WINDOW_MS)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let result;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      result = JSON.parse(line);
+    });
+    child.once('exit', (code) =>
+      result ? resolve(result) : reject(new Error(`idle worker ${variant} exited ${code} without a result`)),
+    );
+  });
+}
+
+/** Baseline: a write through one client, seen by a watch of another (median of `rounds`). */
+async function writeAndNotify(rounds = 30) {
+  const writerClient = new Client({ endpoints: [url] });
+  const watcherClient = new Client({ endpoints: [url] });
+  const writer = new KeysAPI(writerClient);
+  const watcherKeys = new KeysAPI(watcherClient);
+  const times = [];
+  for (let i = 0; i < rounds; i++) {
+    const { node } = await writer.set('/bench/baseline', `v${i}`);
+    const next = watcherKeys.watcher('/bench/baseline', { afterIndex: node.modifiedIndex }).next();
+    await sleep(5);
+    const t0 = performance.now();
+    await writer.set('/bench/baseline', `w${i}`);
+    await next;
+    times.push(performance.now() - t0);
+  }
+  await writerClient.close();
+  await watcherClient.close();
+  return median(times);
+}
+
+/**
+ * `waiting` + 1 contenders loop acquire -> hold -> release -> acquire again, each with a Lock of its own on one
+ * client. Hand-over = the release call -> the next holder's acquire resolving. The holder releases `holdMs`
+ * after its acquisition, but not before the contender next in line has been queued for 10 ms (so that it
+ * watches: with 1 waiting, that is the one that just re-queued); a released contender queues again only
+ * once the next holder has acquired (so that its create and read are not part of the hand-over measured, as
+ * in recipes-bench.mjs). Measured after every contender has held once, for `count` hand-overs; requests =
+ * every etcd request the client sent meanwhile (refreshes included), per acquisition.
+ */
+async function handover(waiting, holdMs, count) {
+  const name = `/bench/handover-${waiting}-${holdMs}-${process.hrtime.bigint()}`;
+  const client = new Client({ endpoints: [url] });
+  const locks = Array.from({ length: waiting + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: 10 }));
+  let requests = 0;
+  let refreshes = 0;
+  const onRequest = (message) => {
+    requests++;
+    if (message.method === 'PUT' && message.path.includes('prevExist=true')) refreshes++;
+  };
+  const enqueuedAt = new Map(); // createdIndex -> when its contender queued
+  const onEnqueue = (message) => {
+    if (message.name === name) enqueuedAt.set(message.createdIndex, performance.now());
+  };
+  diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+  diagnosticsChannel.subscribe(RecipeChannels.enqueue, onEnqueue);
+  const successorReady = (token) => {
+    let next;
+    for (const index of enqueuedAt.keys())
+      if (index > token && (next === undefined || index < next)) next = index;
+    return next !== undefined && performance.now() - enqueuedAt.get(next) >= 10;
+  };
+  let onAcquired = [];
+  const nextAcquired = () => new Promise((resolve) => onAcquired.push(resolve));
+  const log = []; // [kind, time]: 'acquired' or 'release', in order (one holder at a time)
+  const warmup = waiting + 1;
+  let acquisitions = 0;
+  let stop = false;
+  let measureFrom;
+  let measureTo;
+  const loops = locks.map(async (lock) => {
+    for (;;) {
+      const held = await lock.acquire();
+      log.push(['acquired', performance.now()]);
+      acquisitions++;
+      if (acquisitions === warmup + 1) measureFrom = { at: log.length - 1, requests, refreshes };
+      if (acquisitions === warmup + 1 + count) {
+        measureTo = { at: log.length - 1, requests, refreshes };
+        stop = true;
+      }
+      const wake = onAcquired;
+      onAcquired = [];
+      for (const resolve of wake) resolve();
+      const releaseAt = performance.now() + holdMs;
+      while (!stop && !(performance.now() >= releaseAt && successorReady(held.fencingToken))) {
+        const left = releaseAt - performance.now();
+        await (left > 1 ? sleep(left) : new Promise((resolve) => setImmediate(resolve)));
+      }
+      const next = nextAcquired();
+      log.push(['release', performance.now()]);
+      await held.release();
+      if (stop) return;
+      await next;
+    }
+  });
+  await Promise.all(loops);
+  diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+  diagnosticsChannel.unsubscribe(RecipeChannels.enqueue, onEnqueue);
+  for (const lock of locks) await lock.close();
+  await client.close();
+  const gaps = [];
+  for (let i = measureFrom.at; i < measureTo.at; i++) {
+    if (log[i][0] === 'release' && log[i + 1]?.[0] === 'acquired') gaps.push(log[i + 1][1] - log[i][1]);
+  }
+  const measured = measureTo.requests - measureFrom.requests;
+  const refreshed = measureTo.refreshes - measureFrom.refreshes;
+  return {
+    p50: median(gaps),
+    requestsPerAcquisition: measured / count,
+    withoutRefreshes: (measured - refreshed) / count,
+  };
+}
+
+const idleRounds = [];
+const handoverRounds = [];
+const PARTS = process.env.PARTS ?? 'idle,handover';
+for (let round = 0; round < ROUNDS; round++) {
+  const variants = PARTS.includes('idle') ? ['refreshes', 'etcdkit', 'etcd3'] : [];
+  // rotate the order each round, to spread the machine's drift
+  const results = {};
+  for (let k = 0; k < variants.length; k++) {
+    const variant = variants[(round + k) % variants.length];
+    console.error(`round ${round + 1}: idle ${variant}`);
+    results[variant] = await runIdle(variant);
+  }
+  if (variants.length > 0) idleRounds.push(results);
+  if (!PARTS.includes('handover')) continue;
+  const baseline = await writeAndNotify();
+  const rows = { baseline };
+  for (const waiting of HANDOVER_WAITING) {
+    for (const holdMs of HOLDS_MS) {
+      console.error(`round ${round + 1}: hand-over, ${waiting} waiting, ${holdMs} ms hold`);
+      rows[`${waiting}/${holdMs}`] = await handover(waiting, holdMs, HANDOVERS);
+    }
+  }
+  handoverRounds.push(rows);
+}
+await cluster.close();
+
+const spread = (values, digits = 2) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return `${median(sorted).toFixed(digits)} (${sorted[0].toFixed(digits)}-${sorted.at(-1).toFixed(digits)})`;
+};
+const perRound = (values, digits = 2) => values.map((v) => v.toFixed(digits)).join(' / ');
+
+const out = [];
+out.push(
+  `## @etcdkit/recipes: waiting and hand-over (etcd ${cluster.version}, 1 member, ${ROUNDS} rounds)\n`,
+);
+if (idleRounds.length > 0) {
+  out.push(
+    `### Idle waiters: ${IDLE_WAITERS} Lock waiters behind a holder, TTL ${IDLE_TTL} s, a ${WINDOW_MS / 1000} s window\n`,
+  );
+  out.push(
+    'Each variant runs in a process of its own. requests/s and bytes read per TTL: counted by the client (diagnostics channels) and by etcd (`etcd_http_received_total`, v2); etcd3 speaks gRPC (`grpc_server_msg_received_total`). CPU: the waiting process (user + system) over the window; etcd CPU: `process_cpu_seconds_total`. Ratios are taken within a round; median (min-max) over the rounds.\n',
+  );
+  out.push(
+    '| variant | requests/s (client) | requests/s (etcd v2) | gRPC msgs/s | bytes read / TTL | CPU | etcd CPU |',
+  );
+  out.push('|---|---|---|---|---|---|---|');
+  for (const variant of ['refreshes', 'etcdkit', 'etcd3']) {
+    const rs = idleRounds.map((r) => r[variant]);
+    out.push(
+      `| ${variant} | ${spread(
+        rs.map((r) => r.requestsPerSecond),
+        1,
+      )} | ${spread(
+        rs.map((r) => r.etcdV2RequestsPerSecond),
+        1,
+      )} | ${spread(
+        rs.map((r) => r.etcdGrpcMessagesPerSecond),
+        1,
+      )} | ${spread(
+        rs.map((r) => r.bytesPerTtl / 1024),
+        1,
+      )} KiB | ${spread(
+        rs.map((r) => r.cpuPercent),
+        1,
+      )}% | ${spread(
+        rs.map((r) => r.etcdCpuPercent),
+        1,
+      )}% |`,
+    );
+  }
+  const requestsRatio = idleRounds.map(
+    (r) => r.etcdkit.etcdV2RequestsPerSecond / r.refreshes.etcdV2RequestsPerSecond,
+  );
+  const cpuVsRefreshes = idleRounds.map((r) => r.etcdkit.cpuPercent / r.refreshes.cpuPercent);
+  const cpuVsEtcd3 = idleRounds.map((r) => r.etcdkit.cpuPercent / r.etcd3.cpuPercent);
+  const bytesRatio = idleRounds.map((r) => r.etcdkit.bytesPerTtl / r.refreshes.bytesPerTtl);
+  out.push('');
+  out.push('| ratio (etcdkit waiters / baseline) | per round | median (min-max) | target |');
+  out.push('|---|---|---|---|');
+  out.push(
+    `| etcd v2 requests/s / TTL refreshes alone | ${perRound(requestsRatio, 3)} | ${spread(requestsRatio, 3)} | <= 1.05 |`,
+  );
+  out.push(
+    `| bytes read per TTL / TTL refreshes alone | ${perRound(bytesRatio)} | ${spread(bytesRatio)} | O(N) |`,
+  );
+  out.push(`| CPU / TTL refreshes alone | ${perRound(cpuVsRefreshes)} | ${spread(cpuVsRefreshes)} | |`);
+  out.push(`| CPU / etcd3 campaigns | ${perRound(cpuVsEtcd3)} | ${spread(cpuVsEtcd3)} | <= 1.5 |`);
+}
+if (handoverRounds.length > 0) {
+  out.push(
+    `\n### Hand-over: release -> next holder, against one v2 write + watch notification (${HANDOVERS} hand-overs a row and round)\n`,
+  );
+  out.push(
+    `Baseline per round: ${perRound(
+      handoverRounds.map((r) => r.baseline),
+      2,
+    )} ms. Each contender has a Lock of its own (one client); a holder releases after its hold, once the next in line has been queued 10 ms; it queues again once the next holder has acquired.\n`,
+  );
+  out.push(
+    '| waiting | hold | hand-over p50 (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes |',
+  );
+  out.push('|---|---|---|---|---|---|---|');
+  for (const waiting of HANDOVER_WAITING) {
+    for (const holdMs of HOLDS_MS) {
+      const rs = handoverRounds.map((r) => r[`${waiting}/${holdMs}`]);
+      const ratios = handoverRounds.map((r) => r[`${waiting}/${holdMs}`].p50 / r.baseline);
+      out.push(
+        `| ${waiting} | ${holdMs} ms | ${spread(
+          rs.map((r) => r.p50),
+          2,
+        )} | ${perRound(ratios)} | ${spread(ratios)} | ${spread(
+          rs.map((r) => r.requestsPerAcquisition),
+          1,
+        )} | ${spread(
+          rs.map((r) => r.withoutRefreshes),
+          1,
+        )} |`,
+      );
+    }
+  }
+  out.push(
+    '\nTargets (#16): hand-over p50 <= 1.5x write + notify at every row; requests per acquisition flat in the number waiting.',
+  );
+}
+console.log(out.join('\n'));
+process.exit(0);

@@ -1,0 +1,147 @@
+// One variant of the idle-waiters benchmark, in a process of its own (so that its CPU is its own):
+//
+//   node idle-worker.mjs <variant> <clientURL> <waiters> <ttl> <windowMs>
+//
+// variant: `refreshes` (waiters + 1 keys kept alive by TTL refreshes every TTL/3, nothing else: the floor),
+// `etcdkit` (a Lock holder and <waiters> Lock waiters on one key), `etcd3` (microsoft's v3 client: an election
+// leader and <waiters> campaigns waiting behind it, each with its own lease: etcd's queue recipe on v3).
+// Sets up, waits until everything waits, then measures one window and prints one JSON line: this process's
+// CPU, the client's requests and bytes read (diagnostics channels; v2 variants), and etcd's own counters from
+// /metrics over the window (v2 HTTP requests received, v3 gRPC messages received, etcd's CPU).
+import { randomUUID } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { hostname } from 'node:os';
+import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
+import { Etcd3 } from 'etcd3';
+import { Lock } from '../../dist/index.js';
+
+const [variant, url, waitersArg, ttlArg, windowArg] = process.argv.slice(2);
+const waiters = Number(waitersArg);
+const ttl = Number(ttlArg);
+const windowMs = Number(windowArg);
+const name = `/bench/idle-${variant}-${process.pid}`;
+
+async function metrics() {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (metric) =>
+    text
+      .split('\n')
+      .filter(
+        (line) => line.startsWith(metric) && (line[metric.length] === '{' || line[metric.length] === ' '),
+      )
+      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return {
+    v2Requests: sum('etcd_http_received_total'),
+    grpcMessages: sum('grpc_server_msg_received_total'),
+    etcdCpuSeconds: sum('process_cpu_seconds_total'),
+  };
+}
+
+const counted = { requests: 0, bytes: 0 };
+let watchStarts = 0;
+diagnosticsChannel.subscribe(ClientChannels.requestStart, () => {
+  counted.requests++;
+});
+diagnosticsChannel.subscribe(ClientChannels.requestEnd, (message) => {
+  counted.bytes += message.bytes;
+});
+diagnosticsChannel.subscribe(ClientChannels.watchStart, () => {
+  watchStarts++;
+});
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let cleanup = async () => {};
+
+if (variant === 'refreshes') {
+  const client = new Client({ endpoints: [url] });
+  const keys = new KeysAPI(client);
+  const timers = [];
+  // a value like a Lock contender's (owner id, host, pid): its refresh replies carry it too
+  const value = JSON.stringify({ owner: randomUUID(), host: hostname(), pid: process.pid });
+  for (let i = 0; i <= waiters; i++) {
+    const { node } = await keys.createInOrder(name, value, { ttl });
+    let index = node.modifiedIndex;
+    const timer = setInterval(
+      async () => {
+        const response = await keys
+          .set(node.key, '', { ttl, refresh: true, prevExist: true, prevIndex: index })
+          .catch(() => undefined);
+        if (response?.node) index = response.node.modifiedIndex;
+      },
+      (ttl * 1000) / 3,
+    );
+    timers.push(timer);
+  }
+  await sleep(1000);
+  cleanup = async () => {
+    for (const timer of timers) clearInterval(timer);
+    await client.close();
+  };
+} else if (variant === 'etcdkit') {
+  // one client (one liveness probe loop per member), a KeysAPI per contender (a Lock per KeysAPI queues in etcd)
+  const client = new Client({ endpoints: [url] });
+  const locks = Array.from({ length: waiters + 1 }, () => new Lock(new KeysAPI(client), name, { ttl }));
+  const held = await locks[0].acquire();
+  const controllers = locks.map(() => new AbortController());
+  const waiting = locks
+    .slice(1)
+    .map((lock, i) => lock.acquire({ signal: controllers[i].signal }).catch(() => {}));
+  // each contender watches its own key, each waiter its predecessor, the holder again after its mark
+  while (watchStarts < 2 * waiters + 2) await sleep(50);
+  await sleep(1000);
+  cleanup = async () => {
+    for (const controller of controllers) controller.abort();
+    await Promise.all(waiting);
+    await held.release();
+    for (const lock of locks) await lock.close();
+    await client.close();
+  };
+} else if (variant === 'etcd3') {
+  const client = new Etcd3({ hosts: url });
+  const election = client.election(name.slice(1), ttl);
+  const campaigns = [];
+  for (let i = 0; i <= waiters; i++) {
+    const campaign = election.campaign(`c${i}`);
+    campaign.on('error', () => {});
+    campaigns.push(campaign);
+  }
+  // etcd3 keeps an election's candidates under `election/<name>/`
+  const prefix = `election/${name.slice(1)}/`;
+  while ((await client.getAll().prefix(prefix).count()) < waiters + 1) await sleep(50);
+  await sleep(1000);
+  cleanup = async () => {
+    for (const campaign of campaigns) await campaign.resign().catch(() => {});
+    client.close();
+  };
+} else {
+  throw new Error(`unknown variant ${variant}`);
+}
+
+const before = await metrics();
+const requestsBefore = counted.requests;
+const bytesBefore = counted.bytes;
+const cpuBefore = process.cpuUsage();
+const t0 = performance.now();
+await sleep(windowMs);
+const cpu = process.cpuUsage(cpuBefore);
+const elapsed = performance.now() - t0;
+const requests = counted.requests - requestsBefore;
+const bytes = counted.bytes - bytesBefore;
+const after = await metrics();
+console.log(
+  JSON.stringify({
+    variant,
+    waiters,
+    ttl,
+    seconds: elapsed / 1000,
+    cpuPercent: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
+    requestsPerSecond: (requests / elapsed) * 1000,
+    bytesPerTtl: (bytes / elapsed) * 1000 * ttl,
+    etcdV2RequestsPerSecond: ((after.v2Requests - before.v2Requests) / elapsed) * 1000,
+    etcdGrpcMessagesPerSecond: ((after.grpcMessages - before.grpcMessages) / elapsed) * 1000,
+    etcdCpuPercent: ((after.etcdCpuSeconds - before.etcdCpuSeconds) / elapsed) * 100000,
+  }),
+);
+// leave nothing behind in etcd that outlives this process by more than a TTL; do not wait long for it
+await Promise.race([cleanup(), sleep(5000)]);
+process.exit(0);
