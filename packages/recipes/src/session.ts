@@ -101,7 +101,7 @@ export class SessionKey {
   readonly key: string;
   readonly #session: Session;
   readonly #controller = new AbortController();
-  /** Aborted by {@link SessionKey.halt}: ends the loss watch. */
+  /** Aborted by {@link SessionKey.stop} (and on loss): ends the loss watch. */
   readonly #halted = new AbortController();
   readonly #refreshMs: number;
   readonly #marginMs: number;
@@ -188,19 +188,21 @@ export class SessionKey {
   /** Stops refreshing and watching (waiting for a write in flight), without deleting the key. Idempotent. */
   async stop(): Promise<void> {
     this.halt();
+    this.#halted.abort();
     await this.settled();
   }
 
   /**
-   * Stops refreshing and watching at once, without waiting for a write in flight (its result still updates
-   * {@link SessionKey.modifiedIndex}: see {@link SessionKey.settled}). Idempotent.
+   * Stops refreshing at once, without waiting for a write in flight (its result still updates
+   * {@link SessionKey.modifiedIndex}: see {@link SessionKey.settled}); nothing the key's watch sees from now on
+   * counts as a loss. The watch itself ends with the next event on the key (a release's delete: no request is
+   * aborted on the release path) or at {@link SessionKey.stop}. Idempotent.
    */
   halt(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
-    this.#halted.abort();
     keptHere.delete(this.key);
     this.#onStop();
   }
@@ -249,6 +251,7 @@ export class SessionKey {
     if (!this.#stopped) publishLost(this.key, why, error);
     this.#controller.abort(error);
     this.halt();
+    this.#halted.abort();
   }
 
   /** Our own write gave the key `index`. */
@@ -276,7 +279,7 @@ export class SessionKey {
     const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex });
     try {
       let pause = RECHECK_MIN_MS;
-      while (!stop.aborted && !this.#controller.signal.aborted) {
+      while (!stop.aborted && !this.#stopped) {
         let event: Response;
         try {
           event = await watcher.next({ signal: stop });
@@ -301,7 +304,7 @@ export class SessionKey {
   /** One event on the key: ours, or a loss. */
   async #judge(event: Response, watcher: { resync(options: { signal: AbortSignal }): Promise<Response> }) {
     const node = event.node;
-    if (!node) return;
+    if (!node || this.#stopped) return;
     if (GONE_ACTIONS.has(event.action)) {
       if (this.#stopped) return;
       // Committed, so final; read once more for the server's own word (error 100) as the cause.

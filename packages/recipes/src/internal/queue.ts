@@ -429,34 +429,44 @@ export class QueueTicket {
     this.#removed ??= (async () => {
       if (this.#marking) clearImmediate(this.#marking);
       this.kept.halt();
-      let prevIndex = this.kept.modifiedIndex;
-      for (let attempt = 1; attempt <= 5; attempt++) {
-        try {
-          await this.#session.keys.delete(this.key, { prevIndex });
-          return;
-        } catch (error) {
-          const code = etcdCode(error);
-          if (code === 100) return;
-          if (code === 101) {
-            // Changed since we last knew it: by our own write in flight, or else read it, and delete it only
-            // if it is still our key (same createdIndex).
-            await this.kept.settled();
-            if (this.kept.modifiedIndex !== prevIndex) {
-              prevIndex = this.kept.modifiedIndex;
-              continue;
-            }
-            const current = await this.#session.keys
-              .get(this.key, { quorum: true })
-              .catch((failure: unknown) => (etcdCode(failure) === 100 ? null : undefined));
-            if (current === null) return;
-            if (current && current.node?.createdIndex !== this.createdIndex) return;
-            if (current?.node) prevIndex = current.node.modifiedIndex;
-            continue;
-          }
-          await sleep(100 * attempt);
-        }
+      try {
+        await this.#delete();
+      } finally {
+        // the key's watch has most likely ended with our delete's event already
+        void this.kept.stop();
       }
     })();
     return this.#removed;
+  }
+
+  /** Deletes the key with `prevIndex` (see {@link QueueTicket.remove}). */
+  async #delete(): Promise<void> {
+    let prevIndex = this.kept.modifiedIndex;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        await this.#session.keys.delete(this.key, { prevIndex });
+        return;
+      } catch (error) {
+        const code = etcdCode(error);
+        if (code === 100) return;
+        if (code === 101) {
+          // Changed since we last knew it: by our own write in flight, or else read it, and delete it only
+          // if it is still our key (same createdIndex).
+          await this.kept.settled();
+          if (this.kept.modifiedIndex !== prevIndex) {
+            prevIndex = this.kept.modifiedIndex;
+            continue;
+          }
+          const current = await this.#session.keys
+            .get(this.key, { quorum: true })
+            .catch((failure: unknown) => (etcdCode(failure) === 100 ? null : undefined));
+          if (current === null) return;
+          if (current && current.node?.createdIndex !== this.createdIndex) return;
+          if (current?.node) prevIndex = current.node.modifiedIndex;
+          continue;
+        }
+        await sleep(100 * attempt);
+      }
+    }
   }
 }
