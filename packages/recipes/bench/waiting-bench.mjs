@@ -1,6 +1,6 @@
 // Waiting and hand-over benchmark (issue #16), on a local 1-member etcd (testkit). Every figure is a ratio to a
-// baseline measured in the same round of the same run; the tables give the median ratio over the rounds and
-// their spread (min-max), as the client benchmark does.
+// baseline measured in the same round of the same run (for the hand-over, right before each row); the tables
+// give the median ratio over the rounds and their spread (min-max), as the client benchmark does.
 // - idle waiters: 200 Lock waiters behind a holder, TTL 2, each variant in a process of its own for one window:
 //   etcd requests/s, this process's CPU and bytes read per TTL, against the TTL refreshes alone (the same number
 //   of keys, refreshed every TTL/3 and nothing else) and against etcd3 (microsoft's v3 client) campaigns
@@ -168,12 +168,13 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   if (variants.length > 0) idleRounds.push(results);
   if (!PARTS.includes('handover')) continue;
-  const baseline = await writeAndNotify();
-  const rows = { baseline };
+  const rows = {};
   for (const waiting of HANDOVER_WAITING) {
     for (const holdMs of HOLDS_MS) {
       console.error(`round ${round + 1}: hand-over, ${waiting} waiting, ${holdMs} ms hold`);
-      rows[`${waiting}/${holdMs}`] = await handover(waiting, holdMs, HANDOVERS);
+      // the baseline right before each row: the machine's load drifts within a round
+      const baseline = await writeAndNotify();
+      rows[`${waiting}/${holdMs}`] = { ...(await handover(waiting, holdMs, HANDOVERS)), baseline };
     }
   }
   handoverRounds.push(rows);
@@ -248,22 +249,22 @@ if (handoverRounds.length > 0) {
     `\n### Hand-over: release -> next holder, against one v2 write + watch notification (${HANDOVERS} hand-overs a row and round)\n`,
   );
   out.push(
-    `Baseline per round: ${perRound(
-      handoverRounds.map((r) => r.baseline),
-      2,
-    )} ms. Each contender has a Lock of its own (one client); a holder releases after its hold, once the next in line has been queued 10 ms; it queues again once the next holder has acquired.\n`,
+    'The baseline (median of 30) is measured right before each row of each round. Each contender has a Lock of its own (one client); a holder releases after its hold, once the next in line has been queued 10 ms; it queues again once the next holder has acquired.\n',
   );
   out.push(
-    '| waiting | hold | hand-over p50 (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes |',
+    '| waiting | hold | hand-over p50 (ms) | baseline (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes |',
   );
-  out.push('|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|');
   for (const waiting of HANDOVER_WAITING) {
     for (const holdMs of HOLDS_MS) {
       const rs = handoverRounds.map((r) => r[`${waiting}/${holdMs}`]);
-      const ratios = handoverRounds.map((r) => r[`${waiting}/${holdMs}`].p50 / r.baseline);
+      const ratios = rs.map((r) => r.p50 / r.baseline);
       out.push(
         `| ${waiting} | ${holdMs} ms | ${spread(
           rs.map((r) => r.p50),
+          2,
+        )} | ${spread(
+          rs.map((r) => r.baseline),
           2,
         )} | ${perRound(ratios)} | ${spread(ratios)} | ${spread(
           rs.map((r) => r.requestsPerAcquisition),
