@@ -133,3 +133,38 @@ describe('SessionKey loss watch: its own key, from its own index', () => {
     await session.close();
   });
 });
+
+describe('SessionKey validity deadline', () => {
+  it('a key whose refresh does not answer is lost at its local deadline, before the server could expire it', async () => {
+    const keys = new FakeKeys();
+    // TTL 2 s, margin 500 ms: valid until sentAt + 1500 ms; sent 1400 ms ago, so about 100 ms are left
+    const session = new Session(keys.api, { ttl: 2 });
+    const key = session.keep(KEY, 10, performance.now() - 1400);
+    expect(key.valid).toBe(true);
+    const lost = new Promise<number>((resolve) =>
+      key.signal.addEventListener('abort', () => resolve(performance.now()), { once: true }),
+    );
+    const t0 = performance.now();
+    const at = await lost;
+    expect(at - t0).toBeLessThan(1000); // the deadline, not a refresh interval (667 ms) plus its timeout
+    expect(key.valid).toBe(false);
+    expect((key.signal.reason as Error).message).toMatch(/validity deadline/);
+    expect(key.gone).toBe(false); // unreachable is not gone
+    await session.close();
+  });
+
+  it('a refresh answered in time moves the deadline on (counted from when it was sent)', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => {
+      if (call.method === 'set') call.reply.resolve(reply('set', node(KEY, 10, 11)));
+    });
+    const session = new Session(keys.api, { ttl: 2, refreshIntervalMs: 200 });
+    // valid for 1000 ms more; refreshed every 200 ms, each refresh answered
+    const key = session.keep(KEY, 10, performance.now() - 500);
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    expect(keys.of('set')[0]?.options).toMatchObject({ refresh: true, prevExist: true, prevIndex: 10 });
+    expect(key.valid).toBe(true); // past the first deadline, extended by the refreshes
+    expect(key.modifiedIndex).toBe(11);
+    await session.close();
+  });
+});
