@@ -26,9 +26,9 @@ interface View {
  * Only live member keys count. A member whose key disappears (expired or deleted) while it waits in `enter()`
  * or `leave()` is out of the barrier: it is told at once with a `SessionExpiredError`, and its key no longer
  * counts for anyone. The others keep waiting for `count` live members; the member that was told may `enter()`
- * again (it joins at the end). The barrier opens for every waiter as soon as it sees `count` live members, or the
- * ready flag that the member completing the count writes, so no waiter depends on the key that vanished, nor
- * on the flag's writer surviving.
+ * again (it joins at the end). The barrier opens for a waiter when it sees the ready flag, or `count` live
+ * members (it then writes the flag itself before it passes, for members that read later, once some have left):
+ * no waiter depends on the key that vanished, nor on the member that completed the count surviving its write.
  */
 export class DoubleBarrier {
   readonly #keys: KeysAPI;
@@ -73,13 +73,16 @@ export class DoubleBarrier {
       if (rank >= this.#count)
         throw new TooManyMembersError(`${this.#members} has ${this.#count} members already`);
       this.#checkMember(ticket, view);
-      if (view.members.length >= this.#count) {
-        // this member completes the count: it writes the flag, for the members that read later
-        await this.#keys.set(this.#ready, 'ready', { ttl: this.#session.ttl * 2, signal: stop });
-        this.#checkMember(ticket, view);
-        return;
-      }
       for (;;) {
+        if (view.ready) return;
+        if (view.members.length >= this.#count) {
+          // `count` live members: this member completed the count, or saw it completed (then it opens even if
+          // the member that completed it died before its flag). The flag first: members that pass leave and
+          // delete their keys, and a member that reads only then must find the flag.
+          await this.#open(stop);
+          this.#checkMember(ticket, view);
+          return;
+        }
         // No watchdog: the session watches this member's key for loss, and the client moves a watch off a
         // member that stops answering; error 401 or a failed watch gives no event: read again.
         const event = await waitForEvent(this.#keys, this.#dir, {
@@ -89,8 +92,6 @@ export class DoubleBarrier {
         });
         view = this.#learn(view, event) ?? (await this.#read(stop, true));
         this.#checkMember(ticket, view);
-        // open: the flag, or `count` live members seen (even if the one completing the count died before the flag)
-        if (view.ready || view.members.length >= this.#count) return;
       }
     } catch (error) {
       this.#ticket = undefined;
@@ -155,6 +156,11 @@ export class DoubleBarrier {
   /** Stops keeping this member's key alive. */
   async close(): Promise<void> {
     await this.#session.close();
+  }
+
+  /** Writes the ready flag (TTL twice the session's), which tells members that read later that it opened. */
+  async #open(signal: AbortSignal): Promise<void> {
+    await this.#keys.set(this.#ready, 'ready', { ttl: this.#session.ttl * 2, signal });
   }
 
   /** This member's key must be in the view and still valid; else it is lost (and the caller told). */
