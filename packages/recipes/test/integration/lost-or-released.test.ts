@@ -153,8 +153,15 @@ describe('Semaphore: never hands out a lost permit', () => {
     // The waiter's first read of its own key is the touch that wakes the waiter behind it, after its grant:
     // someone deletes the key just before that read reaches etcd.
     const ownKeyRead = new RegExp(`^/v2/keys${escapeRegExp(name)}/(\\d+)\\?quorum=true&`);
+    // The first waiter past the permits watches the whole queue: once that watch is sent, it waits.
+    const queueWatch = new RegExp(`^/v2/keys${escapeRegExp(name)}\\?(?=.*recursive=true)(?=.*wait=true)`);
+    let watching!: () => void;
+    const waits = new Promise<void>((resolve) => {
+      watching = resolve;
+    });
     let deleted: string | undefined;
     const agent = new BeforeRequestAgent((request) => {
+      if (request.method === 'GET' && queueWatch.test(request.path)) watching();
       const match = request.method === 'GET' ? ownKeyRead.exec(request.path) : null;
       if (!match || deleted !== undefined) return undefined;
       deleted = `${name}/${match[1]}`;
@@ -163,7 +170,7 @@ describe('Semaphore: never hands out a lost permit', () => {
     try {
       const waiter = new Semaphore(keysAPI({ dispatcher: agent }), name, 1, { ttl: 5 });
       const acquiring = waiter.acquire({ signal: AbortSignal.timeout(10_000) });
-      await expect.poll(async () => (await admin.get(name, { quorum: true })).node?.nodes?.length).toBe(2);
+      await waits;
       expect(deleted).toBeUndefined();
       await held.release();
 
