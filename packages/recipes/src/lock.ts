@@ -25,7 +25,10 @@ export interface HeldLock extends AsyncDisposable {
    * protect and have it refuse older tokens (see `FencedKey`).
    */
   readonly fencingToken: number;
-  /** Aborts, with a `SessionLostError`, as soon as the lock can no longer be trusted (before its key expires). */
+  /**
+   * Aborts, with a `SessionLostError`, as soon as the lock can no longer be trusted (before its key expires),
+   * or with a `ReleasedError` when its holder releases it (whichever comes first stays the reason).
+   */
   readonly signal: AbortSignal;
   /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */
   release(): Promise<void>;

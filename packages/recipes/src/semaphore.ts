@@ -1,5 +1,5 @@
 import type { KeysAPI } from '@etcdkit/client';
-import { ReleasedError, SessionLostError } from './errors.js';
+import { SessionLostError } from './errors.js';
 import { heldLock, orRemove } from './internal/held.js';
 import { QueueTicket } from './internal/queue.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
@@ -53,28 +53,11 @@ export class Semaphore {
       if (!kept.valid)
         throw new SessionLostError(ticket.key, 'validity deadline passed before the permit was handed out');
     });
-    return endedByRelease(heldLock(ticket, startedAt));
+    return heldLock(ticket, startedAt);
   }
 
   /** Stops the semaphore's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
   }
-}
-
-/** `held` whose `signal` also aborts, with a {@link ReleasedError}, when it is released. */
-function endedByRelease(held: HeldLock): HeldLock {
-  const ended = new AbortController();
-  const signal = AbortSignal.any([held.signal, ended.signal]);
-  const release = (): Promise<void> => {
-    if (!ended.signal.aborted) ended.abort(new ReleasedError(held.key, 'released'));
-    return held.release();
-  };
-  return {
-    key: held.key,
-    fencingToken: held.fencingToken,
-    signal,
-    release,
-    [Symbol.asyncDispose]: release,
-  };
 }

@@ -1,3 +1,4 @@
+import { ReleasedError } from '../errors.js';
 import type { HeldLock } from '../lock.js';
 import { publishAcquired, publishHandoff, publishReleased } from './channels.js';
 import type { QueueTicket } from './queue.js';
@@ -35,15 +36,19 @@ export async function releaseHeld(ticket: QueueTicket, heldAt: number): Promise<
  */
 export function heldLock(ticket: QueueTicket, startedAt: number, after: () => void = () => {}): HeldLock {
   const heldAt = announceHeld(ticket, startedAt);
+  // The holder's signal: the key's (a loss), or this release (no loss: a ReleasedError; a loss first stays).
+  const ended = new AbortController();
+  const signal = AbortSignal.any([ticket.kept.signal, ended.signal]);
   let released: Promise<void> | undefined;
   const release = (): Promise<void> => {
+    if (!ended.signal.aborted) ended.abort(new ReleasedError(ticket.key, 'released'));
     released ??= releaseHeld(ticket, heldAt).finally(after);
     return released;
   };
   return {
     key: ticket.key,
     fencingToken: ticket.createdIndex,
-    signal: ticket.kept.signal,
+    signal,
     release,
     [Symbol.asyncDispose]: release,
   };
