@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI, type Response } from '@etcdkit/client';
+import { isEtcdError, isKeyNotFound, type KeysAPI, type Response } from '@etcdkit/client';
 import { RecipeError, SessionExpiredError } from './errors.js';
 import { listQueue, QueueTicket } from './internal/queue.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
@@ -30,7 +30,7 @@ interface View {
  * members (it then writes the flag itself before it passes, for members that read later, once some have left):
  * no waiter depends on the key that vanished, nor on the member that completed the count surviving its write.
  */
-export class DoubleBarrier {
+export class DoubleBarrier implements AsyncDisposable {
   readonly #keys: KeysAPI;
   readonly #dir: string;
   readonly #members: string;
@@ -158,6 +158,11 @@ export class DoubleBarrier {
     await this.#session.close();
   }
 
+  /** Same as {@link DoubleBarrier.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Writes the ready flag (TTL twice the session's), which tells members that read later that it opened. */
   async #open(signal: AbortSignal): Promise<void> {
     await this.#keys.set(this.#ready, 'ready', { ttl: this.#session.ttl * 2, signal });
@@ -187,9 +192,8 @@ export class DoubleBarrier {
         const ready = nodes.some((node) => node.key === this.#ready && !node.dir);
         return { members, ready, index: response.index };
       } catch (error) {
-        if (error instanceof EtcdError && error.errorCode === 100)
-          return { members: [], ready: false, index: error.index };
-        if (!retry || error instanceof EtcdError || signal.aborted) throw error;
+        if (isKeyNotFound(error)) return { members: [], ready: false, index: error.index };
+        if (!retry || isEtcdError(error) || signal.aborted) throw error;
         await sleep(100, signal);
       }
     }

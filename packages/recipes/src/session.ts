@@ -1,7 +1,7 @@
-import type { KeysAPI, Response } from '@etcdkit/client';
+import { isKeyNotFound, isTestFailed, type KeysAPI, type Response } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
 import { publishAtRisk, publishLost } from './internal/channels.js';
-import { etcdCode, GONE_ACTIONS, sleep } from './internal/wait.js';
+import { GONE_ACTIONS, sleep } from './internal/wait.js';
 
 /** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */
 const keptHere = new Set<string>();
@@ -226,9 +226,8 @@ export class SessionKey {
       try {
         this.#wrote(await write(this.#modifiedIndex));
       } catch (error) {
-        const code = etcdCode(error);
-        if ((code === 100 || code === 101) && !this.#stopped)
-          this.#lose('the key was deleted or changed by someone else', error, code === 100);
+        if ((isKeyNotFound(error) || isTestFailed(error)) && !this.#stopped)
+          this.#lose('the key was deleted or changed by someone else', error, isKeyNotFound(error));
         throw error;
       }
     });
@@ -320,7 +319,7 @@ export class SessionKey {
           return;
         }
       } catch (error) {
-        cause = etcdCode(error) === 100 ? error : undefined;
+        cause = isKeyNotFound(error) ? error : undefined;
       }
       this.#lose(cause ? 'the key is gone' : `the key was removed (${event.action})`, cause, true);
       return;
@@ -349,7 +348,7 @@ export class SessionKey {
       return true;
     } catch (error) {
       if (this.#stopped) return true;
-      if (etcdCode(error) === 100) {
+      if (isKeyNotFound(error)) {
         this.#lose('the key is gone', error, true);
         return true;
       }
@@ -393,13 +392,9 @@ export class SessionKey {
       this.#schedule(this.#refreshMs);
     } catch (error) {
       if (this.#stopped) return;
-      const code = etcdCode(error);
-      if (code === 100 || code === 101) {
-        this.#lose(
-          code === 100 ? 'the key is gone' : 'the key was changed by someone else',
-          error,
-          code === 100,
-        );
+      if (isKeyNotFound(error) || isTestFailed(error)) {
+        const gone = isKeyNotFound(error);
+        this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
         return;
       }
       // At risk: try again soon; the deadline decides when it is lost.

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
+import {
+  isEtcdError,
+  isKeyNotFound,
+  isTestFailed,
+  type KeysAPI,
+  type Node,
+  type Response,
+} from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
 import { publishEnqueue } from './channels.js';
 import { readDir } from './read-dir.js';
-import { etcdCode, GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
+import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
 /** One key of a queue directory. */
 export interface QueueEntry {
@@ -222,7 +229,7 @@ export class QueueTicket {
         };
         return QueueTicket.#joined(session, dir, entry, sentAt, recipe);
       } catch (error) {
-        if (error instanceof EtcdError) throw error;
+        if (isEtcdError(error)) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
         const found = await listQueue(session.keys, dir).then(
           (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
@@ -447,9 +454,8 @@ export class QueueTicket {
         await this.#session.keys.delete(this.key, { prevIndex });
         return;
       } catch (error) {
-        const code = etcdCode(error);
-        if (code === 100) return;
-        if (code === 101) {
+        if (isKeyNotFound(error)) return;
+        if (isTestFailed(error)) {
           // Changed since we last knew it: by our own write in flight, or else read it, and delete it only
           // if it is still our key (same createdIndex).
           await this.kept.settled();
@@ -459,7 +465,7 @@ export class QueueTicket {
           }
           const current = await this.#session.keys
             .get(this.key, { quorum: true })
-            .catch((failure: unknown) => (etcdCode(failure) === 100 ? null : undefined));
+            .catch((failure: unknown) => (isKeyNotFound(failure) ? null : undefined));
           if (current === null) return;
           if (current && current.node?.createdIndex !== this.createdIndex) return;
           if (current?.node) prevIndex = current.node.modifiedIndex;

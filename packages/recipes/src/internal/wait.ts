@@ -1,4 +1,4 @@
-import { EtcdError, type KeysAPI, type Response } from '@etcdkit/client';
+import { isEventIndexCleared, type KeysAPI, type Response } from '@etcdkit/client';
 
 /** What {@link waitForEvent} needs. */
 export interface WaitOptions {
@@ -40,7 +40,7 @@ export async function waitForEvent(
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (watchdog?.aborted) return undefined;
-    if (etcdCode(error) !== 401) await sleep(100, signal);
+    if (!isEventIndexCleared(error)) await sleep(100, signal);
     return undefined;
   } finally {
     watcher.close();
@@ -68,8 +68,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Events that mean a key is gone. */
 export const GONE_ACTIONS = new Set(['delete', 'expire', 'compareAndDelete']);
-
-/** The etcd error code of `error` (an `EtcdError` of any installed copy of the client), else `undefined`. */
-export function etcdCode(error: unknown): number | undefined {
-  return error instanceof EtcdError ? error.errorCode : undefined;
-}
