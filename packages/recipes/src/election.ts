@@ -51,7 +51,7 @@ export interface Term extends AsyncDisposable {
  * Leader election on the etcd v2 API (the queue recipe of Curator's LeaderLatch and etcd's Election): FIFO
  * candidates, each watching only its predecessor; the first key leads.
  */
-export class Election {
+export class Election implements AsyncDisposable {
   readonly #keys: KeysAPI;
   readonly #dir: string;
   readonly #session: Session;
@@ -162,6 +162,11 @@ export class Election {
   /** Stops the election's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
+  }
+
+  /** Same as {@link Election.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

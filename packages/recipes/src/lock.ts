@@ -61,7 +61,7 @@ function localMutex(keys: KeysAPI, dir: string): Mutex {
  * await writeReport({ fencingToken: held.fencingToken, signal: held.signal });
  * ```
  */
-export class Lock {
+export class Lock implements AsyncDisposable {
   readonly #keys: KeysAPI;
   readonly #dir: string;
   readonly #options: LockOptions;
@@ -125,6 +125,11 @@ export class Lock {
   /** Stops the lock's own session (keys still held expire by TTL). */
   async close(): Promise<void> {
     if (!this.#options.session) await this.#session?.close();
+  }
+
+  /** Same as {@link Lock.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
 

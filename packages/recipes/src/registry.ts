@@ -137,7 +137,7 @@ export class Registration implements AsyncDisposable {
  * `<prefix>/<service>/<id>` with a TTL kept alive by refreshes that wake no watcher; consumers list, watch
  * (`added` / `removed` / `updated`) or keep a cache to pick from.
  */
-export class ServiceRegistry {
+export class ServiceRegistry implements AsyncDisposable {
   readonly keys: KeysAPI;
   readonly session: Session;
   readonly #prefix: string;
@@ -274,6 +274,11 @@ export class ServiceRegistry {
   /** Stops the registry's own session (registrations then expire by TTL unless closed). */
   async close(): Promise<void> {
     if (this.#ownSession) await this.session.close();
+  }
+
+  /** Same as {@link ServiceRegistry.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #dir(service: string): string {

@@ -9,7 +9,7 @@ import { Session } from './session.js';
  * writer is never starved: readers that come after it wait behind it. A writer watches its predecessor; a
  * reader watches the nearest writer before it (herd-free). Each key's createdIndex is its fencing token.
  */
-export class RWLock {
+export class RWLock implements AsyncDisposable {
   readonly #dir: string;
   readonly #session: Session;
   readonly #ownSession: boolean;
@@ -33,6 +33,11 @@ export class RWLock {
   /** Stops the lock's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
+  }
+
+  /** Same as {@link RWLock.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #acquire(mode: 'r' | 'w', signal: AbortSignal | undefined): Promise<HeldLock> {

@@ -10,7 +10,7 @@ import { Session } from './session.js';
  * permits watches the whole queue (any release frees a permit for it: work-conserving); every later waiter
  * watches only its predecessor, which wakes it by touching its own key when it gets a permit (no herd).
  */
-export class Semaphore {
+export class Semaphore implements AsyncDisposable {
   readonly #dir: string;
   readonly #permits: number;
   readonly #session: Session;
@@ -59,5 +59,10 @@ export class Semaphore {
   /** Stops the semaphore's own session. */
   async close(): Promise<void> {
     if (this.#ownSession) await this.#session.close();
+  }
+
+  /** Same as {@link Semaphore.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }
