@@ -63,18 +63,6 @@ function nth(name: string, count: number): Promise<unknown> {
   });
 }
 
-/** Resolves with the first message on `name` that `match` accepts. */
-function firstMatching(name: string, match: (message: unknown) => boolean): Promise<unknown> {
-  return new Promise((resolve) => {
-    const listener = (message: unknown) => {
-      if (!match(message)) return;
-      unsubscribe(name, listener);
-      resolve(message);
-    };
-    subscribe(name, listener);
-  });
-}
-
 describe('recipe metrics from real recipes', () => {
   it('a lock hand-over: two waits, two holds, one hand-over; the recipe calls are spans of the caller', async () => {
     const leader = await cluster.waitForLeader();
@@ -87,6 +75,16 @@ describe('recipe metrics from real recipes', () => {
       () => second.close(),
     );
 
+    // Watchers of each key, by id: the holder's key is watched first by its own loss watch (one watcher for its
+    // life), so a second distinct watcher on it is the waiter behind it.
+    const watchers = new Map<string, Set<number>>();
+    const onWatch = (message: unknown): void => {
+      const { watch } = message as WatchStartMessage;
+      watchers.set(watch.key, (watchers.get(watch.key) ?? new Set()).add(watch.id));
+    };
+    subscribe(ClientChannels.watchStart, onWatch);
+    cleanups.push(async () => unsubscribe(ClientChannels.watchStart, onWatch));
+
     const tracer = sdk.tracerProvider.getTracer('app');
     const held = await tracer.startActiveSpan('acquire', async (span) => {
       try {
@@ -95,14 +93,10 @@ describe('recipe metrics from real recipes', () => {
         span.end();
       }
     });
-    // released once the waiter watches the holder's key, so that the delete is what hands the lock over
-    const watching = firstMatching(
-      ClientChannels.watchStart,
-      (message) => (message as WatchStartMessage).watch.key === held.key,
-    );
     const waiting = second.acquire({ signal: AbortSignal.timeout(10_000) });
     const waitingSince = performance.now(); // the waiter's own clock started before this
-    await watching;
+    // released once the waiter watches the holder's key, so that the delete is what hands the lock over
+    await expect.poll(() => watchers.get(held.key)?.size ?? 0, { timeout: 5000 }).toBe(2);
     const releasedAt = performance.now();
     await held.release();
     const next = await waiting;

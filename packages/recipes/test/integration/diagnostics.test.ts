@@ -28,16 +28,22 @@ import {
   stopWorker,
 } from './helpers.js';
 
-/** Resolves when a watcher of `key` starts a wait (the client's watch:start). */
-function watchStarted(key: string): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (message: unknown): void => {
-      if ((message as WatchStartMessage).watch.key !== key) return;
-      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, listener);
-      resolve();
-    };
-    diagnosticsChannel.subscribe(ClientChannels.watchStart, listener);
-  });
+/**
+ * Watchers that start a wait (the client's watch:start), by key: the ids of the distinct watchers of each key.
+ * A holder's key is watched first by its own loss watch (one watcher for its whole life), so a second distinct
+ * watcher on it is a waiter behind the holder.
+ */
+function watchersByKey(): { of: (key: string) => number; stop: () => void } {
+  const ids = new Map<string, Set<number>>();
+  const listener = (message: unknown): void => {
+    const { watch } = message as WatchStartMessage;
+    ids.set(watch.key, (ids.get(watch.key) ?? new Set<number>()).add(watch.id));
+  };
+  diagnosticsChannel.subscribe(ClientChannels.watchStart, listener);
+  return {
+    of: (key) => ids.get(key)?.size ?? 0,
+    stop: () => diagnosticsChannel.unsubscribe(ClientChannels.watchStart, listener),
+  };
 }
 
 const endpoints = sharedClusterEndpoints();
@@ -141,15 +147,17 @@ describe('recipes diagnostics channels on a real cluster', () => {
     try {
       const a = new Lock(keysAPI(), name, { ttl: 5 });
       const b = new Lock(keysAPI(), name, { ttl: 5 });
+      const watchers = watchersByKey();
       const aCalledAt = performance.now();
       const heldA = await a.acquire();
       const aHeldAt = performance.now();
       const bCalledAt = performance.now();
-      // released once the waiter watches the holder's key, so that the delete is what hands the lock over
-      const watchingA = watchStarted(heldA.key);
       const waiting = b.acquire();
       await expect.poll(() => rec.of('enqueue').length, { timeout: 2000 }).toBe(2);
-      await watchingA;
+      // released once the waiter watches the holder's key (a watcher besides the holder's own loss watch), so
+      // that the delete is what hands the lock over
+      await expect.poll(() => watchers.of(heldA.key), { timeout: LOADED_MACHINE_HEADROOM_MS }).toBe(2);
+      watchers.stop();
       const releaseCalledAt = performance.now();
       await heldA.release();
       const aReleasedAt = performance.now();
