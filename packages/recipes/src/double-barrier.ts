@@ -1,6 +1,7 @@
 import { isEtcdError, isKeyNotFound, type KeysAPI, type Response } from '@etcdkit/client';
 import { RecipeError, SessionExpiredError } from './errors.js';
 import { listQueue, QueueTicket } from './internal/queue.js';
+import { keysInCreationOrder } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -185,10 +186,9 @@ export class DoubleBarrier implements AsyncDisposable {
       try {
         const response = await this.#keys.get(this.#dir, { recursive: true, quorum: true, signal });
         const nodes = response.node?.nodes ?? [];
-        const members = (nodes.find((node) => node.key === this.#members)?.nodes ?? [])
-          .filter((node) => !node.dir)
-          .sort((a, b) => a.createdIndex - b.createdIndex)
-          .map((node) => node.key);
+        const members = keysInCreationOrder(nodes.find((node) => node.key === this.#members)?.nodes).map(
+          (node) => node.key,
+        );
         const ready = nodes.some((node) => node.key === this.#ready && !node.dir);
         return { members, ready, index: response.index };
       } catch (error) {

@@ -324,12 +324,20 @@ export class SessionKey {
       this.#lose(cause ? 'the key is gone' : `the key was removed (${event.action})`, cause, true);
       return;
     }
+    await this.#judgeNode(node, `${event.action} at index ${node.modifiedIndex}`);
+  }
+
+  /**
+   * The key as an event or a read shows it (`seen` says how, for the loss's message): created again by someone
+   * else, or changed by a write none of ours made, loses it.
+   */
+  async #judgeNode(node: { createdIndex: number; modifiedIndex: number }, seen: string): Promise<void> {
     if (node.createdIndex !== this.#createdIndex) {
       this.#lose('the key was created again by someone else', undefined, true);
       return;
     }
     if (!(await this.#isOwn(node.modifiedIndex)) && !this.#stopped)
-      this.lose(`the key was changed by someone else (${event.action} at index ${node.modifiedIndex})`);
+      this.lose(`the key was changed by someone else (${seen})`);
   }
 
   /** Re-reads the key after a failed watch; false when the read failed for a transient reason. */
@@ -340,11 +348,7 @@ export class SessionKey {
       });
       const node = read.node;
       if (this.#stopped || !node) return true;
-      if (node.createdIndex !== this.#createdIndex) {
-        this.#lose('the key was created again by someone else', undefined, true);
-      } else if (!(await this.#isOwn(node.modifiedIndex)) && !this.#stopped) {
-        this.lose(`the key was changed by someone else (index ${node.modifiedIndex})`);
-      }
+      await this.#judgeNode(node, `index ${node.modifiedIndex}`);
       return true;
     } catch (error) {
       if (this.#stopped) return true;

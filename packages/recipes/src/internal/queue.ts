@@ -11,7 +11,7 @@ import {
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
 import { publishEnqueue } from './channels.js';
-import { readDir } from './read-dir.js';
+import { keysInCreationOrder, readDir } from './read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
 /** One key of a queue directory. */
@@ -134,12 +134,8 @@ export async function listQueueAfter(
 ): Promise<QueueListing> {
   try {
     const response = await keys.get(dir, { sort: true, ...(signal ? { signal } : {}) });
-    if (response.index >= index) {
-      const nodes = (response.node?.nodes ?? [])
-        .filter((node) => !node.dir)
-        .sort((a, b) => a.createdIndex - b.createdIndex);
-      return { entries: nodes.map(toEntry), index: response.index };
-    }
+    if (response.index >= index)
+      return { entries: keysInCreationOrder(response.node?.nodes).map(toEntry), index: response.index };
   } catch {
     if (signal?.aborted) throw signal.reason;
     // a missing directory, or a failure: the quorum read decides

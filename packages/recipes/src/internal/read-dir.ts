@@ -11,12 +11,14 @@ export async function readDir(
 ): Promise<{ nodes: Node[]; index: number }> {
   try {
     const response = await keys.get(dir, { quorum: true, sort: true, ...(signal ? { signal } : {}) });
-    const nodes = (response.node?.nodes ?? [])
-      .filter((node) => !node.dir)
-      .sort((a, b) => a.createdIndex - b.createdIndex);
-    return { nodes, index: response.index };
+    return { nodes: keysInCreationOrder(response.node?.nodes), index: response.index };
   } catch (error) {
     if (isKeyNotFound(error)) return { nodes: [], index: error.index };
     throw error;
   }
+}
+
+/** The keys (not sub-directories) among a directory's `nodes`, in creation order. */
+export function keysInCreationOrder(nodes: readonly Node[] | undefined): Node[] {
+  return (nodes ?? []).filter((node) => !node.dir).sort((a, b) => a.createdIndex - b.createdIndex);
 }
