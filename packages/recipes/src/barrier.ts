@@ -49,7 +49,7 @@ export class Barrier {
       });
       if (this.#ttl) {
         this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
-        this.#kept = this.#session.keep(this.#key, response.node!.modifiedIndex, sentAt);
+        this.#kept = this.#session.keep(this.#key, response.node!, sentAt);
       }
     } catch (error) {
       if (isNodeExist(error)) {
@@ -63,12 +63,12 @@ export class Barrier {
   async release(options: { signal?: AbortSignal } = {}): Promise<void> {
     const kept = this.#kept;
     this.#kept = undefined;
-    await kept?.stop();
+    if (kept) {
+      await kept.remove(options);
+      return;
+    }
     try {
-      await this.#keys.delete(this.#key, {
-        ...(kept ? { prevIndex: kept.modifiedIndex } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      await this.#keys.delete(this.#key, options.signal ? { signal: options.signal } : {});
     } catch (error) {
       if (!isKeyNotFound(error)) throw error;
     }

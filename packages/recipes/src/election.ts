@@ -102,16 +102,22 @@ export class Election implements AsyncDisposable {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
       signal,
-      proclaim: (next: string) =>
-        ticket.kept.modify(async (prevIndex) => {
-          signal.throwIfAborted();
-          const data = { owner: ticket.owner, value: next, pid: process.pid, held: true };
-          const response = await this.#keys.set(ticket.key, JSON.stringify(data), {
-            prevIndex,
-            ttl: this.#session.ttl,
-          });
-          return response.node!.modifiedIndex;
-        }),
+      proclaim: (next: string) => {
+        const value = JSON.stringify({ owner: ticket.owner, value: next, pid: process.pid, held: true });
+        return ticket.kept.modify(
+          async (prevIndex, abandon) => {
+            signal.throwIfAborted();
+            const response = await this.#keys.set(ticket.key, value, {
+              prevIndex,
+              ttl: this.#session.ttl,
+              retrySafe: true,
+              signal: abandon,
+            });
+            return response.node!.modifiedIndex;
+          },
+          { value },
+        );
+      },
       resign,
       [Symbol.asyncDispose]: resign,
     };

@@ -1,4 +1,4 @@
-import { isKeyNotFound, isNodeExist, isTestFailed, type KeysAPI, type Node } from '@etcdkit/client';
+import { isNodeExist, type KeysAPI, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import { readDir } from './internal/read-dir.js';
@@ -74,13 +74,19 @@ export class Registration implements AsyncDisposable {
   /** Publishes new metadata (watchers see `updated`). */
   async update(meta: Record<string, unknown>): Promise<void> {
     const next = { ...this.#instance, meta };
-    await this.#kept!.modify(async (prevIndex) => {
-      const response = await this.#registry.keys.set(this.key, JSON.stringify(next), {
-        prevIndex,
-        ttl: this.#registry.session.ttl,
-      });
-      return response.node!.modifiedIndex;
-    });
+    const value = JSON.stringify(next);
+    await this.#kept!.modify(
+      async (prevIndex, signal) => {
+        const response = await this.#registry.keys.set(this.key, value, {
+          prevIndex,
+          ttl: this.#registry.session.ttl,
+          retrySafe: true,
+          signal,
+        });
+        return response.node!.modifiedIndex;
+      },
+      { value },
+    );
     this.#instance = next;
   }
 
@@ -88,13 +94,7 @@ export class Registration implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const kept = this.#kept;
-    await kept?.stop();
-    await this.#registry.keys
-      .delete(this.key, kept ? { prevIndex: kept.modifiedIndex } : {})
-      .catch((error: unknown) => {
-        if (!(isKeyNotFound(error) || isTestFailed(error))) throw error;
-      });
+    await this.#kept?.remove();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -118,8 +118,7 @@ export class Registration implements AsyncDisposable {
       try {
         const kept = await this.#registry.publish(this.key, this.#instance, true);
         if (this.#closed) {
-          await kept.stop();
-          await this.#registry.keys.delete(this.key, { prevIndex: kept.modifiedIndex }).catch(() => {});
+          await kept.remove();
           return;
         }
         this.#reRegistering = undefined;
@@ -169,7 +168,7 @@ export class ServiceRegistry implements AsyncDisposable {
     const sentAt = performance.now();
     try {
       const response = await this.keys.create(key, JSON.stringify(instance), { ttl: this.session.ttl });
-      return this.session.keep(key, response.node!.modifiedIndex, sentAt);
+      return this.session.keep(key, response.node!, sentAt);
     } catch (error) {
       if (isNodeExist(error)) {
         throw new ServiceIdTakenError(

@@ -1,4 +1,4 @@
-import { isKeyNotFound, isTestFailed, type KeysAPI, type Response } from '@etcdkit/client';
+import { isKeyNotFound, isTestFailed, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
 import { publishAtRisk, publishLost } from './internal/channels.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
@@ -32,6 +32,15 @@ export interface SessionOptions {
  * is gone or changed, the key's `signal` aborts with a {@link SessionLostError}. Each kept key is also
  * watched (one long-poll, idle while nothing happens): a delete, an expiry or a change that is not one of
  * the key's own writes loses it at once, not at the next refresh. A lost key is never re-created.
+ *
+ * Every write of a kept key (refresh, {@link SessionKey.modify}, {@link SessionKey.remove}) is a
+ * compare-and-swap on its modifiedIndex sent `retrySafe`: an attempt stuck on a slow, frozen or leaderless
+ * member is abandoned after the client's `retrySafeTimeout` and repeated on another member, and no timeout of
+ * the session's own cuts a refresh short (the validity deadline alone decides loss). A repeat may meet the late
+ * effect of its own first attempt (error 101): the key is then read again and adopted when it still has its
+ * createdIndex and a value of ours, which only a write of ours can have given it. The validity deadline is only
+ * ever pushed by a refresh whose own reply says it applied. A key kept this way survives one stuck member while
+ * `refreshIntervalMs + retrySafeTimeout` (plus a round trip) stays under the TTL minus the margin.
  */
 export class Session implements AsyncDisposable {
   readonly keys: KeysAPI;
@@ -57,20 +66,23 @@ export class Session implements AsyncDisposable {
   }
 
   /**
-   * Starts keeping `key` alive and watching it. `modifiedIndex` is its current index; `sentAt` is when the
-   * request that created or last refreshed it was sent (`performance.now()`), from which its validity is
-   * counted; `createdIndex` (default `modifiedIndex`: a key just created) tells the key from one created
-   * again at the same path.
+   * Starts keeping `key` alive and watching it. `node` is the key as the write that created it (or a read)
+   * returned it; `sentAt` is when the request that created or last refreshed it was sent
+   * (`performance.now()`), from which its validity is counted. Its createdIndex tells the key from one created
+   * again at the same path, and its value (when given) lets the session recognise the late effect of one of
+   * its own writes after an ambiguous reply (see {@link Session}); without the value such a reply loses the key.
    */
-  keep(key: string, modifiedIndex: number, sentAt: number, createdIndex = modifiedIndex): SessionKey {
-    const kept = SessionKey.create(
-      this,
-      key,
-      { createdIndex, modifiedIndex },
-      sentAt,
-      this.#refreshMs,
-      this.#marginMs,
-      () => this.#kept.delete(kept),
+  keep(key: string, node: KeptNode, sentAt: number): SessionKey;
+  /**
+   * Starts keeping `key` alive and watching it, knowing only its indexes (`createdIndex` defaults to
+   * `modifiedIndex`: a key just created). Prefer the form that takes the node with its value.
+   */
+  keep(key: string, modifiedIndex: number, sentAt: number, createdIndex?: number): SessionKey;
+  keep(key: string, node: KeptNode | number, sentAt: number, createdIndex?: number): SessionKey {
+    const identity: KeptNode =
+      typeof node === 'number' ? { modifiedIndex: node, createdIndex: createdIndex ?? node } : node;
+    const kept = SessionKey.create(this, key, identity, sentAt, this.#refreshMs, this.#marginMs, () =>
+      this.#kept.delete(kept),
     );
     this.#kept.add(kept);
     return kept;
@@ -84,6 +96,14 @@ export class Session implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** A key as {@link Session.keep} takes it: its indexes and, best, its value. */
+export interface KeptNode {
+  readonly createdIndex: number;
+  readonly modifiedIndex: number;
+  /** The value the key holds at `modifiedIndex`. */
+  readonly value?: string;
 }
 
 /** How many of its own recent indexes a key remembers, to tell its own writes from others' in watch events. */
@@ -103,6 +123,8 @@ export class SessionKey {
   readonly #controller = new AbortController();
   /** Aborted by {@link SessionKey.stop} (and on loss): ends the loss watch. */
   readonly #halted = new AbortController();
+  /** Aborted by {@link SessionKey.halt}: a write still in flight is abandoned (a release never waits for it). */
+  readonly #abandon = new AbortController();
   readonly #refreshMs: number;
   readonly #marginMs: number;
   readonly #onStop: () => void;
@@ -110,6 +132,12 @@ export class SessionKey {
   #modifiedIndex: number;
   /** The key's recent indexes that its own writes made (refreshes, {@link SessionKey.modify}). */
   readonly #own: number[] = [];
+  /**
+   * The values the key may hold: the last one a reply confirmed, plus that of a {@link SessionKey.modify} in
+   * flight. `undefined` when not known (then no ambiguous reply can be told to be ours).
+   */
+  #values: string[] | undefined;
+  #removing: Promise<void> | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
@@ -121,7 +149,7 @@ export class SessionKey {
   static create(
     session: Session,
     key: string,
-    indexes: { readonly createdIndex: number; readonly modifiedIndex: number },
+    indexes: KeptNode,
     sentAt: number,
     refreshMs: number,
     marginMs: number,
@@ -133,7 +161,7 @@ export class SessionKey {
   private constructor(
     session: Session,
     key: string,
-    indexes: { readonly createdIndex: number; readonly modifiedIndex: number },
+    indexes: KeptNode,
     sentAt: number,
     refreshMs: number,
     marginMs: number,
@@ -144,6 +172,7 @@ export class SessionKey {
     this.#createdIndex = indexes.createdIndex;
     this.#modifiedIndex = indexes.modifiedIndex;
     this.#own.push(indexes.modifiedIndex);
+    this.#values = indexes.value === undefined ? undefined : [indexes.value];
     this.#refreshMs = refreshMs;
     this.#marginMs = marginMs;
     this.#onStop = onStop;
@@ -170,6 +199,14 @@ export class SessionKey {
   /** The key's createdIndex. */
   get createdIndex(): number {
     return this.#createdIndex;
+  }
+
+  /**
+   * The key's value as far as this process knows: the last one a reply confirmed, or that of a
+   * {@link SessionKey.modify} in flight; `undefined` when it was kept without its value.
+   */
+  get value(): string | undefined {
+    return this.#values?.at(-1);
   }
 
   /**
@@ -201,6 +238,7 @@ export class SessionKey {
   halt(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#abandon.abort();
     clearTimeout(this.#timer);
     clearTimeout(this.#deadline);
     keptHere.delete(this.key);
@@ -217,22 +255,95 @@ export class SessionKey {
 
   /**
    * Changes the key while no refresh is in flight: `write` gets the current modifiedIndex (to use as
-   * `prevIndex`) and returns the new one, which later refreshes then use. A write the server refuses with
-   * 100 or 101 loses the key (unless it was stopped meanwhile: a release that raced the write is no loss).
+   * `prevIndex`) and a signal that aborts when the key is halted (pass it on: a release must not wait for the
+   * write), and returns the new modifiedIndex, which later refreshes then use. Send the write `retrySafe`: it
+   * is a compare-and-swap. `options.value` is the value the write stores: a 101 (the index moved) is then
+   * judged by a quorum read; when the key still has its createdIndex and holds this value, a late attempt of
+   * this very write applied and the write is done; when it holds the value it had, a late refresh of ours moved
+   * the index and the write is sent again. Any other 100 or 101 loses the key (unless it was halted meanwhile:
+   * a release that raced the write is no loss), and is thrown.
    */
-  modify(write: (modifiedIndex: number) => Promise<number>): Promise<void> {
+  modify(
+    write: (modifiedIndex: number, signal: AbortSignal) => Promise<number>,
+    options: { readonly value?: string } = {},
+  ): Promise<void> {
     const run = this.#inFlight.then(async () => {
       if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
-      try {
-        this.#wrote(await write(this.#modifiedIndex));
-      } catch (error) {
-        if ((isKeyNotFound(error) || isTestFailed(error)) && !this.#stopped)
-          this.#lose('the key was deleted or changed by someone else', error, isKeyNotFound(error));
-        throw error;
+      const { value } = options;
+      const before = this.#values;
+      this.#values = value === undefined || before === undefined ? undefined : [...before, value];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.#wrote(await write(this.#modifiedIndex, this.#abandon.signal));
+          this.#values = value === undefined ? undefined : [value];
+          return;
+        } catch (error) {
+          if (isTestFailed(error) && value !== undefined && !this.#stopped && attempt < 3) {
+            const seen = await this.#recognise(this.#abandon.signal);
+            if (seen.state === 'ours' && seen.node.value === value && !before?.includes(value)) return;
+            if (seen.state === 'ours') continue;
+          }
+          if ((isKeyNotFound(error) || isTestFailed(error)) && !this.#stopped)
+            this.#lose('the key was deleted or changed by someone else', error, isKeyNotFound(error));
+          throw error;
+        }
       }
     });
     this.#inFlight = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Stops keeping the key and deletes it, at once: a compare-and-delete on its modifiedIndex sent `retrySafe`
+   * (a slow or frozen member cannot hold it up), so that it can never delete someone else's key. It goes out
+   * while a write of the key may still be in flight (that write is abandoned): when a late write of ours
+   * moved the index first (101), the key is read again and deleted only if it still has our createdIndex. A
+   * 100 means it is gone already (expired, or deleted by an earlier attempt of this delete). Transient
+   * failures are retried a few times, then the last one is thrown (the key expires by its TTL). An abort of
+   * `signal` ends the attempts and rejects with its reason. Idempotent: later calls return the first call's
+   * promise.
+   */
+  remove(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    this.#removing ??= (async () => {
+      this.halt();
+      try {
+        await this.#deleteOwn(options.signal);
+      } finally {
+        // the loss watch has most likely ended with our delete's event already
+        void this.stop();
+      }
+    })();
+    return this.#removing;
+  }
+
+  async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
+    let prevIndex = this.#modifiedIndex;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        await this.#session.keys.delete(this.key, {
+          prevIndex,
+          retrySafe: true,
+          ...(signal ? { signal } : {}),
+        });
+        return;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (isKeyNotFound(error)) return;
+        if (isTestFailed(error)) {
+          await this.settled(); // quick: a write in flight was abandoned by the halt
+          if (this.#modifiedIndex !== prevIndex) {
+            prevIndex = this.#modifiedIndex;
+            continue;
+          }
+          const seen = await this.#recognise(signal);
+          if (seen.state === 'gone' || seen.state === 'recreated') return;
+          if ('node' in seen) prevIndex = seen.node.modifiedIndex;
+          continue;
+        }
+        if (attempt === 5) throw error;
+        await sleep(100 * attempt, signal);
+      }
+    }
   }
 
   /**
@@ -253,9 +364,9 @@ export class SessionKey {
     this.#halted.abort();
   }
 
-  /** Our own write gave the key `index`. */
+  /** Our own write gave the key `index` (a late one may be older than the newest we know). */
   #wrote(index: number): void {
-    this.#modifiedIndex = index;
+    if (index > this.#modifiedIndex) this.#modifiedIndex = index;
     this.#own.push(index);
     if (this.#own.length > OWN_INDEXES) this.#own.shift();
   }
@@ -331,13 +442,51 @@ export class SessionKey {
    * The key as an event or a read shows it (`seen` says how, for the loss's message): created again by someone
    * else, or changed by a write none of ours made, loses it.
    */
-  async #judgeNode(node: { createdIndex: number; modifiedIndex: number }, seen: string): Promise<void> {
+  async #judgeNode(
+    node: Pick<Node, 'createdIndex' | 'modifiedIndex' | 'value'>,
+    seen: string,
+  ): Promise<void> {
     if (node.createdIndex !== this.#createdIndex) {
       this.#lose('the key was created again by someone else', undefined, true);
       return;
     }
-    if (!(await this.#isOwn(node.modifiedIndex)) && !this.#stopped)
-      this.lose(`the key was changed by someone else (${seen})`);
+    if ((await this.#isOwn(node.modifiedIndex)) || this.#stopped) return;
+    // A value only our writes give it: the late effect of an attempt abandoned on a slow member.
+    if (this.#values?.includes(node.value)) this.#wrote(node.modifiedIndex);
+    else this.lose(`the key was changed by someone else (${seen})`);
+  }
+
+  /**
+   * Reads the key (a quorum read, `retrySafe`) after a reply that left it in doubt, and adopts its
+   * modifiedIndex when it is still ours: the same createdIndex and one of the values our writes may have
+   * given it. A 101 after a repeated attempt is most often the late effect of the first one. The read ends
+   * with `signal` (for a write of the key: its halt; for the release's delete: the caller's) or after a
+   * refresh interval.
+   */
+  async #recognise(
+    signal: AbortSignal | undefined,
+  ): Promise<
+    | { readonly state: 'ours' | 'changed'; readonly node: Node }
+    | { readonly state: 'gone' | 'recreated' | 'unknown' }
+  > {
+    let node: Node | undefined;
+    try {
+      const timeout = AbortSignal.timeout(this.#refreshMs);
+      const read = await this.#session.keys.get(this.key, {
+        quorum: true,
+        retrySafe: true,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      node = read.node;
+    } catch (error) {
+      return { state: isKeyNotFound(error) ? 'gone' : 'unknown' };
+    }
+    if (!node) return { state: 'unknown' };
+    if (node.createdIndex !== this.#createdIndex) return { state: 'recreated' };
+    if (!this.#values?.includes(node.value)) return { state: 'changed', node };
+    this.#wrote(node.modifiedIndex);
+    this.#values = [node.value];
+    return { state: 'ours', node };
   }
 
   /** Re-reads the key after a failed watch; false when the read failed for a transient reason. */
@@ -381,24 +530,43 @@ export class SessionKey {
     if (this.#stopped) return;
     const sentAt = performance.now();
     try {
+      // No timeout of our own: an attempt stuck on a slow member is abandoned by the client (retrySafe), and
+      // the validity deadline decides when the key is lost.
       const response = await this.#session.keys.set(this.key, '', {
         ttl: this.#session.ttl,
         refresh: true,
         prevExist: true,
         prevIndex: this.#modifiedIndex,
-        signal: AbortSignal.timeout(Math.max(200, Math.round(this.#refreshMs))),
+        retrySafe: true,
+        signal: this.#abandon.signal,
       });
       // Even when stopped meanwhile: the key changed, and a release deletes it with this index.
-      if (response.node) this.#wrote(response.node.modifiedIndex);
+      if (response.node) {
+        this.#wrote(response.node.modifiedIndex);
+        this.#values = [response.node.value]; // a refresh keeps the value; its reply says which it is
+      }
       if (this.#stopped) return;
       this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
       this.#armDeadline();
       this.#schedule(this.#refreshMs);
     } catch (error) {
       if (this.#stopped) return;
-      if (isKeyNotFound(error) || isTestFailed(error)) {
-        const gone = isKeyNotFound(error);
-        this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
+      if (isTestFailed(error)) {
+        // Most often a late attempt of ours (of this refresh, or of one that failed) moved the index. The
+        // validity is not pushed by it (when it applied is unknown): the next refresh, sent now, does that.
+        const seen = await this.#recognise(this.#abandon.signal);
+        if (this.#stopped) return;
+        if (seen.state === 'ours') {
+          this.#schedule(0);
+          return;
+        }
+        if (seen.state !== 'unknown') {
+          const gone = seen.state === 'gone' || seen.state === 'recreated';
+          this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
+          return;
+        }
+      } else if (isKeyNotFound(error)) {
+        this.#lose('the key is gone', error, true);
         return;
       }
       // At risk: try again soon; the deadline decides when it is lost.

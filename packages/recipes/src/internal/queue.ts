@@ -1,13 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  isEtcdError,
-  isKeyNotFound,
-  isTestFailed,
-  type KeysAPI,
-  type Node,
-  type Response,
-} from '@etcdkit/client';
+import { isEtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import type { Session, SessionKey } from '../session.js';
 import { publishEnqueue } from './channels.js';
@@ -223,7 +216,7 @@ export class QueueTicket {
           modifiedIndex: node.modifiedIndex,
           data,
         };
-        return QueueTicket.#joined(session, dir, entry, sentAt, recipe);
+        return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe);
       } catch (error) {
         if (isEtcdError(error)) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
@@ -231,7 +224,7 @@ export class QueueTicket {
           (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
           () => undefined,
         );
-        if (found) return QueueTicket.#joined(session, dir, found, sentAt, recipe);
+        if (found) return QueueTicket.#joined(session, dir, found, value, sentAt, recipe);
         if (attempt >= 3) throw error;
         await sleep(100 * attempt, signal);
       }
@@ -242,6 +235,7 @@ export class QueueTicket {
     session: Session,
     dir: string,
     entry: QueueEntry,
+    value: string,
     sentAt: number,
     recipe: string | undefined,
   ): QueueTicket {
@@ -249,7 +243,7 @@ export class QueueTicket {
       session,
       dir,
       entry,
-      session.keep(entry.key, entry.modifiedIndex, sentAt, entry.createdIndex),
+      session.keep(entry.key, { ...entry, value }, sentAt),
       recipe,
     );
     if (recipe !== undefined) publishEnqueue(recipe, dir, entry.key, entry.createdIndex);
@@ -393,13 +387,18 @@ export class QueueTicket {
     this.#marking = setImmediate(() => {
       if (this.#removed) return;
       this.kept
-        .modify(async (prevIndex) => {
-          const response = await this.#session.keys.set(this.key, value, {
-            prevIndex,
-            ttl: this.#session.ttl,
-          });
-          return response.node!.modifiedIndex;
-        })
+        .modify(
+          async (prevIndex, signal) => {
+            const response = await this.#session.keys.set(this.key, value, {
+              prevIndex,
+              ttl: this.#session.ttl,
+              retrySafe: true,
+              signal,
+            });
+            return response.node!.modifiedIndex;
+          },
+          { value },
+        )
         .catch(() => {});
     });
   }
@@ -411,64 +410,31 @@ export class QueueTicket {
 
   /** Rewrites the key with the same value (a `compareAndSwap` event), to wake the contender watching it. */
   touch(): Promise<void> {
-    return this.kept.modify(async (prevIndex) => {
-      const current = await this.#session.keys.get(this.key, { quorum: true });
-      const response = await this.#session.keys.set(this.key, current.node!.value, {
-        prevIndex,
-        ttl: this.#session.ttl,
-      });
-      return response.node!.modifiedIndex;
-    });
+    const value = this.kept.value ?? JSON.stringify(this.#data);
+    return this.kept.modify(
+      async (prevIndex, signal) => {
+        const response = await this.#session.keys.set(this.key, value, {
+          prevIndex,
+          ttl: this.#session.ttl,
+          retrySafe: true,
+          signal,
+        });
+        return response.node!.modifiedIndex;
+      },
+      { value },
+    );
   }
 
   /**
-   * Stops the keepalive and the loss watch and deletes the key with `prevIndex`, so that it can never delete
-   * someone else's key; retries transient failures a few times (the key expires by TTL otherwise). The delete
-   * goes out at once, also while one of the key's own writes (a refresh, the mark-held write) is in flight: if
-   * that write lands first, the delete fails with 101, and is sent again with the index that write gave the
-   * key, or, not knowing it, after a quorum read, only if the key still has our createdIndex. Idempotent.
+   * Stops the keepalive and the loss watch and deletes the key at once (see {@link SessionKey.remove}: never
+   * someone else's key, never held up by a slow member or by a write of ours in flight). When etcd cannot be
+   * reached after a few attempts the key is left to expire by its TTL. Idempotent.
    */
   remove(): Promise<void> {
     this.#removed ??= (async () => {
       if (this.#marking) clearImmediate(this.#marking);
-      this.kept.halt();
-      try {
-        await this.#delete();
-      } finally {
-        // the key's watch has most likely ended with our delete's event already
-        void this.kept.stop();
-      }
+      await this.kept.remove().catch(() => {});
     })();
     return this.#removed;
-  }
-
-  /** Deletes the key with `prevIndex` (see {@link QueueTicket.remove}). */
-  async #delete(): Promise<void> {
-    let prevIndex = this.kept.modifiedIndex;
-    for (let attempt = 1; attempt <= 5; attempt++) {
-      try {
-        await this.#session.keys.delete(this.key, { prevIndex });
-        return;
-      } catch (error) {
-        if (isKeyNotFound(error)) return;
-        if (isTestFailed(error)) {
-          // Changed since we last knew it: by our own write in flight, or else read it, and delete it only
-          // if it is still our key (same createdIndex).
-          await this.kept.settled();
-          if (this.kept.modifiedIndex !== prevIndex) {
-            prevIndex = this.kept.modifiedIndex;
-            continue;
-          }
-          const current = await this.#session.keys
-            .get(this.key, { quorum: true })
-            .catch((failure: unknown) => (isKeyNotFound(failure) ? null : undefined));
-          if (current === null) return;
-          if (current && current.node?.createdIndex !== this.createdIndex) return;
-          if (current?.node) prevIndex = current.node.modifiedIndex;
-          continue;
-        }
-        await sleep(100 * attempt);
-      }
-    }
   }
 }

@@ -150,9 +150,9 @@ describe('Semaphore: never hands out a lost permit', () => {
     const holder = new Semaphore(keysAPI(), name, 1, { ttl: 5 });
     const held = await holder.acquire();
 
-    // The waiter's first read of its own key is the touch that wakes the waiter behind it, after its grant:
-    // someone deletes the key just before that read reaches etcd.
-    const ownKeyRead = new RegExp(`^/v2/keys${escapeRegExp(name)}/(\\d+)\\?quorum=true&`);
+    // The waiter's first compare-and-swap of its own key (not a refresh: that one also says prevExist) is the
+    // touch that wakes the waiter behind it, after its grant: someone deletes the key just before it reaches etcd.
+    const ownKeyTouch = new RegExp(`^/v2/keys${escapeRegExp(name)}/(\\d+)\\?prevIndex=\\d+$`);
     // The first waiter past the permits watches the whole queue: once that watch is sent, it waits.
     const queueWatch = new RegExp(`^/v2/keys${escapeRegExp(name)}\\?(?=.*recursive=true)(?=.*wait=true)`);
     let watching!: () => void;
@@ -162,7 +162,7 @@ describe('Semaphore: never hands out a lost permit', () => {
     let deleted: string | undefined;
     const agent = new BeforeRequestAgent((request) => {
       if (request.method === 'GET' && queueWatch.test(request.path)) watching();
-      const match = request.method === 'GET' ? ownKeyRead.exec(request.path) : null;
+      const match = request.method === 'PUT' ? ownKeyTouch.exec(request.path) : null;
       if (!match || deleted !== undefined) return undefined;
       deleted = `${name}/${match[1]}`;
       return admin.delete(deleted).then(() => undefined);

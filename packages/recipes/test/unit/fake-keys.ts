@@ -106,6 +106,10 @@ export class FakeKeys {
   ): Promise<Response> {
     const call: Call = { method, key, ...(value === undefined ? {} : { value }), options, reply: pending() };
     this.calls.push(call);
+    // like the client: an abort of the call's signal rejects it at once with the signal's reason
+    const signal = options.signal as AbortSignal | undefined;
+    if (signal?.aborted) call.reply.reject(signal.reason);
+    signal?.addEventListener('abort', () => call.reply.reject(signal.reason), { once: true });
     this.#onCall?.(call);
     return call.reply.promise;
   }
