@@ -1,0 +1,157 @@
+import { once } from 'node:events';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { Client, KeysAPI } from '@etcdkit/client';
+import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Election, Lock } from '../../src/index.js';
+import { pinOrder } from './helpers.js';
+
+const endpoints = sharedClusterEndpoints();
+
+/**
+ * A proxy in front of one etcd member that, once armed, lets the next request whose bytes contain `match`
+ * through to etcd but drops its reply and cuts the connection: the write happens, and the client never learns
+ * it. A retrySafe client then repeats the write on the next member, where it meets its own effect.
+ */
+async function replyDroppingProxy(target: URL): Promise<{
+  url: string;
+  arm: (match: string) => void;
+  dropped: () => number;
+  close: () => void;
+}> {
+  let dropped = 0;
+  let armed: string | undefined;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+    sockets.add(upstream);
+    let dropNextReply = false;
+    client.on('data', (chunk: Buffer) => {
+      if (armed !== undefined && chunk.toString('latin1').includes(armed)) {
+        armed = undefined;
+        dropNextReply = true;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (dropNextReply) {
+        dropped++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    arm: (match) => {
+      armed = match;
+    },
+    dropped: () => dropped,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+const clients: Client[] = [];
+afterAll(async () => {
+  for (const client of clients) await client.close();
+});
+
+/** A client pinned to the proxy, with the other members behind it. */
+function throughProxy(proxyURL: string): KeysAPI {
+  const order = [proxyURL, ...endpoints.slice(1)];
+  const client = new Client({ endpoints: order, headerTimeoutPerRequest: 2000 });
+  clients.push(client);
+  pinOrder(client, order);
+  return new KeysAPI(client);
+}
+
+function direct(): KeysAPI {
+  const client = new Client({ endpoints });
+  clients.push(client);
+  return new KeysAPI(client);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a repeated write that meets its own first attempt is not a conflict', () => {
+  it('a refresh applied by etcd whose reply is lost: repeated on another member (101), the key is re-read and kept', async () => {
+    const proxy = await replyDroppingProxy(new URL(endpoints[0]!));
+    const lock = new Lock(throughProxy(proxy.url), uniqueKeyPrefix('ambiguous-refresh'), { ttl: 3 });
+    try {
+      const held = await lock.acquire({ signal: AbortSignal.timeout(10_000) });
+      proxy.arm('refresh=true');
+      // the first refresh is due a third of the TTL after the create; then two more TTLs of refreshes
+      await sleep(1000 + 2 * 3000);
+      expect(proxy.dropped()).toBe(1);
+      expect(held.signal.aborted).toBe(false);
+      const node = (await direct().get(held.key, { quorum: true })).node!;
+      expect(node.createdIndex).toBe(held.fencingToken);
+      await held.release();
+      await expect(direct().get(held.key, { quorum: true })).rejects.toMatchObject({ errorCode: 100 });
+    } finally {
+      await lock.close();
+      proxy.close();
+    }
+  });
+
+  it('a release whose delete is applied but whose reply is lost: repeated (100), it is done at once', async () => {
+    const proxy = await replyDroppingProxy(new URL(endpoints[0]!));
+    const name = uniqueKeyPrefix('ambiguous-release');
+    const lock = new Lock(throughProxy(proxy.url), name, { ttl: 10 });
+    try {
+      const held = await lock.acquire({ signal: AbortSignal.timeout(10_000) });
+      proxy.arm('DELETE ');
+      const t0 = performance.now();
+      await held.release();
+      expect(proxy.dropped()).toBe(1);
+      // no wait for the TTL: one failed attempt, one repeat
+      expect(performance.now() - t0).toBeLessThan(3000);
+      const next = await new Lock(direct(), name, { ttl: 10 }).acquire({ signal: AbortSignal.timeout(3000) });
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      await next.release();
+    } finally {
+      await lock.close();
+      proxy.close();
+    }
+  });
+
+  it('a proclamation applied by etcd whose reply is lost: repeated (101), the key holds it, and the term goes on', async () => {
+    const proxy = await replyDroppingProxy(new URL(endpoints[0]!));
+    const name = uniqueKeyPrefix('ambiguous-proclaim');
+    const election = new Election(throughProxy(proxy.url), name, { ttl: 10 });
+    try {
+      const term = await election.campaign('first', { signal: AbortSignal.timeout(10_000) });
+      await sleep(200); // let the mark-held write go first
+      proxy.arm('proclaimed-once');
+      await term.proclaim('proclaimed-once');
+      expect(proxy.dropped()).toBe(1);
+      expect(term.signal.aborted).toBe(false);
+      expect(await new Election(direct(), name).leader()).toMatchObject({
+        key: term.key,
+        value: 'proclaimed-once',
+      });
+      await term.proclaim('proclaimed-twice');
+      expect(term.signal.aborted).toBe(false);
+      await term.resign();
+    } finally {
+      await election.close();
+      proxy.close();
+    }
+  });
+});
