@@ -34,6 +34,10 @@ export const DEMO_TTL = 2;
 
 /**
  * The workers' client settings: a request that gets no reply headers in 1 s fails over to the next member
- * (a frozen member answers nothing), and watches check their member's health every 0.5 s.
+ * (a frozen member answers nothing), and watches check their member's health every 0.5 s. A write that is safe
+ * to repeat (session refreshes, releases, the recipes' compare-and-swaps) leaves a member that has not answered
+ * in 0.5 s, twice the demo cluster's election timeout: a refresh sent a third of the way into the 2 s TTL then
+ * still reaches a healthy member before its session's validity deadline (refresh interval + retrySafeTimeout
+ * < TTL - margin).
  */
-export const DEMO_CLIENT = { headerTimeoutMs: 1000, livenessMs: 500 } as const;
+export const DEMO_CLIENT = { headerTimeoutMs: 1000, livenessMs: 500, retrySafeTimeoutMs: 500 } as const;

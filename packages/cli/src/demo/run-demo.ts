@@ -110,6 +110,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       endpoints: [...cluster.clientURLs],
       headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
       watchLivenessInterval: DEMO_CLIENT.livenessMs,
+      retrySafeTimeout: DEMO_CLIENT.retrySafeTimeoutMs,
     });
     const keys = new KeysAPI(client);
     void observeElection(keys, recorder, observers.signal);

@@ -34,6 +34,7 @@ const client = new Client({
   endpoints: endpoints.split(','),
   headerTimeoutPerRequest: DEMO_CLIENT.headerTimeoutMs,
   watchLivenessInterval: DEMO_CLIENT.livenessMs,
+  retrySafeTimeout: DEMO_CLIENT.retrySafeTimeoutMs,
 });
 const keys = new KeysAPI(client);
 const stopping = new AbortController();
