@@ -102,21 +102,9 @@ export class Election implements AsyncDisposable {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
       signal,
-      proclaim: (next: string) => {
-        const value = JSON.stringify({ owner: ticket.owner, value: next, pid: process.pid, held: true });
-        return ticket.kept.modify(
-          async (prevIndex, abandon) => {
-            signal.throwIfAborted();
-            const response = await this.#keys.set(ticket.key, value, {
-              prevIndex,
-              ttl: this.#session.ttl,
-              retrySafe: true,
-              signal: abandon,
-            });
-            return response.node!.modifiedIndex;
-          },
-          { value },
-        );
+      proclaim: async (next: string) => {
+        signal.throwIfAborted();
+        await ticket.rewrite({ value: next, pid: process.pid });
       },
       resign,
       [Symbol.asyncDispose]: resign,

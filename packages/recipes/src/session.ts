@@ -271,19 +271,28 @@ export class SessionKey {
       if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
       const { value } = options;
       const before = this.#values;
-      this.#values = value === undefined || before === undefined ? undefined : [...before, value];
       for (let attempt = 1; ; attempt++) {
+        // From now on the key may hold this write's value (an abandoned attempt may apply late).
+        if (value === undefined) this.#values = undefined;
+        else if (this.#values && !this.#values.includes(value)) this.#values = [...this.#values, value];
         try {
           this.#wrote(await write(this.#modifiedIndex, this.#abandon.signal));
           this.#values = value === undefined ? undefined : [value];
           return;
         } catch (error) {
-          if (isTestFailed(error) && value !== undefined && !this.#stopped && attempt < 3) {
+          if (this.#stopped) throw error;
+          if (isTestFailed(error) && value !== undefined && attempt < 3) {
             const seen = await this.#recognise(this.#abandon.signal);
+            if (this.#stopped) throw error;
+            // this very write, applied late (unless the key held its value already: then write again)
             if (seen.state === 'ours' && seen.node.value === value && !before?.includes(value)) return;
-            if (seen.state === 'ours') continue;
+            if (seen.state === 'ours') continue; // a late refresh of ours moved the index
+            if (seen.state === 'unknown') throw error; // cannot tell: the refreshes and the deadline decide
+            const gone = seen.state === 'gone' || seen.state === 'recreated';
+            this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
+            throw error;
           }
-          if ((isKeyNotFound(error) || isTestFailed(error)) && !this.#stopped)
+          if (isKeyNotFound(error) || isTestFailed(error))
             this.#lose('the key was deleted or changed by someone else', error, isKeyNotFound(error));
           throw error;
         }
@@ -291,6 +300,26 @@ export class SessionKey {
     });
     this.#inFlight = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Sets the key's value (a compare-and-swap on its modifiedIndex with the session's TTL, sent `retrySafe`),
+   * after any write of the key in flight: watchers of the key see a `compareAndSwap`. See
+   * {@link SessionKey.modify} for what a 100 or 101 means.
+   */
+  update(value: string): Promise<void> {
+    return this.modify(
+      async (prevIndex, signal) => {
+        const response = await this.#session.keys.set(this.key, value, {
+          prevIndex,
+          ttl: this.#session.ttl,
+          retrySafe: true,
+          signal,
+        });
+        return response.node!.modifiedIndex;
+      },
+      { value },
+    );
   }
 
   /**
@@ -318,6 +347,7 @@ export class SessionKey {
 
   async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
     let prevIndex = this.#modifiedIndex;
+    let last: unknown;
     for (let attempt = 1; attempt <= 5; attempt++) {
       try {
         await this.#session.keys.delete(this.key, {
@@ -329,6 +359,7 @@ export class SessionKey {
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (isKeyNotFound(error)) return;
+        last = error;
         if (isTestFailed(error)) {
           await this.settled(); // quick: a write in flight was abandoned by the halt
           if (this.#modifiedIndex !== prevIndex) {
@@ -340,10 +371,10 @@ export class SessionKey {
           if ('node' in seen) prevIndex = seen.node.modifiedIndex;
           continue;
         }
-        if (attempt === 5) throw error;
-        await sleep(100 * attempt, signal);
+        if (attempt < 5) await sleep(100 * attempt, signal);
       }
     }
+    throw last;
   }
 
   /**

@@ -171,6 +171,8 @@ export class QueueTicket {
   readonly #data: QueueValue;
   #removed: Promise<void> | undefined;
   #marking: NodeJS.Immediate | undefined;
+  /** The key is marked held, or will be (a mark-held write is due, or a {@link QueueTicket.rewrite} did it). */
+  #marked = false;
   #handoffKey: string | undefined;
   #handoffAt = 0;
 
@@ -204,9 +206,12 @@ export class QueueTicket {
   ): Promise<QueueTicket> {
     const data: QueueValue = { owner: randomUUID(), host: hostname(), pid: process.pid, ...payload };
     const value = JSON.stringify(data);
+    // A key found after lost replies may have been made by any attempt: its TTL counts from the first.
+    let firstSentAt: number | undefined;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
       const sentAt = performance.now();
+      firstSentAt ??= sentAt;
       try {
         const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl });
         const node = response.node!;
@@ -224,7 +229,7 @@ export class QueueTicket {
           (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
           () => undefined,
         );
-        if (found) return QueueTicket.#joined(session, dir, found, value, sentAt, recipe);
+        if (found) return QueueTicket.#joined(session, dir, found, value, firstSentAt, recipe);
         if (attempt >= 3) throw error;
         await sleep(100 * attempt, signal);
       }
@@ -382,24 +387,12 @@ export class QueueTicket {
    * {@link remove}).
    */
   markHeld(): void {
-    if (this.#removed || this.#marking) return;
+    if (this.#removed || this.#marked) return;
+    this.#marked = true;
     const value = JSON.stringify({ ...this.#data, held: true });
     this.#marking = setImmediate(() => {
       if (this.#removed) return;
-      this.kept
-        .modify(
-          async (prevIndex, signal) => {
-            const response = await this.#session.keys.set(this.key, value, {
-              prevIndex,
-              ttl: this.#session.ttl,
-              retrySafe: true,
-              signal,
-            });
-            return response.node!.modifiedIndex;
-          },
-          { value },
-        )
-        .catch(() => {});
+      this.kept.update(value).catch(() => {});
     });
   }
 
@@ -410,19 +403,18 @@ export class QueueTicket {
 
   /** Rewrites the key with the same value (a `compareAndSwap` event), to wake the contender watching it. */
   touch(): Promise<void> {
-    const value = this.kept.value ?? JSON.stringify(this.#data);
-    return this.kept.modify(
-      async (prevIndex, signal) => {
-        const response = await this.#session.keys.set(this.key, value, {
-          prevIndex,
-          ttl: this.#session.ttl,
-          retrySafe: true,
-          signal,
-        });
-        return response.node!.modifiedIndex;
-      },
-      { value },
-    );
+    return this.kept.update(this.kept.value ?? JSON.stringify(this.#data));
+  }
+
+  /**
+   * Writes the key's value anew, as `{ ...data, ...payload, held: true }`, for a holder that publishes
+   * something (the election's proclaim). A mark-held write not sent yet is dropped (this write marks the key
+   * held too), so that it cannot overwrite this one.
+   */
+  rewrite(payload: Omit<QueueValue, 'owner' | 'held'>): Promise<void> {
+    this.#marked = true;
+    if (this.#marking) clearImmediate(this.#marking);
+    return this.kept.update(JSON.stringify({ ...this.#data, ...payload, held: true }));
   }
 
   /**

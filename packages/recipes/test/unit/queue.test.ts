@@ -128,6 +128,22 @@ describe('mark-held and release: a release never waits for the mark-held write',
     await session.close();
   });
 
+  it('a rewrite right after the grant (a proclaim) drops the mark-held write not sent yet: one write, held, with the new value', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    ticket.markHeld();
+    const rewriting = ticket.rewrite({ value: 'proclaimed' });
+    await settle();
+    const writes = keys.of('set');
+    expect(writes).toHaveLength(1);
+    expect(JSON.parse(writes[0]!.value!)).toMatchObject({ value: 'proclaimed', held: true });
+    expect(writes[0]!.options).toMatchObject({ prevIndex: 8, retrySafe: true });
+    writes[0]!.reply.resolve(reply('compareAndSwap', node(`${DIR}/8`, 8, 9, writes[0]!.value)));
+    await rewriting;
+    await settle();
+    expect(keys.of('set')).toHaveLength(1);
+    await session.close();
+  });
+
   it('with the mark in flight, a delete that lands first wins; the mark then fails and that is no loss', async () => {
     const { keys, session, ticket } = await ticketOnFake();
     ticket.markHeld();

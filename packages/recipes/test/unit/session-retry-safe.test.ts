@@ -139,6 +139,58 @@ describe('SessionKey writes are retry-safe compare-and-swaps', () => {
     await session.close();
   });
 
+  it('a key adopted after a 101 keeps its old validity deadline: only a refresh of its own reply pushes it', async () => {
+    const keys = new FakeKeys();
+    // TTL 2 s, margin 500 ms: valid until sentAt + 1500 ms; sent 1000 ms ago, so about 500 ms are left
+    const session = new Session(keys.api, { ttl: 2, refreshIntervalMs: 100 });
+    const key = session.keep(
+      KEY,
+      { createdIndex: 10, modifiedIndex: 10, value: VALUE },
+      performance.now() - 1000,
+    );
+    const t0 = performance.now();
+    const lost = new Promise<number>((resolve) =>
+      key.signal.addEventListener('abort', () => resolve(performance.now()), { once: true }),
+    );
+    (await call(keys, 'set')).reply.reject(etcdError(101));
+    (await call(keys, 'get')).reply.resolve(reply('get', node(KEY, 10, 12, VALUE)));
+    const again = await call(keys, 'set', 2); // left unanswered
+    expect(again.options).toMatchObject({ prevIndex: 12 });
+    const at = await lost;
+    expect(at - t0).toBeLessThan(1000); // the first deadline, not one counted from the adoption
+    expect((key.signal.reason as Error).message).toMatch(/validity deadline/);
+    await session.close();
+  });
+
+  it('a modify written again after a late refresh, whose repeat then meets its own late attempt, is done', async () => {
+    const { keys, session, key } = kept({ refreshIntervalMs: 10_000 });
+    const held = '{"owner":"me","held":true}';
+    const write = key.modify(
+      async (prevIndex, signal) =>
+        (await keys.set(KEY, held, { prevIndex, retrySafe: true, signal })).node!.modifiedIndex,
+      { value: held },
+    );
+    (await call(keys, 'set')).reply.reject(etcdError(101));
+    (await call(keys, 'get')).reply.resolve(reply('get', node(KEY, 10, 12, VALUE))); // a late refresh
+    (await call(keys, 'set', 2)).reply.reject(etcdError(101));
+    (await call(keys, 'get', 2)).reply.resolve(reply('get', node(KEY, 10, 13, held))); // its own attempt
+    await write;
+    expect(key.signal.aborted).toBe(false);
+    expect(key.modifiedIndex).toBe(13);
+    expect(key.value).toBe(held);
+    await session.close();
+  });
+
+  it('a modify whose 101 cannot be judged (the read fails) rejects, and the key is not lost', async () => {
+    const { keys, session, key } = kept({ refreshIntervalMs: 10_000 });
+    const write = key.update('{"owner":"me","held":true}');
+    (await call(keys, 'set')).reply.reject(etcdError(101));
+    (await call(keys, 'get')).reply.reject(new Error('no member answered'));
+    await expect(write).rejects.toMatchObject({ errorCode: 101 });
+    expect(key.signal.aborted).toBe(false);
+    await session.close();
+  });
+
   it('remove while a refresh is in flight: the refresh is abandoned and the delete goes out at once, retrySafe', async () => {
     const { keys, session, key } = kept();
     const refresh = await call(keys, 'set');
