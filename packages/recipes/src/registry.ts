@@ -74,19 +74,7 @@ export class Registration implements AsyncDisposable {
   /** Publishes new metadata (watchers see `updated`). */
   async update(meta: Record<string, unknown>): Promise<void> {
     const next = { ...this.#instance, meta };
-    const value = JSON.stringify(next);
-    await this.#kept!.modify(
-      async (prevIndex, signal) => {
-        const response = await this.#registry.keys.set(this.key, value, {
-          prevIndex,
-          ttl: this.#registry.session.ttl,
-          retrySafe: true,
-          signal,
-        });
-        return response.node!.modifiedIndex;
-      },
-      { value },
-    );
+    await this.#kept!.update(JSON.stringify(next));
     this.#instance = next;
   }
 
