@@ -4,6 +4,7 @@ import {
   ClientClosedError,
   ClusterError,
   EndpointError,
+  HeaderTimeoutError,
   NoEndpointsError,
   NoLeaderEndpointError,
   RedirectError,
@@ -15,6 +16,7 @@ import { getAction } from './internal/action.js';
 import { attemptEndpoint, type RawResponse } from './internal/attempt.js';
 import { type CallTrace, channels, newCall, traceCall, tracingCalls } from './internal/channels.js';
 import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
+import { AllAttemptsFailed, hedge } from './internal/hedge.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
 import { kDo } from './internal/symbols.js';
@@ -106,8 +108,9 @@ export interface ClientConfig {
   /** TLS for https endpoints (used only for the client's own dispatcher). */
   readonly tls?: ClientTLSOptions;
   /**
-   * How often a waiting watch checks its member's `/health`, in ms; two failures in a row move the watch to
-   * another member with the same index (Go's caveats 3 and 4) and make the member suspect for every request.
+   * How often a waiting watch checks its member's `/health`, in ms; a failed check (no answer within the
+   * interval, or `{"health":"false"}`) moves the watch to another member with the same index (Go's caveats 3
+   * and 4: nothing is lost or repeated) and makes the member suspect for every request.
    * One probe loop runs per member, however many watches wait on it. Default 2000; 0 disables it. Suspect
    * members are probed every `min(watchLivenessInterval, 1000)` ms (1000 when this is 0) until they answer.
    */
@@ -127,13 +130,15 @@ export interface ClientConfig {
    */
   readonly maxResponseSize?: number;
   /**
-   * How long an attempt of a {@link CallOptions.retrySafe} call waits for its member's response headers, in
-   * ms, before it is abandoned and the call moves to the next healthy member. Default
+   * How long a {@link CallOptions.retrySafe} call waits for its member's response headers, in ms, before it
+   * also sends the request to the next member (a hedge: the slow attempt keeps waiting, up to
+   * {@link headerTimeoutPerRequest}, and the first reply wins), and that member counts as suspect. Default
    * {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000): etcd's default election timeout is 1000 ms and a healthy member
    * answers a write in a few ms, while a proposal stuck on a member that forwarded it to a dead leader (or
-   * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Raise it for
-   * a cluster with a longer election timeout or a slow disk. 0 uses {@link headerTimeoutPerRequest}; a
-   * retry-safe attempt never waits longer than `headerTimeoutPerRequest` when that is set.
+   * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Lower it to
+   * about the cluster's election timeout for faster failover (each hedge is one more request while the
+   * cluster is slow); raise it for a slow disk. 0 uses {@link headerTimeoutPerRequest}; it is never longer
+   * than `headerTimeoutPerRequest` when that is set.
    */
   readonly retrySafeTimeout?: number;
 }
@@ -144,11 +149,12 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /**
    * The call is safe to repeat: a CAS write with `prevIndex`/`prevValue`, or a write whose late success is
-   * harmless. It then fails over like a read even when it is one-shot (create, delete), and an attempt whose
-   * member has not sent headers within
-   * {@link ClientConfig.retrySafeTimeout} is abandoned and the call goes to the next healthy member. A
-   * repeated attempt can meet the effect of an earlier one that succeeded late (error 100 key not found,
-   * 101 compare failed, 105 node exists); the caller must treat that as such. Default `false` (Go's rules).
+   * harmless. It then fails over like a read even when it is one-shot (create, delete), and is hedged: when its
+   * member has not sent headers within {@link ClientConfig.retrySafeTimeout}, the request also goes to the next
+   * member (members not suspect first, at most two rounds), the first reply wins and the other attempts are
+   * aborted. Any attempt may still be applied by etcd after another's reply: a repeated attempt can meet the
+   * effect of an earlier one (error 100 key not found, 101 compare failed, 105 node exists); the caller must
+   * treat that as such. Default `false` (Go's rules).
    */
   readonly retrySafe?: boolean;
 }
@@ -347,6 +353,8 @@ export class Client implements AsyncDisposable {
     trace: CallTrace | undefined,
     closer: AbortHook | undefined,
   ): Promise<RawResponse> {
+    if (options.retrySafe === true && !action.wait)
+      return this.#hedged(endpoints, pinned, action, options, pin, trace, closer);
     const { signal } = options;
     const retrySafe = options.retrySafe === true;
     const health = this.#health;
@@ -396,6 +404,78 @@ export class Client implements AsyncDisposable {
       }
     }
     throw new ClusterError(errors);
+  }
+
+  /**
+   * The attempts of a {@link CallOptions.retrySafe} call, hedged: round the member order (members not suspect
+   * first, from the pin), the next attempt starts whenever one fails or none has answered within
+   * `retrySafeTimeout`, while the slow ones keep waiting (up to `headerTimeoutPerRequest` each): the first
+   * reply wins, the others are aborted. A member that has not answered in time is suspect from then on.
+   * Attempts go on round the members (a proposal a member dropped while the cluster had no leader goes
+   * through once a leader is elected) for as long as `headerTimeoutPerRequest`, at least two rounds; when
+   * every attempt failed, a {@link ClusterError} lists their errors.
+   */
+  async #hedged(
+    endpoints: readonly Endpoint[],
+    pinned: number,
+    action: Action,
+    options: CallOptions,
+    pin: (index: number) => void,
+    trace: CallTrace | undefined,
+    closer: AbortHook | undefined,
+  ): Promise<RawResponse> {
+    const { signal } = options;
+    const health = this.#health;
+    const order = health.order(endpoints, pinned) ?? endpoints.map((_, i) => (pinned + i) % endpoints.length);
+    const endpointOf = (n: number): Endpoint => endpoints[order[n % order.length]!]!;
+    try {
+      return await hedge(
+        async (n, own) => {
+          if (this.#closing.aborted) throw new ClientClosedError();
+          const index = order[n % order.length]!;
+          const endpoint = endpoints[index]!;
+          if (trace) trace.attempt = n + 1;
+          const response = await attemptEndpoint(endpoint, action, {
+            dispatcher: this.#dispatcher,
+            headerTimeoutMs: this.#headerTimeout,
+            checkRedirect: this.#checkRedirect,
+            authorization: this.#authorization,
+            redirectCredentials: this.#redirectCredentials,
+            endpoints,
+            maxResponseSize: this.#maxResponseSize,
+            signal: signal ? AbortSignal.any([signal, own]) : own,
+            closer,
+            trace,
+          });
+          health.answered(endpoint);
+          if (index !== pinned) pin(index);
+          return response;
+        },
+        {
+          maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, this.#retrySafeTimeout),
+          hedgeMs: this.#retrySafeTimeout,
+          signal,
+          onSlow: (n) => {
+            const slow = endpointOf(n);
+            const error = new HeaderTimeoutError(slow.text);
+            health.failed(slow, error);
+            if (trace) publishFailover(trace.call, action, slow, endpointOf(n + 1), 'hedge', error);
+          },
+          onFailed: (n, error) => {
+            health.failed(endpointOf(n), error);
+            if (trace) publishFailover(trace.call, action, endpointOf(n), endpointOf(n + 1), 'retry', error);
+          },
+        },
+      );
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (closer?.aborted) throw closer.reason;
+      if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
+      if (!(error instanceof AllAttemptsFailed)) throw error;
+      throw new ClusterError(
+        error.errors.map((e) => (e instanceof Error ? e : new EndpointError('unknown', String(e)))),
+      );
+    }
   }
 
   /**
@@ -512,12 +592,21 @@ export class Client implements AsyncDisposable {
 }
 
 /** Publishes a failover (and a watch:move for a watch's wait). */
+/**
+ * How many attempts a hedged call makes at most: one every `hedgeMs` for as long as `headerTimeoutMs`, plus a
+ * round of the members; at least two rounds, at most 32.
+ */
+function hedgedAttempts(members: number, headerTimeoutMs: number, hedgeMs: number): number {
+  const paced = headerTimeoutMs > 0 && hedgeMs > 0 ? Math.ceil(headerTimeoutMs / hedgeMs) + members : 0;
+  return Math.min(32, Math.max(2 * members, paced));
+}
+
 function publishFailover(
   call: CallInfo,
   action: Action,
   from: Endpoint,
   to: Endpoint,
-  kind: 'retry' | 'pin',
+  kind: 'retry' | 'pin' | 'hedge',
   error: unknown,
 ): void {
   if (channels.failover.hasSubscribers)

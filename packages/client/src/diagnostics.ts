@@ -152,9 +152,10 @@ export interface FailoverMessage {
   readonly to: string;
   /**
    * `retry`: the call itself goes on at `to`. `pin`: a one-shot call failed and is not repeated; the
-   * client's preferred endpoint moves to `to` for the next calls.
+   * client's preferred endpoint moves to `to` for the next calls. `hedge`: a retry-safe call's attempt at
+   * `from` has not answered within `retrySafeTimeout`; the call also goes to `to`, and the first reply wins.
    */
-  readonly kind: 'retry' | 'pin';
+  readonly kind: 'retry' | 'pin' | 'hedge';
   /** Why: the failed attempt's error. */
   readonly error: unknown;
 }

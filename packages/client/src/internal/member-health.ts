@@ -20,7 +20,8 @@ interface MemberState {
 
 /**
  * One view of member health per client, shared by every request and watch. A member whose attempt timed out,
- * could not be reached or answered 5xx, or whose `/health` failed twice in a row, is *suspect*: requests try
+ * could not be reached or answered 5xx, or whose `/health` failed while a watch waits on it (else twice in a
+ * row), is *suspect*: requests try
  * it after every other member, and the pin never advances to it, until it answers again (a request that it
  * answers, or a background `/health` probe that it passes). One probe loop runs per member while it is
  * suspect or a watch waits on it, however many watches there are; `close()` stops them all.
@@ -206,7 +207,10 @@ export class MemberHealth {
     if (healthy) {
       state.failures = 0;
       this.#mark(state, false, 'passed a health check');
-    } else if (++state.failures >= 2 && (!state.suspect || state.watches.size > 0)) {
+    } else if (++state.failures >= 2 ? !state.suspect || state.watches.size > 0 : state.watches.size > 0) {
+      // A member a watch waits on is given up at its first failed probe (the watches move to another member
+      // with the same index: nothing is lost, and a silent member costs one interval, not two); any other
+      // member after two in a row.
       const text = state.endpoint.text;
       this.#suspect(
         state,

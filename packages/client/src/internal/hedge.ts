@@ -1,0 +1,94 @@
+/** What {@link hedge} needs besides the attempts. */
+export interface HedgeOptions {
+  /** How many attempts at most, all told. */
+  readonly maxAttempts: number;
+  /** After this long with no attempt settled, the next attempt starts too, in ms (0: only after a failure). */
+  readonly hedgeMs: number;
+  /** The call's signal: its abort aborts every attempt and rejects with its reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Called when attempt `n` (0-based) has not settled after `hedgeMs` and the next one starts beside it. */
+  readonly onSlow?: (n: number) => void;
+  /** Called when attempt `n` fails (not when it is aborted because another won or the call ended). */
+  readonly onFailed?: (n: number, error: unknown) => void;
+}
+
+/** Every attempt of a {@link hedge} failed: their errors, in the order the attempts started. */
+export class AllAttemptsFailed extends Error {
+  constructor(readonly errors: readonly unknown[]) {
+    super('every attempt failed');
+  }
+}
+
+/**
+ * Hedged attempts of one call that is safe to repeat: attempt 0 starts at once; whenever an attempt fails, or
+ * `hedgeMs` pass without any attempt settling, the next one starts, while those still running keep running
+ * (a slow member's late answer still counts). The first attempt to succeed wins and the others are aborted
+ * through their signals. Rejects with {@link AllAttemptsFailed} when every attempt failed and none is left, or
+ * with the reason of `options.signal` when it aborts.
+ */
+export function hedge<T>(
+  run: (n: number, signal: AbortSignal) => Promise<T>,
+  options: HedgeOptions,
+): Promise<T> {
+  const { maxAttempts, hedgeMs, signal } = options;
+  return new Promise<T>((resolve, reject) => {
+    const controllers: AbortController[] = [];
+    const errors: unknown[] = [];
+    let running = 0;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+
+    const finish = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      for (const controller of controllers) controller.abort();
+    };
+    const onAbort = (): void => {
+      if (settled) return;
+      finish();
+      reject(signal!.reason);
+    };
+    const start = (): void => {
+      clearTimeout(timer);
+      const n = controllers.length;
+      if (settled || n >= maxAttempts) return;
+      const controller = new AbortController();
+      controllers.push(controller);
+      running++;
+      if (n + 1 < maxAttempts && hedgeMs > 0) {
+        timer = setTimeout(() => {
+          if (settled) return;
+          options.onSlow?.(n);
+          start();
+        }, hedgeMs);
+      }
+      run(n, controller.signal).then(
+        (value) => {
+          running--;
+          if (settled) return;
+          finish();
+          resolve(value);
+        },
+        (error: unknown) => {
+          running--;
+          errors[n] = error;
+          if (settled || controller.signal.aborted) return;
+          options.onFailed?.(n, error);
+          if (controllers.length < maxAttempts) start();
+          else if (running === 0) {
+            finish();
+            reject(new AllAttemptsFailed(errors.filter((e) => e !== undefined)));
+          }
+        },
+      );
+    };
+
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    start();
+  });
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { AllAttemptsFailed, hedge } from '../../src/internal/hedge.js';
+
+/** An attempt the test settles when it chooses; records whether it was aborted. */
+interface Attempt {
+  readonly n: number;
+  readonly signal: AbortSignal;
+  resolve(value: string): void;
+  reject(error: unknown): void;
+}
+
+function harness() {
+  const attempts: Attempt[] = [];
+  const run = (n: number, signal: AbortSignal): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      attempts.push({ n, signal, resolve, reject });
+    });
+  return { attempts, run };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('hedge: attempts of a call that is safe to repeat', () => {
+  it('one attempt while it answers in time', async () => {
+    const { attempts, run } = harness();
+    const call = hedge(run, { maxAttempts: 6, hedgeMs: 200 });
+    await sleep(20);
+    attempts[0]!.resolve('a');
+    expect(await call).toBe('a');
+    await sleep(250);
+    expect(attempts).toHaveLength(1);
+  });
+
+  it('a slow attempt gets a second beside it after hedgeMs; the slow one still wins if it answers first', async () => {
+    const { attempts, run } = harness();
+    const slow: number[] = [];
+    const call = hedge(run, { maxAttempts: 6, hedgeMs: 50, onSlow: (n) => slow.push(n) });
+    await sleep(80);
+    expect(attempts).toHaveLength(2);
+    expect(slow).toEqual([0]);
+    expect(attempts[0]!.signal.aborted).toBe(false); // still waiting, not abandoned
+    attempts[0]!.resolve('late first');
+    expect(await call).toBe('late first');
+    expect(attempts[1]!.signal.aborted).toBe(true); // the loser is aborted
+  });
+
+  it('a failure starts the next attempt at once; all failed: AllAttemptsFailed with every error in order', async () => {
+    const { attempts, run } = harness();
+    const failed: number[] = [];
+    const call = hedge(run, { maxAttempts: 3, hedgeMs: 10_000, onFailed: (n) => failed.push(n) });
+    for (let n = 0; n < 3; n++) {
+      await sleep(5);
+      expect(attempts).toHaveLength(n + 1);
+      attempts[n]!.reject(new Error(`e${n}`));
+    }
+    const error = await call.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(AllAttemptsFailed);
+    expect((error as AllAttemptsFailed).errors.map((e) => (e as Error).message)).toEqual(['e0', 'e1', 'e2']);
+    expect(failed).toEqual([0, 1, 2]);
+  });
+
+  it('at most maxAttempts; the call then waits for those still running', async () => {
+    const { attempts, run } = harness();
+    const call = hedge(run, { maxAttempts: 3, hedgeMs: 20 });
+    await sleep(150);
+    expect(attempts).toHaveLength(3);
+    attempts[2]!.reject(new Error('e2'));
+    attempts[0]!.reject(new Error('e0'));
+    await sleep(10);
+    attempts[1]!.resolve('second');
+    expect(await call).toBe('second');
+  });
+
+  it('an abort of the call aborts every attempt and rejects with its reason', async () => {
+    const { attempts, run } = harness();
+    const controller = new AbortController();
+    const call = hedge(run, { maxAttempts: 6, hedgeMs: 20, signal: controller.signal });
+    await sleep(50);
+    const reason = new Error('stop');
+    controller.abort(reason);
+    await expect(call).rejects.toBe(reason);
+    expect(attempts.every((attempt) => attempt.signal.aborted)).toBe(true);
+    const started = attempts.length;
+    await sleep(60);
+    expect(attempts).toHaveLength(started); // no attempt after the abort
+  });
+
+  it('hedgeMs 0: no hedge, the next attempt only after a failure', async () => {
+    const { attempts, run } = harness();
+    const call = hedge(run, { maxAttempts: 3, hedgeMs: 0 });
+    await sleep(50);
+    expect(attempts).toHaveLength(1);
+    attempts[0]!.reject(new Error('e0'));
+    await sleep(5);
+    expect(attempts).toHaveLength(2);
+    attempts[1]!.resolve('b');
+    expect(await call).toBe('b');
+  });
+});
