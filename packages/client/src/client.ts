@@ -132,7 +132,7 @@ export interface ClientConfig {
   /**
    * How long a {@link CallOptions.retrySafe} call waits for its member's response headers, in ms, before it
    * also sends the request to the next member (a hedge: the slow attempt keeps waiting, up to
-   * {@link headerTimeoutPerRequest}, and the first reply wins), and that member counts as suspect. Default
+   * {@link headerTimeoutPerRequest}, and the first reply wins). Default
    * {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000): etcd's default election timeout is 1000 ms and a healthy member
    * answers a write in a few ms, while a proposal stuck on a member that forwarded it to a dead leader (or
    * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Lower it to
@@ -410,8 +410,9 @@ export class Client implements AsyncDisposable {
    * The attempts of a {@link CallOptions.retrySafe} call, hedged: round the member order (members not suspect
    * first, from the pin), the next attempt starts whenever one fails or none has answered within
    * `retrySafeTimeout`, while the slow ones keep waiting (up to `headerTimeoutPerRequest` each): the first
-   * reply wins, the others are aborted. A member that has not answered in time is suspect from then on.
-   * Attempts go on round the members (a proposal a member dropped while the cluster had no leader goes
+   * reply wins, the others are aborted. Each attempt goes to the member with the fewest attempts of this call
+   * (members not suspect first); a slow member is not made suspect (a survivor waiting for a new leader is as
+   * silent as a frozen member), a failed attempt's member is. Attempts go on round the members (a proposal a member dropped while the cluster had no leader goes
    * through once a leader is elected) for as long as `headerTimeoutPerRequest`, at least two rounds; when
    * every attempt failed, a {@link ClusterError} lists their errors.
    */
@@ -426,15 +427,25 @@ export class Client implements AsyncDisposable {
   ): Promise<RawResponse> {
     const { signal } = options;
     const health = this.#health;
-    const order = health.order(endpoints, pinned) ?? endpoints.map((_, i) => (pinned + i) % endpoints.length);
-    const endpointOf = (n: number): Endpoint => endpoints[order[n % order.length]!]!;
+    /** Attempts sent to each endpoint so far, and the endpoint of each attempt. */
+    const sent = endpoints.map(() => 0);
+    const targets: number[] = [];
+    /** Why the next attempt starts: the attempt before it was slow, or failed. */
+    let why:
+      | { readonly kind: 'hedge' | 'retry'; readonly from: Endpoint; readonly error: unknown }
+      | undefined;
     try {
       return await hedge(
         async (n, own) => {
           if (this.#closing.aborted) throw new ClientClosedError();
-          const index = order[n % order.length]!;
+          const index = nextTarget(endpoints, pinned, sent, health);
+          sent[index]!++;
+          targets[n] = index;
           const endpoint = endpoints[index]!;
-          if (trace) trace.attempt = n + 1;
+          if (trace) {
+            trace.attempt = n + 1;
+            if (why) publishFailover(trace.call, action, why.from, endpoint, why.kind, why.error);
+          }
           const response = await attemptEndpoint(endpoint, action, {
             dispatcher: this.#dispatcher,
             headerTimeoutMs: this.#headerTimeout,
@@ -455,15 +466,16 @@ export class Client implements AsyncDisposable {
           maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, this.#retrySafeTimeout),
           hedgeMs: this.#retrySafeTimeout,
           signal,
+          // A slow member is not made suspect: a survivor waiting for a new leader is as silent as a frozen
+          // member, and its attempt may still answer.
           onSlow: (n) => {
-            const slow = endpointOf(n);
-            const error = new HeaderTimeoutError(slow.text);
-            health.failed(slow, error);
-            if (trace) publishFailover(trace.call, action, slow, endpointOf(n + 1), 'hedge', error);
+            const from = endpoints[targets[n]!]!;
+            why = { kind: 'hedge', from, error: new HeaderTimeoutError(from.text) };
           },
           onFailed: (n, error) => {
-            health.failed(endpointOf(n), error);
-            if (trace) publishFailover(trace.call, action, endpointOf(n), endpointOf(n + 1), 'retry', error);
+            const from = endpoints[targets[n]!]!;
+            health.failed(from, error);
+            why = { kind: 'retry', from, error };
           },
         },
       );
@@ -592,6 +604,29 @@ export class Client implements AsyncDisposable {
 }
 
 /** Publishes a failover (and a watch:move for a watch's wait). */
+/**
+ * Where a hedged call's next attempt goes: the member with the fewest attempts of this call so far, members
+ * not suspect before suspects, ties in Go's order from the pin.
+ */
+function nextTarget(
+  endpoints: readonly Endpoint[],
+  pinned: number,
+  sent: readonly number[],
+  health: MemberHealth,
+): number {
+  let best = -1;
+  let bestRank = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < endpoints.length; i++) {
+    const index = (pinned + i) % endpoints.length;
+    const rank = (health.isSuspect(endpoints[index]!) ? endpoints.length * 64 : 0) + sent[index]!;
+    if (rank < bestRank) {
+      best = index;
+      bestRank = rank;
+    }
+  }
+  return best;
+}
+
 /**
  * How many attempts a hedged call makes at most: one every `hedgeMs` for as long as `headerTimeoutMs`, plus a
  * round of the members; at least two rounds, at most 32.
