@@ -109,9 +109,12 @@ export interface HandoffMessage {
 /** `etcdkit:recipes:atRisk` */
 export interface AtRiskMessage {
   readonly key: string;
-  /** Why, in words. */
+  /**
+   * Why, in words: `a refresh failed: <error>`, or `a refresh has had no answer for <n> ms` (a refresh fails
+   * over between members by itself, so it may still be under way a whole refresh interval later).
+   */
   readonly why: string;
-  /** The refresh's error. */
+  /** The refresh's error; for a refresh with no answer yet, a `TimeoutError` naming the wait. */
   readonly error: unknown;
   /** How long the key stays valid without a successful refresh, in ms. */
   readonly validForMs: number;

@@ -1,6 +1,6 @@
 import { isKeyNotFound, isTestFailed, type KeysAPI, type Node, type Response } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
-import { publishAtRisk, publishLost } from './internal/channels.js';
+import { isListening, publishAtRisk, publishLost } from './internal/channels.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
 
 /** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */
@@ -560,6 +560,7 @@ export class SessionKey {
   async #refresh(): Promise<void> {
     if (this.#stopped) return;
     const sentAt = performance.now();
+    const overdue = this.#warnOverdue(sentAt);
     try {
       // No timeout of our own: an attempt stuck on a slow member is abandoned by the client (retrySafe), and
       // the validity deadline decides when the key is lost.
@@ -603,6 +604,29 @@ export class SessionKey {
       // At risk: try again soon; the deadline decides when it is lost.
       publishAtRisk(this.key, error, this.#validUntil);
       this.#schedule(Math.min(250, this.#refreshMs / 2));
+    } finally {
+      clearTimeout(overdue.timer);
     }
+  }
+
+  /**
+   * While a refresh sent at `sentAt` has no answer, tells `atRisk` once a refresh interval has passed and
+   * again every half interval (only while anyone listens): the refresh fails over by itself and may take that
+   * long, and the key comes nearer its deadline meanwhile.
+   */
+  #warnOverdue(sentAt: number): { timer: NodeJS.Timeout | undefined } {
+    const overdue: { timer: NodeJS.Timeout | undefined } = { timer: undefined };
+    if (!isListening('atRisk')) return overdue;
+    const arm = (ms: number): void => {
+      overdue.timer = setTimeout(() => {
+        const waited = Math.round(performance.now() - sentAt);
+        const error = new DOMException(`no answer to a refresh for ${waited} ms`, 'TimeoutError');
+        publishAtRisk(this.key, error, this.#validUntil, `a refresh has had no answer for ${waited} ms`);
+        arm(Math.max(100, this.#refreshMs / 2));
+      }, ms);
+      overdue.timer.unref();
+    };
+    arm(this.#refreshMs);
+    return overdue;
   }
 }

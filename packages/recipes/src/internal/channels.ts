@@ -65,11 +65,21 @@ export function publishHandoff(
 }
 
 /** A refresh of `key` failed with `error`; published only while the key is still valid (`validUntil`, ms). */
-export function publishAtRisk(key: string, error: unknown, validUntil: number): void {
+/** Whether anyone listens to `name` (to skip work that only feeds it). */
+export function isListening(name: keyof typeof channels): boolean {
+  return channels[name].hasSubscribers;
+}
+
+export function publishAtRisk(key: string, error: unknown, validUntil: number, why?: string): void {
   if (!channels.atRisk.hasSubscribers) return;
   const validForMs = validUntil - performance.now();
   if (validForMs <= 0) return; // the deadline is past: `lost` comes next
-  const message: AtRiskMessage = { key, why: `a refresh failed: ${describe(error)}`, error, validForMs };
+  const message: AtRiskMessage = {
+    key,
+    why: why ?? `a refresh failed: ${describe(error)}`,
+    error,
+    validForMs,
+  };
   channels.atRisk.publish(message);
 }
 
