@@ -33,11 +33,12 @@ export const DEMO_KEYS = {
 export const DEMO_TTL = 2;
 
 /**
- * The workers' client settings: a request that gets no reply headers in 1 s fails over to the next member
- * (a frozen member answers nothing), and watches check their member's health every 0.5 s. A write that is safe
- * to repeat (session refreshes, releases, the recipes' compare-and-swaps) leaves a member that has not answered
- * in 0.5 s, twice the demo cluster's election timeout: a refresh sent a third of the way into the 2 s TTL then
- * still reaches a healthy member before its session's validity deadline (refresh interval + retrySafeTimeout
- * < TTL - margin).
+ * The workers' client settings, tuned to the demo's cluster (election timeout 250 ms): a request that gets no
+ * reply headers in 1 s fails over to the next member (a frozen member answers nothing); a waiting watch checks
+ * its member's health every 250 ms and moves at the first failed check; a write that is safe to repeat
+ * (session refreshes, releases, the recipes' compare-and-swaps) is also sent to another member after 150 ms
+ * without an answer (hedged: the first reply wins), so that a release reaches a member of the new majority
+ * within about one election of a leader's death, and a refresh a third of the way into the 2 s TTL still
+ * lands well before its session's validity deadline.
  */
-export const DEMO_CLIENT = { headerTimeoutMs: 1000, livenessMs: 500, retrySafeTimeoutMs: 500 } as const;
+export const DEMO_CLIENT = { headerTimeoutMs: 1000, livenessMs: 250, retrySafeTimeoutMs: 150 } as const;

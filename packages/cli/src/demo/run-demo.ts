@@ -122,7 +122,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     );
     ui.note(
       `each a separate process with its own client (${DEMO_CLIENT.headerTimeoutMs} ms request timeout, ` +
-        `${DEMO_CLIENT.livenessMs} ms watch health checks); sessions have a ${DEMO_TTL} s TTL`,
+        `${DEMO_CLIENT.livenessMs} ms watch health checks, retry-safe writes hedged after ` +
+        `${DEMO_CLIENT.retrySafeTimeoutMs} ms); sessions have a ${DEMO_TTL} s TTL`,
     );
     await Promise.all([
       ...Array.from({ length: LOCKERS }, () => pool!.spawn('locker')),
@@ -151,8 +152,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const { failover, lockResumed } = await faultEtcdLeader(cluster, recorder, () => killedMember.kill());
     ui.measured('first write accepted after', failover.firstWriteMs);
     ui.note(
-      `a worker's write in flight when the leader died gets no reply: it waits out the ` +
-        `${DEMO_CLIENT.headerTimeoutMs} ms request timeout, then is retried`,
+      `a write in flight when the leader died gets no reply: a retry-safe one (refresh, release) also goes ` +
+        `to another member after ${DEMO_CLIENT.retrySafeTimeoutMs} ms; a new queue entry waits out the ` +
+        `${DEMO_CLIENT.headerTimeoutMs} ms request timeout, then is looked for and retried`,
     );
     const restartAt = performance.now();
     await killedMember.restart();
