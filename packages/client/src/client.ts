@@ -407,14 +407,14 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * The attempts of a {@link CallOptions.retrySafe} call, hedged: round the member order (members not suspect
-   * first, from the pin), the next attempt starts whenever one fails or none has answered within
-   * `retrySafeTimeout`, while the slow ones keep waiting (up to `headerTimeoutPerRequest` each): the first
-   * reply wins, the others are aborted. Each attempt goes to the member with the fewest attempts of this call
-   * (members not suspect first); a slow member is not made suspect (a survivor waiting for a new leader is as
-   * silent as a frozen member), a failed attempt's member is. Attempts go on round the members (a proposal a member dropped while the cluster had no leader goes
-   * through once a leader is elected) for as long as `headerTimeoutPerRequest`, at least two rounds; when
-   * every attempt failed, a {@link ClusterError} lists their errors.
+   * The attempts of a {@link CallOptions.retrySafe} call, hedged: the next attempt starts whenever one fails or
+   * none has answered within `retrySafeTimeout`, while the slow ones keep waiting (up to
+   * `headerTimeoutPerRequest` each): the first reply wins, the others are aborted. Each attempt goes to the
+   * member with the fewest attempts of this call (members not suspect first, ties in order from the pin). A
+   * slow member is not made suspect (a survivor waiting for a new leader is as silent as a frozen member), a
+   * failed attempt's member is. Attempts go on round the members (a proposal a member dropped while the
+   * cluster had no leader goes through once a leader is elected) for as long as `headerTimeoutPerRequest`,
+   * at least two rounds; when every attempt failed, a {@link ClusterError} lists their errors.
    */
   async #hedged(
     endpoints: readonly Endpoint[],

@@ -1,71 +1,11 @@
-import { once } from 'node:events';
-import { createConnection, createServer, type Socket } from 'node:net';
 import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Election, Lock } from '../../src/index.js';
 import { pinOrder } from './helpers.js';
+import { replyDroppingProxy } from './reply-dropping-proxy.js';
 
 const endpoints = sharedClusterEndpoints();
-
-/**
- * A proxy in front of one etcd member that, once armed, lets the next request whose bytes contain `match`
- * through to etcd but drops its reply and cuts the connection: the write happens, and the client never learns
- * it. A retrySafe client then repeats the write on the next member, where it meets its own effect.
- */
-async function replyDroppingProxy(target: URL): Promise<{
-  url: string;
-  arm: (match: string) => void;
-  dropped: () => number;
-  close: () => void;
-}> {
-  let dropped = 0;
-  let armed: string | undefined;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    sockets.add(client);
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
-    sockets.add(upstream);
-    let dropNextReply = false;
-    client.on('data', (chunk: Buffer) => {
-      if (armed !== undefined && chunk.toString('latin1').includes(armed)) {
-        armed = undefined;
-        dropNextReply = true;
-      }
-      upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (dropNextReply) {
-        dropped++;
-        client.destroy();
-        upstream.destroy();
-        return;
-      }
-      client.write(chunk);
-    });
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    arm: (match) => {
-      armed = match;
-    },
-    dropped: () => dropped,
-    close: () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
 
 const clients: Client[] = [];
 afterAll(async () => {
