@@ -34,4 +34,4 @@ export {
 } from './registry.js';
 export { RWLock } from './rwlock.js';
 export { Semaphore } from './semaphore.js';
-export { Session, SessionKey, type SessionOptions } from './session.js';
+export { type KeptNode, Session, SessionKey, type SessionOptions } from './session.js';
