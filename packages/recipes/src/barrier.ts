@@ -1,6 +1,7 @@
-import { isKeyNotFound, isNodeExist, type KeysAPI } from '@etcdkit/client';
+import { isKeyNotFound, isNodeExist } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
 import { GONE_ACTIONS, waitForEvent } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 import { Session, type SessionKey } from './session.js';
 
 /** Options of {@link Barrier}. */
@@ -23,13 +24,13 @@ export class BarrierHeldError extends RecipeError {
  * (a broadcast, on purpose). Waits survive error 401 and silent watches (they re-read).
  */
 export class Barrier {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #key: string;
   readonly #ttl: number | undefined;
   #session: Session | undefined;
   #kept: SessionKey | undefined;
 
-  constructor(keys: KeysAPI, key: string, options: BarrierOptions = {}) {
+  constructor(keys: RecipeKeys, key: string, options: BarrierOptions = {}) {
     this.#keys = keys;
     this.#key = key;
     this.#ttl = options.ttl;

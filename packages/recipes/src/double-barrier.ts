@@ -1,8 +1,9 @@
-import { isEtcdError, isKeyNotFound, type KeysAPI, type Response } from '@etcdkit/client';
+import { isEtcdError, isKeyNotFound, type Response } from '@etcdkit/client';
 import { RecipeError, SessionExpiredError } from './errors.js';
 import { listQueue, QueueTicket } from './internal/queue.js';
 import { keysInCreationOrder } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 import { Session, type SessionOptions } from './session.js';
 
 /** More members entered than the barrier's count. */
@@ -32,7 +33,7 @@ interface View {
  * no waiter depends on the key that vanished, nor on the member that completed the count surviving its write.
  */
 export class DoubleBarrier implements AsyncDisposable {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #dir: string;
   readonly #members: string;
   readonly #ready: string;
@@ -40,7 +41,7 @@ export class DoubleBarrier implements AsyncDisposable {
   readonly #session: Session;
   #ticket: QueueTicket | undefined;
 
-  constructor(keys: KeysAPI, name: string, count: number, options: SessionOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, count: number, options: SessionOptions = {}) {
     if (!Number.isInteger(count) || count < 1)
       throw new RangeError(`count must be a whole number >= 1, got ${count}`);
     const dir = `/${name.replace(/^\/+|\/+$/g, '')}`;

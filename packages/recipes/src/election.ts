@@ -1,9 +1,9 @@
-import type { KeysAPI } from '@etcdkit/client';
 import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import { announceHeld, orRemove, releaseHeld } from './internal/held.js';
 import { listQueue, predecessor, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
 import { sleep, waitForEvent } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 import { isKeptHere, Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Election}. */
@@ -52,12 +52,12 @@ export interface Term extends AsyncDisposable {
  * candidates, each watching only its predecessor; the first key leads.
  */
 export class Election implements AsyncDisposable {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #dir: string;
   readonly #session: Session;
   readonly #ownSession: boolean;
 
-  constructor(keys: KeysAPI, name: string, options: ElectionOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, options: ElectionOptions = {}) {
     this.#keys = keys;
     this.#dir = name.replace(/\/+$/, '');
     this.#ownSession = !options.session;

@@ -1,5 +1,6 @@
-import { isKeyNotFound, isNodeExist, isTestFailed, type KeysAPI } from '@etcdkit/client';
+import { isKeyNotFound, isNodeExist, isTestFailed } from '@etcdkit/client';
 import { StaleTokenError } from './errors.js';
+import type { RecipeKeys } from './keys.js';
 
 /** What a {@link FencedKey} stores: the data and the token of the holder that wrote it. */
 export interface FencedValue {
@@ -14,10 +15,10 @@ export interface FencedValue {
  * is refused instead of overwriting a newer holder's.
  */
 export class FencedKey {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #key: string;
 
-  constructor(keys: KeysAPI, key: string) {
+  constructor(keys: RecipeKeys, key: string) {
     this.#keys = keys;
     this.#key = key;
   }

@@ -20,6 +20,7 @@ export {
   StaleTokenError,
 } from './errors.js';
 export { FencedKey, type FencedValue } from './fencing.js';
+export type { RecipeKeys, RecipeWatcher } from './keys.js';
 export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
 export { Queue, type QueueItem, type QueueOptions } from './queue.js';
 export {

@@ -1,7 +1,7 @@
-import type { KeysAPI } from '@etcdkit/client';
 import { Mutex } from 'async-mutex';
 import { heldLock, orRemove } from './internal/held.js';
 import { listQueue, predecessor, QueueTicket } from './internal/queue.js';
+import type { RecipeKeys } from './keys.js';
 import { Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Lock}. */
@@ -34,10 +34,10 @@ export interface HeldLock extends AsyncDisposable {
   release(): Promise<void>;
 }
 
-/** One in-process queue per (KeysAPI, lock directory): concurrent acquires in a process wait here, not in etcd. */
-const localQueues = new WeakMap<KeysAPI, Map<string, Mutex>>();
+/** One in-process queue per (keys object, lock directory): concurrent acquires in a process wait here, not in etcd. */
+const localQueues = new WeakMap<RecipeKeys, Map<string, Mutex>>();
 
-function localMutex(keys: KeysAPI, dir: string): Mutex {
+function localMutex(keys: RecipeKeys, dir: string): Mutex {
   let byDir = localQueues.get(keys);
   if (!byDir) {
     byDir = new Map();
@@ -62,12 +62,12 @@ function localMutex(keys: KeysAPI, dir: string): Mutex {
  * ```
  */
 export class Lock implements AsyncDisposable {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #dir: string;
   readonly #options: LockOptions;
   #session: Session | undefined;
 
-  constructor(keys: KeysAPI, name: string, options: LockOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, options: LockOptions = {}) {
     this.#keys = keys;
     this.#dir = name.replace(/\/+$/, '');
     this.#options = options;

@@ -1,6 +1,7 @@
-import { isEtcdError, type KeysAPI } from '@etcdkit/client';
+import { isEtcdError } from '@etcdkit/client';
 import { readDir } from './internal/read-dir.js';
 import { sleep, waitForEvent } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 
 /** Options of {@link Queue}. */
 export interface QueueOptions {
@@ -21,11 +22,11 @@ export interface QueueItem {
  * so that each item goes to exactly one taker, and blocks (abortably) while the queue is empty.
  */
 export class Queue {
-  readonly #keys: KeysAPI;
+  readonly #keys: RecipeKeys;
   readonly #dir: string;
   readonly #watchdogMs: number;
 
-  constructor(keys: KeysAPI, name: string, options: QueueOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, options: QueueOptions = {}) {
     this.#keys = keys;
     this.#dir = name.replace(/\/+$/, '');
     this.#watchdogMs = options.watchdogMs ?? 15_000;

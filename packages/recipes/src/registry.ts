@@ -1,8 +1,9 @@
-import { isNodeExist, type KeysAPI, type Node } from '@etcdkit/client';
+import { isNodeExist, type Node } from '@etcdkit/client';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import { readDir } from './internal/read-dir.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 import { Session, type SessionKey, type SessionOptions } from './session.js';
 
 /** What a service instance publishes. */
@@ -125,12 +126,12 @@ export class Registration implements AsyncDisposable {
  * (`added` / `removed` / `updated`) or keep a cache to pick from.
  */
 export class ServiceRegistry implements AsyncDisposable {
-  readonly keys: KeysAPI;
+  readonly keys: RecipeKeys;
   readonly session: Session;
   readonly #prefix: string;
   readonly #ownSession: boolean;
 
-  constructor(keys: KeysAPI, prefix: string, options: ServiceRegistryOptions = {}) {
+  constructor(keys: RecipeKeys, prefix: string, options: ServiceRegistryOptions = {}) {
     this.keys = keys;
     this.#prefix = prefix.replace(/\/+$/, '');
     this.#ownSession = !options.session;

@@ -1,6 +1,6 @@
-import type { KeysAPI } from '@etcdkit/client';
 import { heldLock, orRemove } from './internal/held.js';
 import { predecessor, QueueTicket } from './internal/queue.js';
+import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
 import { Session } from './session.js';
 
@@ -14,7 +14,7 @@ export class RWLock implements AsyncDisposable {
   readonly #session: Session;
   readonly #ownSession: boolean;
 
-  constructor(keys: KeysAPI, name: string, options: LockOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, options: LockOptions = {}) {
     this.#dir = name.replace(/\/+$/, '');
     this.#ownSession = !options.session;
     this.#session = options.session ?? new Session(keys, options);

@@ -1,7 +1,7 @@
-import type { KeysAPI } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
 import { heldLock, orRemove } from './internal/held.js';
 import { QueueTicket } from './internal/queue.js';
+import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
 import { Session } from './session.js';
 
@@ -16,7 +16,7 @@ export class Semaphore implements AsyncDisposable {
   readonly #session: Session;
   readonly #ownSession: boolean;
 
-  constructor(keys: KeysAPI, name: string, permits: number, options: LockOptions = {}) {
+  constructor(keys: RecipeKeys, name: string, permits: number, options: LockOptions = {}) {
     if (!Number.isInteger(permits) || permits < 1)
       throw new RangeError(`permits must be a whole number >= 1, got ${permits}`);
     this.#dir = name.replace(/\/+$/, '');

@@ -1,7 +1,8 @@
-import { isKeyNotFound, isTestFailed, type KeysAPI, type Node, type Response } from '@etcdkit/client';
+import { isKeyNotFound, isTestFailed, type Node, type Response } from '@etcdkit/client';
 import { SessionLostError } from './errors.js';
 import { isListening, publishAtRisk, publishLost } from './internal/channels.js';
 import { GONE_ACTIONS, sleep } from './internal/wait.js';
+import type { RecipeKeys } from './keys.js';
 
 /** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */
 const keptHere = new Set<string>();
@@ -43,14 +44,14 @@ export interface SessionOptions {
  * `refreshIntervalMs + retrySafeTimeout` (plus a round trip) stays under the TTL minus the margin.
  */
 export class Session implements AsyncDisposable {
-  readonly keys: KeysAPI;
+  readonly keys: RecipeKeys;
   /** TTL in seconds. */
   readonly ttl: number;
   readonly #refreshMs: number;
   readonly #marginMs: number;
   readonly #kept = new Set<SessionKey>();
 
-  constructor(keys: KeysAPI, options: SessionOptions = {}) {
+  constructor(keys: RecipeKeys, options: SessionOptions = {}) {
     const ttl = options.ttl ?? 15;
     if (!Number.isInteger(ttl) || ttl < 2)
       throw new RangeError(`ttl must be a whole number of seconds >= 2, got ${ttl}`);

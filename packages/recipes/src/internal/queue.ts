@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isEtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
+import { isEtcdError, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
+import type { RecipeKeys } from '../keys.js';
 import type { Session, SessionKey } from '../session.js';
 import { publishEnqueue } from './channels.js';
 import { keysInCreationOrder, readDir } from './read-dir.js';
@@ -120,7 +121,7 @@ export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | u
  * lagging) is not used: a quorum read is made instead.
  */
 export async function listQueueAfter(
-  keys: KeysAPI,
+  keys: RecipeKeys,
   dir: string,
   index: number,
   signal?: AbortSignal,
@@ -137,7 +138,7 @@ export async function listQueueAfter(
 }
 
 /** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
-export async function listQueue(keys: KeysAPI, dir: string, signal?: AbortSignal): Promise<QueueListing> {
+export async function listQueue(keys: RecipeKeys, dir: string, signal?: AbortSignal): Promise<QueueListing> {
   const { nodes, index } = await readDir(keys, dir, signal);
   return { entries: nodes.map(toEntry), index };
 }

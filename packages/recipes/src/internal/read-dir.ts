@@ -1,11 +1,12 @@
-import { isKeyNotFound, type KeysAPI, type Node } from '@etcdkit/client';
+import { isKeyNotFound, type Node } from '@etcdkit/client';
+import type { RecipeKeys } from '../keys.js';
 
 /**
  * Reads the keys (not sub-directories) of a directory with a quorum read, in creation order, with the index of
  * the read to watch from. A missing directory is an empty one (at the index the error carries).
  */
 export async function readDir(
-  keys: KeysAPI,
+  keys: RecipeKeys,
   dir: string,
   signal?: AbortSignal,
 ): Promise<{ nodes: Node[]; index: number }> {

@@ -1,4 +1,5 @@
-import { isEventIndexCleared, type KeysAPI, type Response } from '@etcdkit/client';
+import { isEventIndexCleared, type Response } from '@etcdkit/client';
+import type { RecipeKeys } from '../keys.js';
 
 /** What {@link waitForEvent} needs. */
 export interface WaitOptions {
@@ -22,7 +23,7 @@ export interface WaitOptions {
  * of `signal` rejects (with its reason), so no wake-up is ever lost to an error.
  */
 export async function waitForEvent(
-  keys: KeysAPI,
+  keys: RecipeKeys,
   key: string,
   options: WaitOptions,
 ): Promise<Response | undefined> {

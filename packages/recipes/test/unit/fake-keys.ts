@@ -1,4 +1,15 @@
-import { EtcdError, type KeysAPI, type Node, type Response } from '@etcdkit/client';
+import {
+  type CallOptions,
+  type CreateInOrderOptions,
+  type DeleteOptions,
+  EtcdError,
+  type GetOptions,
+  type Node,
+  type Response,
+  type SetOptions,
+  type WatcherOptions,
+} from '@etcdkit/client';
+import type { RecipeKeys, RecipeWatcher } from '../../src/keys.js';
 
 /** A promise with its resolve and reject, for a reply the test hands out when it chooses. */
 export interface Pending<T> {
@@ -17,17 +28,20 @@ export function pending<T>(): Pending<T> {
   return { promise, resolve, reject };
 }
 
+/** The options of any keys method (each method's options fit, all fields being optional). */
+export type AnyOptions = GetOptions & SetOptions & DeleteOptions & CreateInOrderOptions;
+
 /** One call the recipe made: its method, key, options, and the reply the test gives it. */
 export interface Call {
-  readonly method: 'set' | 'delete' | 'get' | 'createInOrder' | 'resync';
+  readonly method: 'set' | 'create' | 'delete' | 'get' | 'createInOrder' | 'resync';
   readonly key: string;
   readonly value?: string;
-  readonly options: Record<string, unknown>;
+  readonly options: AnyOptions;
   readonly reply: Pending<Response>;
 }
 
 /** One watcher the recipe opened; each `next()` waits for an event or error the test pushes. */
-export class FakeWatcher {
+export class FakeWatcher implements RecipeWatcher {
   readonly key: string;
   readonly afterIndex: number;
   closed = false;
@@ -46,7 +60,7 @@ export class FakeWatcher {
     return this.#waiting !== undefined;
   }
 
-  next(options: { signal?: AbortSignal } = {}): Promise<Response> {
+  next(options: CallOptions = {}): Promise<Response> {
     const queued = this.#queued.shift();
     if (queued) return queued();
     const wait = pending<Response>();
@@ -69,7 +83,7 @@ export class FakeWatcher {
     else this.#queued.push(() => Promise.reject(error));
   }
 
-  resync(options: { signal?: AbortSignal } = {}): Promise<Response> {
+  resync(options: CallOptions = {}): Promise<Response> {
     return this.#keys.record('resync', this.key, undefined, options);
   }
 
@@ -80,17 +94,17 @@ export class FakeWatcher {
 }
 
 /**
- * The part of `KeysAPI` the queue recipes call, as a fake that records each call and lets the test answer
- * it (pure logic only: real etcd behaviour is what the integration tests check).
+ * The part of `KeysAPI` the recipes call ({@link RecipeKeys}), as a fake that records each call and lets the
+ * test answer it (pure logic only: real etcd behaviour is what the integration tests check).
  */
-export class FakeKeys {
+export class FakeKeys implements RecipeKeys {
   readonly calls: Call[] = [];
   readonly watchers: FakeWatcher[] = [];
   #onCall: ((call: Call) => void) | undefined;
 
-  /** As a `KeysAPI`, for the recipes' constructors. */
-  get api(): KeysAPI {
-    return this as unknown as KeysAPI;
+  /** As a {@link RecipeKeys}, for the recipes' constructors (the fake itself: no cast). */
+  get api(): RecipeKeys {
+    return this;
   }
 
   /** Answers every future call as it comes, with `answer` (default: leave it pending). */
@@ -102,12 +116,12 @@ export class FakeKeys {
     method: Call['method'],
     key: string,
     value: string | undefined,
-    options: Record<string, unknown> = {},
+    options: AnyOptions = {},
   ): Promise<Response> {
     const call: Call = { method, key, ...(value === undefined ? {} : { value }), options, reply: pending() };
     this.calls.push(call);
     // like the client: an abort of the call's signal rejects it at once with the signal's reason
-    const signal = options.signal as AbortSignal | undefined;
+    const { signal } = options;
     if (signal?.aborted) call.reply.reject(signal.reason);
     signal?.addEventListener('abort', () => call.reply.reject(signal.reason), { once: true });
     this.#onCall?.(call);
@@ -119,23 +133,27 @@ export class FakeKeys {
     return this.calls.filter((call) => call.method === method);
   }
 
-  set(key: string, value: string, options: Record<string, unknown> = {}): Promise<Response> {
+  set(key: string, value: string, options: SetOptions = {}): Promise<Response> {
     return this.record('set', key, value, options);
   }
 
-  delete(key: string, options: Record<string, unknown> = {}): Promise<Response> {
+  create(key: string, value: string, options: Omit<SetOptions, 'prevExist'> = {}): Promise<Response> {
+    return this.record('create', key, value, options);
+  }
+
+  delete(key: string, options: DeleteOptions = {}): Promise<Response> {
     return this.record('delete', key, undefined, options);
   }
 
-  get(key: string, options: Record<string, unknown> = {}): Promise<Response> {
+  get(key: string, options: GetOptions = {}): Promise<Response> {
     return this.record('get', key, undefined, options);
   }
 
-  createInOrder(dir: string, value: string, options: Record<string, unknown> = {}): Promise<Response> {
+  createInOrder(dir: string, value: string, options: CreateInOrderOptions = {}): Promise<Response> {
     return this.record('createInOrder', dir, value, options);
   }
 
-  watcher(key: string, options: { afterIndex?: number } = {}): FakeWatcher {
+  watcher(key: string, options: WatcherOptions = {}): FakeWatcher {
     const watcher = new FakeWatcher(this, key, options.afterIndex ?? 0);
     this.watchers.push(watcher);
     return watcher;
