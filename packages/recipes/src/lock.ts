@@ -1,6 +1,7 @@
 import { Mutex } from 'async-mutex';
 import { heldLock, orRemove } from './internal/held.js';
 import { listQueue, predecessor, QueueTicket } from './internal/queue.js';
+import { onAbort } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { Session, type SessionOptions } from './session.js';
 
@@ -138,10 +139,9 @@ async function acquireLocal(mutex: Mutex, signal: AbortSignal | undefined): Prom
   if (!signal) return mutex.acquire();
   signal.throwIfAborted();
   const granted = mutex.acquire();
-  let onAbort: (() => void) | undefined;
+  let unlisten: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    unlisten = onAbort(signal, () => reject(signal.reason));
   });
   try {
     return await Promise.race([granted, aborted]);
@@ -149,6 +149,6 @@ async function acquireLocal(mutex: Mutex, signal: AbortSignal | undefined): Prom
     void granted.then((unlock) => unlock());
     throw error;
   } finally {
-    signal.removeEventListener('abort', onAbort!);
+    unlisten?.();
   }
 }

@@ -37,3 +37,22 @@ export class AbortHook {
     this.#listeners.delete(listener);
   }
 }
+
+const relays = new WeakMap<AbortSignal, AbortHook>();
+
+/**
+ * The caller's `signal` as an {@link AbortHook}: one listener on the signal however many requests wait on it at
+ * once (Node warns of a leak, MaxListenersExceededWarning, past 10 listeners on one signal, and a caller may
+ * well pass one shutdown signal to a thousand calls), and a request listens at the cost of a Set operation.
+ * The relay lives as long as the signal.
+ */
+export function hookOf(signal: AbortSignal): AbortHook {
+  let hook = relays.get(signal);
+  if (hook) return hook;
+  const relay = new AbortHook();
+  relays.set(signal, relay);
+  if (signal.aborted) relay.abort(signal.reason);
+  else signal.addEventListener('abort', () => relay.abort(signal.reason), { once: true });
+  hook = relay;
+  return hook;
+}

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { AbortHook } from './abort-hook.js';
+import { type AbortHook, hookOf } from './abort-hook.js';
 import { type Deadline, deadline } from './deadlines.js';
 
 /** The reason a request is aborted with when its reply exceeds `maxBytes` (the caller names the endpoint). */
@@ -89,7 +89,8 @@ export function dispatchRequest(
     let headers: Record<string, string | string[] | undefined> = {};
     let received = 0;
     const chunks: Buffer[] = [];
-    let onAbort: (() => void) | undefined;
+    const signalHook = signal ? hookOf(signal) : undefined;
+    let onAbort: ((reason: unknown) => void) | undefined;
     let onHookAbort: ((reason: unknown) => void) | undefined;
     let abortRequest: ((reason: Error) => void) | undefined;
     /** Why the request was given up before undici connected it (then it is aborted as soon as it is). */
@@ -110,7 +111,7 @@ export function dispatchRequest(
     }
     const done = (): void => {
       timer?.cancel();
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (onAbort) signalHook?.unlisten(onAbort);
       if (onHookAbort) {
         closer?.unlisten(onHookAbort);
         liveness?.unlisten(onHookAbort);
@@ -168,9 +169,9 @@ export function dispatchRequest(
       done();
       return;
     }
-    if (signal) {
-      onAbort = () => stop(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
+    if (signalHook) {
+      onAbort = stop;
+      signalHook.listen(onAbort);
     }
     if (closer || liveness) {
       onHookAbort = stop;

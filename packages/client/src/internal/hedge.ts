@@ -1,3 +1,5 @@
+import { hookOf } from './abort-hook.js';
+
 /** What {@link hedge} needs besides the attempts. */
 export interface HedgeOptions {
   /** How many attempts at most, all told. */
@@ -31,6 +33,7 @@ export function hedge<T>(
   options: HedgeOptions,
 ): Promise<T> {
   const { maxAttempts, hedgeMs, signal } = options;
+  const hook = signal ? hookOf(signal) : undefined;
   return new Promise<T>((resolve, reject) => {
     const controllers: AbortController[] = [];
     const errors: unknown[] = [];
@@ -41,13 +44,13 @@ export function hedge<T>(
     const finish = (): void => {
       settled = true;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      hook?.unlisten(onAbort);
       for (const controller of controllers) controller.abort();
     };
-    const onAbort = (): void => {
+    const onAbort = (reason: unknown): void => {
       if (settled) return;
       finish();
-      reject(signal!.reason);
+      reject(reason);
     };
     const start = (): void => {
       clearTimeout(timer);
@@ -88,7 +91,7 @@ export function hedge<T>(
       reject(signal.reason);
       return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    hook?.listen(onAbort);
     start();
   });
 }

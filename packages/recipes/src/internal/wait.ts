@@ -56,15 +56,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       return;
     }
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      unlisten?.();
       resolve();
     }, ms);
-    function onAbort(): void {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const unlisten = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer);
+          reject(signal.reason);
+        })
+      : undefined;
   });
+}
+
+/**
+ * Calls `listener` once when `signal` aborts, through a signal of its own (`AbortSignal.any`), so that many
+ * waits on one caller's signal at once add no listener to it (Node warns of a leak past 10). Returns the
+ * function that stops listening.
+ */
+export function onAbort(signal: AbortSignal, listener: () => void): () => void {
+  const own = AbortSignal.any([signal]);
+  own.addEventListener('abort', listener, { once: true });
+  return () => own.removeEventListener('abort', listener);
 }
 
 /** Events that mean a key is gone. */
