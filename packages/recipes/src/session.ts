@@ -35,9 +35,9 @@ export interface SessionOptions {
  * the key's own writes loses it at once, not at the next refresh. A lost key is never re-created.
  *
  * Every write of a kept key (refresh, {@link SessionKey.modify}, {@link SessionKey.remove}) is a
- * compare-and-swap on its modifiedIndex sent `retrySafe`: an attempt stuck on a slow, frozen or leaderless
- * member is abandoned after the client's `retrySafeTimeout` and repeated on another member, and no timeout of
- * the session's own cuts a refresh short (the validity deadline alone decides loss). A repeat may meet the late
+ * compare-and-swap on its modifiedIndex sent `retrySafe`: when an attempt is stuck on a slow, frozen or
+ * leaderless member, the client also sends it to another member after its `retrySafeTimeout` (hedged: the
+ * first reply wins), and no timeout of the session's own cuts a refresh short (the validity deadline alone decides loss). A repeat may meet the late
  * effect of its own first attempt (error 101): the key is then read again and adopted when it still has its
  * createdIndex and a value of ours, which only a write of ours can have given it. The validity deadline is only
  * ever pushed by a refresh whose own reply says it applied. A key kept this way survives one stuck member while
@@ -563,8 +563,8 @@ export class SessionKey {
     const sentAt = performance.now();
     const overdue = this.#warnOverdue(sentAt);
     try {
-      // No timeout of our own: an attempt stuck on a slow member is abandoned by the client (retrySafe), and
-      // the validity deadline decides when the key is lost.
+      // No timeout of our own: an attempt stuck on a slow member is joined by another on the next member
+      // (retrySafe: hedged by the client), and the validity deadline decides when the key is lost.
       const response = await this.#session.keys.set(this.key, '', {
         ttl: this.#session.ttl,
         refresh: true,
