@@ -150,9 +150,9 @@ export interface CallOptions {
   /**
    * The call is safe to repeat: a CAS write with `prevIndex`/`prevValue`, or a write whose late success is
    * harmless. It then fails over like a read even when it is one-shot (create, delete), and is hedged: when its
-   * member has not sent headers within {@link ClientConfig.retrySafeTimeout}, the request also goes to the next
-   * member (members not suspect first, at most two rounds), the first reply wins and the other attempts are
-   * aborted. Any attempt may still be applied by etcd after another's reply: a repeated attempt can meet the
+   * member has not sent headers within {@link ClientConfig.retrySafeTimeout}, the request also goes to another
+   * member (the one with the fewest attempts of the call, members not suspect first), the first reply wins and
+   * the other attempts are aborted. Any attempt may still be applied by etcd after another's reply: a repeated attempt can meet the
    * effect of an earlier one (error 100 key not found, 101 compare failed, 105 node exists); the caller must
    * treat that as such. Default `false` (Go's rules).
    */
@@ -356,7 +356,6 @@ export class Client implements AsyncDisposable {
     if (options.retrySafe === true && !action.wait)
       return this.#hedged(endpoints, pinned, action, options, pin, trace, closer);
     const { signal } = options;
-    const retrySafe = options.retrySafe === true;
     const health = this.#health;
     const errors: Error[] = [];
     const order = health.order(endpoints, pinned);
@@ -366,28 +365,22 @@ export class Client implements AsyncDisposable {
       const liveness = action.wait ? health.watch(endpoint) : undefined;
       if (trace) trace.attempt = i + 1;
       try {
-        const response = await attemptEndpoint(endpoint, action, {
-          dispatcher: this.#dispatcher,
-          headerTimeoutMs: retrySafe ? this.#retrySafeTimeout : this.#headerTimeout,
-          checkRedirect: this.#checkRedirect,
-          authorization: this.#authorization,
-          redirectCredentials: this.#redirectCredentials,
+        const response = await this.#attempt(
+          endpoint,
+          action,
           endpoints,
-          maxResponseSize: this.#maxResponseSize,
           signal,
           closer,
-          liveness: liveness?.hook,
           trace,
-        });
+          liveness?.hook,
+        );
         health.answered(endpoint);
         if (index !== pinned) pin(index);
         return response;
       } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (closer?.aborted) throw closer.reason;
-        if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
+        this.#throwIfEnded(error, signal, closer);
         health.failed(endpoint, error);
-        if (action.oneShot && !retrySafe) {
+        if (action.oneShot) {
           const next = health.next(endpoints, index);
           if (trace && next !== index)
             publishFailover(trace.call, action, endpoint, endpoints[next]!, 'pin', error);
@@ -398,12 +391,47 @@ export class Client implements AsyncDisposable {
           const next = endpoints[order ? order[i + 1]! : (pinned + i + 1) % endpoints.length]!;
           publishFailover(trace.call, action, endpoint, next, 'retry', error);
         }
-        errors.push(error instanceof Error ? error : new EndpointError(endpoint.text, String(error)));
+        errors.push(asError(error, endpoint));
       } finally {
         liveness?.stop();
       }
     }
     throw new ClusterError(errors);
+  }
+
+  /** One attempt of a call at `endpoint` (see {@link attemptEndpoint}), with the client's settings. */
+  #attempt(
+    endpoint: Endpoint,
+    action: Action,
+    endpoints: readonly Endpoint[],
+    signal: AbortSignal | undefined,
+    closer: AbortHook | undefined,
+    trace: CallTrace | undefined,
+    liveness?: AbortHook,
+  ): Promise<RawResponse> {
+    return attemptEndpoint(endpoint, action, {
+      dispatcher: this.#dispatcher,
+      headerTimeoutMs: this.#headerTimeout,
+      checkRedirect: this.#checkRedirect,
+      authorization: this.#authorization,
+      redirectCredentials: this.#redirectCredentials,
+      endpoints,
+      maxResponseSize: this.#maxResponseSize,
+      signal,
+      closer,
+      liveness,
+      trace,
+    });
+  }
+
+  /**
+   * After an attempt or call failed with `error`: when the call itself ended (its signal, its watcher's close,
+   * the client's close), throws what the call rejects with; otherwise returns and the call goes on.
+   */
+  #throwIfEnded(error: unknown, signal: AbortSignal | undefined, closer: AbortHook | undefined): void {
+    if (signal?.aborted) throw signal.reason;
+    if (closer?.aborted) throw closer.reason;
+    if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
   }
 
   /**
@@ -446,18 +474,8 @@ export class Client implements AsyncDisposable {
             trace.attempt = n + 1;
             if (why) publishFailover(trace.call, action, why.from, endpoint, why.kind, why.error);
           }
-          const response = await attemptEndpoint(endpoint, action, {
-            dispatcher: this.#dispatcher,
-            headerTimeoutMs: this.#headerTimeout,
-            checkRedirect: this.#checkRedirect,
-            authorization: this.#authorization,
-            redirectCredentials: this.#redirectCredentials,
-            endpoints,
-            maxResponseSize: this.#maxResponseSize,
-            signal: signal ? AbortSignal.any([signal, own]) : own,
-            closer,
-            trace,
-          });
+          // `own` aborts when another attempt won or the call ended (with the caller's reason, then)
+          const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
           health.answered(endpoint);
           if (index !== pinned) pin(index);
           return response;
@@ -480,13 +498,10 @@ export class Client implements AsyncDisposable {
         },
       );
     } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (closer?.aborted) throw closer.reason;
-      if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
+      this.#throwIfEnded(error, signal, closer);
       if (!(error instanceof AllAttemptsFailed)) throw error;
-      throw new ClusterError(
-        error.errors.map((e) => (e instanceof Error ? e : new EndpointError('unknown', String(e)))),
-      );
+      // every attempt started failed, so the errors are in the order of `targets`
+      throw new ClusterError(error.errors.map((e, n) => asError(e, endpoints[targets[n]!]!)));
     }
   }
 
@@ -603,7 +618,11 @@ export class Client implements AsyncDisposable {
   }
 }
 
-/** Publishes a failover (and a watch:move for a watch's wait). */
+/** An attempt's error as an `Error` for a {@link ClusterError} (anything else thrown is wrapped). */
+function asError(error: unknown, endpoint: Endpoint): Error {
+  return error instanceof Error ? error : new EndpointError(endpoint.text, String(error));
+}
+
 /**
  * Where a hedged call's next attempt goes: the member with the fewest attempts of this call so far, members
  * not suspect before suspects, ties in Go's order from the pin.
@@ -614,14 +633,14 @@ function nextTarget(
   sent: readonly number[],
   health: MemberHealth,
 ): number {
-  let best = -1;
-  let bestRank = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < endpoints.length; i++) {
+  let best = pinned;
+  let bestSuspect = health.isSuspect(endpoints[pinned]!);
+  for (let i = 1; i < endpoints.length; i++) {
     const index = (pinned + i) % endpoints.length;
-    const rank = (health.isSuspect(endpoints[index]!) ? endpoints.length * 64 : 0) + sent[index]!;
-    if (rank < bestRank) {
+    const suspect = health.isSuspect(endpoints[index]!);
+    if (suspect === bestSuspect ? sent[index]! < sent[best]! : bestSuspect) {
       best = index;
-      bestRank = rank;
+      bestSuspect = suspect;
     }
   }
   return best;
@@ -636,6 +655,7 @@ function hedgedAttempts(members: number, headerTimeoutMs: number, hedgeMs: numbe
   return Math.min(32, Math.max(2 * members, paced));
 }
 
+/** Publishes a failover (and a watch:move for a watch's wait). */
 function publishFailover(
   call: CallInfo,
   action: Action,

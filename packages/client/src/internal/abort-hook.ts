@@ -47,12 +47,11 @@ const relays = new WeakMap<AbortSignal, AbortHook>();
  * The relay lives as long as the signal.
  */
 export function hookOf(signal: AbortSignal): AbortHook {
-  let hook = relays.get(signal);
-  if (hook) return hook;
+  const known = relays.get(signal);
+  if (known) return known;
   const relay = new AbortHook();
   relays.set(signal, relay);
   if (signal.aborted) relay.abort(signal.reason);
   else signal.addEventListener('abort', () => relay.abort(signal.reason), { once: true });
-  hook = relay;
-  return hook;
+  return relay;
 }

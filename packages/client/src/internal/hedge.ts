@@ -41,15 +41,16 @@ export function hedge<T>(
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
 
-    const finish = (): void => {
+    /** Ends the call: the attempts still running are aborted (with the call's abort reason, if that ended it). */
+    const finish = (reason?: unknown): void => {
       settled = true;
       clearTimeout(timer);
       hook?.unlisten(onAbort);
-      for (const controller of controllers) controller.abort();
+      for (const controller of controllers) controller.abort(reason);
     };
     const onAbort = (reason: unknown): void => {
       if (settled) return;
-      finish();
+      finish(reason);
       reject(reason);
     };
     const start = (): void => {
