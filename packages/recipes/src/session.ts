@@ -141,6 +141,8 @@ export class SessionKey {
   #removing: Promise<void> | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
+  /** Tells `atRisk` while the refresh in flight has no answer (see `#warnOverdue`). */
+  #overdue: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -288,10 +290,8 @@ export class SessionKey {
             // this very write, applied late (unless the key held its value already: then write again)
             if (seen.state === 'ours' && seen.node.value === value && !before?.includes(value)) return;
             if (seen.state === 'ours') continue; // a late refresh of ours moved the index
-            if (seen.state === 'unknown') throw error; // cannot tell: the refreshes and the deadline decide
-            const gone = seen.state === 'gone' || seen.state === 'recreated';
-            this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
-            throw error;
+            if (seen.state !== 'unknown') this.#loseAsSeen(seen.state, error);
+            throw error; // unknown: cannot tell, the refreshes and the deadline decide
           }
           if (isKeyNotFound(error) || isTestFailed(error))
             this.#lose('the key was deleted or changed by someone else', error, isKeyNotFound(error));
@@ -488,6 +488,12 @@ export class SessionKey {
     else this.lose(`the key was changed by someone else (${seen})`);
   }
 
+  /** Loses the key as a {@link #recognise} read after `error` (a 101) found it: gone, or someone else's. */
+  #loseAsSeen(state: 'gone' | 'recreated' | 'changed', error: unknown): void {
+    const gone = state !== 'changed';
+    this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
+  }
+
   /**
    * Reads the key (a quorum read, `retrySafe`) after a reply that left it in doubt, and adopts its
    * modifiedIndex when it is still ours: the same createdIndex and one of the values our writes may have
@@ -561,7 +567,7 @@ export class SessionKey {
   async #refresh(): Promise<void> {
     if (this.#stopped) return;
     const sentAt = performance.now();
-    const overdue = this.#warnOverdue(sentAt);
+    this.#warnOverdue(sentAt, this.#refreshMs);
     try {
       // No timeout of our own: an attempt stuck on a slow member is joined by another on the next member
       // (retrySafe: hedged by the client), and the validity deadline decides when the key is lost.
@@ -594,8 +600,7 @@ export class SessionKey {
           return;
         }
         if (seen.state !== 'unknown') {
-          const gone = seen.state === 'gone' || seen.state === 'recreated';
-          this.#lose(gone ? 'the key is gone' : 'the key was changed by someone else', error, gone);
+          this.#loseAsSeen(seen.state, error);
           return;
         }
       } else if (isKeyNotFound(error)) {
@@ -606,28 +611,23 @@ export class SessionKey {
       publishAtRisk(this.key, error, this.#validUntil);
       this.#schedule(Math.min(250, this.#refreshMs / 2));
     } finally {
-      clearTimeout(overdue.timer);
+      clearTimeout(this.#overdue);
     }
   }
 
   /**
-   * While a refresh sent at `sentAt` has no answer, tells `atRisk` once a refresh interval has passed and
-   * again every half interval (only while anyone listens): the refresh fails over by itself and may take that
-   * long, and the key comes nearer its deadline meanwhile.
+   * While a refresh sent at `sentAt` has no answer, tells `atRisk` after `afterMs` (a refresh interval, the
+   * first time) and again every half interval (only while anyone listens): the refresh fails over by itself
+   * and may take that long, and the key comes nearer its deadline meanwhile. The refresh clears the timer.
    */
-  #warnOverdue(sentAt: number): { timer: NodeJS.Timeout | undefined } {
-    const overdue: { timer: NodeJS.Timeout | undefined } = { timer: undefined };
-    if (!isListening('atRisk')) return overdue;
-    const arm = (ms: number): void => {
-      overdue.timer = setTimeout(() => {
-        const waited = Math.round(performance.now() - sentAt);
-        const error = new DOMException(`no answer to a refresh for ${waited} ms`, 'TimeoutError');
-        publishAtRisk(this.key, error, this.#validUntil, `a refresh has had no answer for ${waited} ms`);
-        arm(Math.max(100, this.#refreshMs / 2));
-      }, ms);
-      overdue.timer.unref();
-    };
-    arm(this.#refreshMs);
-    return overdue;
+  #warnOverdue(sentAt: number, afterMs: number): void {
+    if (!isListening('atRisk')) return;
+    this.#overdue = setTimeout(() => {
+      const waited = Math.round(performance.now() - sentAt);
+      const error = new DOMException(`no answer to a refresh for ${waited} ms`, 'TimeoutError');
+      publishAtRisk(this.key, error, this.#validUntil, `a refresh has had no answer for ${waited} ms`);
+      this.#warnOverdue(sentAt, Math.max(100, this.#refreshMs / 2));
+    }, afterMs);
+    this.#overdue.unref();
   }
 }

@@ -1,26 +1,13 @@
-import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordWarnings, sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Client, KeysAPI } from '../../src/index.js';
 
 const client = new Client({ endpoints: sharedClusterEndpoints() });
 const keys = new KeysAPI(client);
 afterAll(() => client.close());
 
-/** Node's warnings while a test runs (a MaxListenersExceededWarning is emitted once per signal). */
-const warnings: Error[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(warning);
-};
-beforeEach(() => {
-  warnings.length = 0;
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-});
-
-const leakWarnings = (): string[] =>
-  warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message);
+/** Node's leak warnings while each test runs. */
+const leakWarnings = recordWarnings('MaxListenersExceededWarning');
 
 describe('one caller signal shared by many calls at once', () => {
   it('adds no listener per call (no MaxListenersExceededWarning), plain and retrySafe', async () => {

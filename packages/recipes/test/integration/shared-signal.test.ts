@@ -1,23 +1,13 @@
-import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordWarnings, sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { Lock } from '../../src/index.js';
 import { keysFactory } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
 const keysAPI = keysFactory(() => endpoints);
 
-/** Node's warnings while a test runs (a MaxListenersExceededWarning is emitted once per signal). */
-const warnings: Error[] = [];
-const onWarning = (warning: Error): void => {
-  warnings.push(warning);
-};
-beforeEach(() => {
-  warnings.length = 0;
-  process.on('warning', onWarning);
-});
-afterEach(() => {
-  process.off('warning', onWarning);
-});
+/** Node's leak warnings while each test runs. */
+const leakWarnings = recordWarnings('MaxListenersExceededWarning');
 
 describe('one caller signal shared by many acquires of a lock in one process', () => {
   it('adds no listener per waiter (no MaxListenersExceededWarning), and its abort ends every waiter', async () => {
@@ -48,8 +38,6 @@ describe('one caller signal shared by many acquires of a lock in one process', (
     await blocker.release();
     await lock.close();
     await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
-    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message)).toEqual(
-      [],
-    );
+    expect(leakWarnings()).toEqual([]);
   });
 });

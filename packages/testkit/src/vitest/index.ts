@@ -2,7 +2,7 @@
  * Helpers for vitest suites that talk to real etcd.
  */
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import { SHARED_ENDPOINTS_KEY } from './keys.js';
 
 /**
@@ -26,4 +26,24 @@ export function sharedClusterEndpoints(): string[] {
  */
 export function uniqueKeyPrefix(label = 't'): string {
   return `/etcdkit-test/${label.replace(/[^\w-]/g, '_')}-${randomBytes(5).toString('hex')}`;
+}
+
+/**
+ * Records Node's process warnings named `name` (e.g. `MaxListenersExceededWarning`) while each test of the file
+ * runs (it registers `beforeEach`/`afterEach` hooks); the returned function gives their messages so far. Node
+ * emits a warning on the next tick: let one pass before reading.
+ */
+export function recordWarnings(name: string): () => string[] {
+  const seen: string[] = [];
+  const onWarning = (warning: Error): void => {
+    if (warning.name === name) seen.push(warning.message);
+  };
+  beforeEach(() => {
+    seen.length = 0;
+    process.on('warning', onWarning);
+  });
+  afterEach(() => {
+    process.off('warning', onWarning);
+  });
+  return () => [...seen];
 }
