@@ -65,3 +65,12 @@ export class TestcontainersLoadError extends TestkitError {
   override name = 'TestcontainersLoadError';
   override readonly code = 'ETCDKIT_TESTCONTAINERS_LOAD';
 }
+
+/**
+ * The network-namespace backend cannot run here: it needs root (`CAP_NET_ADMIN`), iproute2 (`ip`, `tc`) and
+ * iptables, and `ip netns add` must work. `cause` is the failed command's error when there is one.
+ */
+export class NetnsUnavailableError extends TestkitError {
+  override name = 'NetnsUnavailableError';
+  override readonly code = 'ETCDKIT_NETNS_UNAVAILABLE';
+}

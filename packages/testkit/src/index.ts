@@ -25,6 +25,7 @@ export {
   ClusterTimeoutError,
   EtcdNotFoundError,
   MemberStateError,
+  NetnsUnavailableError,
   TestcontainersLoadError,
   TestcontainersMissingError,
   TestkitError,
@@ -43,6 +44,7 @@ export {
   type FaultKind,
   type FaultParams,
   injectFault,
+  KERNEL_FAULTS,
   NETWORK_FAULTS,
   PROCESS_FAULTS,
   undoFault,
@@ -61,6 +63,16 @@ export type { ProbeTLS } from './internal/http.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
 export { type FailoverTimes, measureFailover, median } from './measure.js';
 export { EtcdMember, type EtcdMemberSpec } from './member.js';
+export { NetnsCluster, type NetnsClusterOptions, startNetnsCluster } from './netns/netns-cluster.js';
+export {
+  kernelHasNetem,
+  type NetemOptions,
+  type NetnsClient,
+  type NetnsEndpoint,
+  NetnsNetwork,
+  type NetnsNode,
+  sweepNetnsLeftovers,
+} from './netns/network.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';

@@ -1,4 +1,6 @@
 import type { Cluster, Link, Member } from '../cluster.js';
+import { UnsupportedFaultError } from '../errors.js';
+import { NetnsCluster } from '../netns/netns-cluster.js';
 
 /** A fault the schedule can inject, and how to undo it. */
 export type FaultKind =
@@ -10,12 +12,15 @@ export type FaultKind =
   | 'isolate'
   | 'delay'
   | 'drop'
-  | 'reset';
+  | 'reset'
+  | 'loss';
 
 /** Faults that only need the member's process or container. */
 export const PROCESS_FAULTS: readonly FaultKind[] = ['kill', 'stop', 'pause', 'restart', 'replace'];
 /** Faults through the proxies (`reset` needs `clientProxies`). */
 export const NETWORK_FAULTS: readonly FaultKind[] = ['isolate', 'delay', 'drop', 'reset'];
+/** Faults in the kernel's network stack, on the netns backend only: packet loss (iptables `statistic`). */
+export const KERNEL_FAULTS: readonly FaultKind[] = ['loss'];
 
 /** Parameters of the network faults. */
 export interface FaultParams {
@@ -25,6 +30,8 @@ export interface FaultParams {
   readonly jitterMs?: number;
   /** `drop`: fraction of connections reset. Default 0.5. */
   readonly dropFraction?: number;
+  /** `loss`: fraction of the member's packets lost (netns backend). Default 0.3. */
+  readonly lossFraction?: number;
   /** Link of `delay` and `drop`. Default `peer`. */
   readonly link?: Link;
 }
@@ -61,6 +68,10 @@ export async function injectFault(
       return member.dropConnections(params.dropFraction ?? 0.5, { link: params.link ?? 'peer' });
     case 'reset':
       return member.resetConnections({ link: 'client' });
+    case 'loss':
+      if (!(cluster instanceof NetnsCluster))
+        throw new UnsupportedFaultError(`packet loss needs the netns backend, not ${cluster.backend}`);
+      return cluster.network.loss([member], params.lossFraction ?? 0.3);
   }
 }
 

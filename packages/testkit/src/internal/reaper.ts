@@ -5,9 +5,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
  * worker torn down) and then kills the etcd processes and removes the data dirs that process left behind, as
  * testcontainers' ryuk does for containers. It reads lines on stdin from its parent:
  *   `pid <n>` / `unpid <n>` / `dir <path>` / `undir <path>` / `container <id>` / `uncontainer <id>` /
- *   `network <id>` / `unnetwork <id>`.
+ *   `network <id>` / `unnetwork <id>` / `netns <name>` / `unnetns <name>` / `link <name>` / `unlink <name>`.
  * When stdin ends (the parent is gone, however it died) it SIGKILLs every pid still listed, removes every dir,
- * container and Docker network still listed (with the docker CLI), and exits. It runs as `node -e`, so it works the same from sources and from dist/.
+ * container and Docker network still listed (with the docker CLI), deletes every network namespace and host
+ * network interface still listed (with `ip`; the iptables rules and qdiscs in a namespace go with it), and exits. It runs as `node -e`, so it works the same from sources and from dist/.
  */
 const REAPER_SCRIPT = `
 const { rmSync } = require('node:fs');
@@ -17,6 +18,8 @@ const pids = new Set();
 const dirs = new Set();
 const containers = new Set();
 const networks = new Set();
+const namespaces = new Set();
+const links = new Set();
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const space = line.indexOf(' ');
@@ -30,6 +33,10 @@ lines.on('line', (line) => {
   else if (verb === 'uncontainer') containers.delete(arg);
   else if (verb === 'network') networks.add(arg);
   else if (verb === 'unnetwork') networks.delete(arg);
+  else if (verb === 'netns') namespaces.add(arg);
+  else if (verb === 'unnetns') namespaces.delete(arg);
+  else if (verb === 'link') links.add(arg);
+  else if (verb === 'unlink') links.delete(arg);
 });
 lines.on('close', () => {
   for (const pid of pids) {
@@ -39,6 +46,8 @@ lines.on('close', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     if (containers.size) spawnSync('docker', ['rm', '-f', '-v', ...containers], { stdio: 'ignore' });
     if (networks.size) spawnSync('docker', ['network', 'rm', ...networks], { stdio: 'ignore' });
+    for (const name of namespaces) spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
+    for (const name of links) spawnSync('ip', ['link', 'delete', name], { stdio: 'ignore' });
     process.exit(0);
   }, 200);
 });
@@ -84,6 +93,15 @@ export const forgetContainer = (id: string): void => send(`uncontainer ${id}`);
 export const reapNetwork = (id: string): void => send(`network ${id}`);
 /** Network `id` was removed: forget it. */
 export const forgetNetwork = (id: string): void => send(`unnetwork ${id}`);
+
+/** The reaper deletes network namespace `name` (with `ip netns delete`) if this process dies first. */
+export const reapNetns = (name: string): void => send(`netns ${name}`);
+/** Namespace `name` was deleted: forget it. */
+export const forgetNetns = (name: string): void => send(`unnetns ${name}`);
+/** The reaper deletes host network interface `name` (with `ip link delete`) if this process dies first. */
+export const reapLink = (name: string): void => send(`link ${name}`);
+/** Interface `name` was deleted: forget it. */
+export const forgetLink = (name: string): void => send(`unlink ${name}`);
 
 /** The running reaper's pid, if one runs (for tests). */
 export function reaperPid(): number | undefined {
