@@ -218,7 +218,8 @@ export class KeysAPI {
    * {@link Watcher} for resuming after error 401.
    */
   watcher(key: string, options: WatcherOptions = {}): Watcher {
-    return Watcher[kCreateWatcher](this.#client, this.#path(key), label(key), options);
+    const sharePath = typeof options.shared === 'string' ? this.#path(options.shared) : undefined;
+    return Watcher[kCreateWatcher](this.#client, this.#path(key), label(key), options, sharePath);
   }
 
   async #send(action: Action, options: CallOptions): Promise<Response> {

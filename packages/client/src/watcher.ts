@@ -5,9 +5,11 @@ import { type ClientClosedError, EmptyBodyError, InvalidResponseError } from './
 import { AbortHook } from './internal/abort-hook.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
+import { isHiddenBelow, isWithin, parentOf, storeKeyOf } from './internal/event-match.js';
 import { decodeKeysResponse } from './internal/keys-response.js';
 import { kCreateWatcher, kDo } from './internal/symbols.js';
-import type { Response } from './keys.js';
+import { hubOf, WAIT_ALONE, type WatchHub } from './internal/watch-hub.js';
+import { DEFAULT_KEYS_PREFIX, type Response } from './keys.js';
 
 /** Options of `KeysAPI.watcher`. */
 export interface WatcherOptions {
@@ -15,6 +17,25 @@ export interface WatcherOptions {
   readonly afterIndex?: number;
   /** Watch every key below a directory too. */
   readonly recursive?: boolean;
+  /**
+   * Share one long-poll with every other shared watcher of the same client below the same directory (not in
+   * Go): `true` shares the key's own directory (for a `recursive` watcher, the key itself), a key names the
+   * directory (the key itself or one above it). One recursive long-poll per directory then serves them all,
+   * each event handed to every watcher it reaches by etcd's rules, so a thousand watchers hold one socket
+   * instead of a thousand. Each watcher keeps its own index and contract: the same events in the same order as
+   * alone, error 401 of its own, failover with the same index. Events are shared objects: read, don't modify.
+   *
+   * Not shared, silently (the watcher then waits alone): a key below a hidden segment of the directory (`_x`:
+   * a recursive watch of the directory never sees it) or a `KeysAPI` with a custom prefix.
+   */
+  readonly shared?: boolean | string;
+}
+
+/** Where a shared watcher's hub is: the directory's store key and keys-API path, and the watched store key. */
+interface Share {
+  readonly dir: string;
+  readonly path: string;
+  readonly key: string;
 }
 
 const MAX_EMPTY_BACKOFF_MS = 1000;
@@ -52,13 +73,30 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   /** Aborted by {@link close}: ends the wait in flight and every later one. */
   readonly #closer = new AbortHook();
   #waitIndex: number;
+  /** The hub this watcher waits in (`WatcherOptions.shared`), if it can share. */
+  readonly #share: Share | undefined;
 
-  /** @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. */
-  static [kCreateWatcher](client: Client, path: string, key: string, options: WatcherOptions): Watcher {
-    return new Watcher(client, path, key, options);
+  /**
+   * @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. `sharePath`: the
+   * keys-API path of the directory named by a `shared` key.
+   */
+  static [kCreateWatcher](
+    client: Client,
+    path: string,
+    key: string,
+    options: WatcherOptions,
+    sharePath?: string,
+  ): Watcher {
+    return new Watcher(client, path, key, options, sharePath);
   }
 
-  private constructor(client: Client, path: string, key: string, options: WatcherOptions) {
+  private constructor(
+    client: Client,
+    path: string,
+    key: string,
+    options: WatcherOptions,
+    sharePath: string | undefined,
+  ) {
     const after = options.afterIndex ?? 0;
     if (!Number.isSafeInteger(after) || after < 0)
       throw new RangeError(`afterIndex must be a whole number >= 0, got ${after}`);
@@ -67,6 +105,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     this.#key = key;
     this.#recursive = options.recursive === true;
     this.#waitIndex = after > 0 ? after + 1 : 0;
+    this.#share = options.shared ? shareOf(path, this.#recursive, sharePath) : undefined;
   }
 
   /** The index the next wait asks for (0: from now). */
@@ -91,6 +130,18 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     const info = this.#diagnostics();
     if (info && channels.watchStart.hasSubscribers)
       channels.watchStart.publish({ watch: info, waitIndex: this.#waitIndex });
+    if (this.#share) {
+      if (this.#closer.aborted) throw this.#closer.reason;
+      signal?.throwIfAborted();
+      const event = await this.#hub(this.#share).next(
+        this.#share.key,
+        this.#recursive,
+        this.#waitIndex,
+        options,
+        this.#closer,
+      );
+      if (event !== WAIT_ALONE) return this.#took(event, '', info);
+    }
     const action: Action = {
       wait: true,
       operation: 'watch',
@@ -142,6 +193,11 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
         this.#closer.unlisten(onClose);
       }
     }
+    return this.#took(response, endpoint, info);
+  }
+
+  /** An event for this watcher: the index moves past it. */
+  #took(response: Response, endpoint: string, info: WatchInfo | undefined): Response {
     const node = response.node;
     if (!node) throw new InvalidResponseError('client: watch reply without a node');
     this.#waitIndex = node.modifiedIndex + 1;
@@ -174,6 +230,14 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     return response;
   }
 
+  /** The client's hub for `share`'s directory; its long-poll is a plain recursive watcher of the directory. */
+  #hub(share: Share): WatchHub {
+    const client = this.#client;
+    return hubOf(client, share.dir, share.path, (afterIndex) =>
+      Watcher[kCreateWatcher](client, share.path, share.dir, { recursive: true, afterIndex }),
+    );
+  }
+
   /** This watcher's {@link WatchInfo}, made the first time anyone listens. */
   #diagnostics(): WatchInfo | undefined {
     if (this.#info) return this.#info;
@@ -202,4 +266,21 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
+}
+
+/**
+ * Where a shared watcher of `path` waits: the directory `sharePath` names, else the key's own directory (for a
+ * recursive watcher, the key). `undefined` when it cannot share (see `WatcherOptions.shared`).
+ *
+ * @throws {RangeError} when the named directory is not the key or above it.
+ */
+function shareOf(path: string, recursive: boolean, sharePath: string | undefined): Share | undefined {
+  const key = storeKeyOf(path);
+  if (key === undefined) return undefined;
+  const dir = sharePath === undefined ? (recursive ? key : parentOf(key)) : storeKeyOf(sharePath);
+  if (dir === undefined) return undefined;
+  if (!isWithin(dir, key))
+    throw new RangeError(`shared: ${JSON.stringify(dir)} is not the watched key or a directory above it`);
+  if (isHiddenBelow(dir, key)) return undefined;
+  return { dir, path: dir === '/' ? `${DEFAULT_KEYS_PREFIX}/` : `${DEFAULT_KEYS_PREFIX}${dir}`, key };
 }
