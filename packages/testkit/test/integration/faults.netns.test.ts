@@ -1,0 +1,227 @@
+/**
+ * The netns backend: the shared fault suite, then faults only the kernel can inject (one-way and minority
+ * partitions, a bridge, packet loss, rate limits, a client namespace cut from the leader). Needs root; skipped
+ * otherwise.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Cluster,
+  checkConvergence,
+  kernelHasNetem,
+  type Member,
+  type NetnsCluster,
+  raftTimings,
+  resolveTarget,
+  seededRandom,
+  startCluster,
+  UnsupportedFaultError,
+} from '../../src/index.js';
+import { httpRequest, putKey } from '../../src/internal/http.js';
+import { faultSuite } from './fault-suite.js';
+import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
+
+const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-netns-faults-'));
+afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
+
+const { electionMs } = raftTimings();
+/** etcd 3.4 answers a v2 write within its request timeout, 5 s + 2 x election timeout. */
+const etcdRequestTimeoutMs = 5000 + 2 * electionMs;
+
+if (canRunNetns) {
+  /** Every pid a cluster's members ever had, and the run's names. */
+  const seen = new WeakMap<Cluster, { pids: Set<number>; run: ReturnType<typeof runFacts> }>();
+  faultSuite('netns backend', {
+    // peer delay is netem: there when the kernel has sch_netem, UnsupportedFaultError otherwise
+    peerProxies: await kernelHasNetem(),
+    async start(options) {
+      const cluster = await startCluster({ ...options, backend: 'netns', dataDirRoot });
+      const pids = new Set<number>();
+      seen.set(cluster, { pids, run: runFacts(cluster.network) });
+      const remember = (): void => {
+        for (const member of cluster.members) if (member.pid) pids.add(member.pid);
+      };
+      remember();
+      setInterval(remember, 20).unref();
+      return cluster;
+    },
+    async leftovers(cluster) {
+      const facts = seen.get(cluster)!;
+      return netnsLeftovers(facts.run, facts.pids, dataDirRoot);
+    },
+  });
+}
+
+/** One PUT through `member`: its status, or 0 when it did not answer in `timeoutMs`. */
+const putVia = (member: Member, key: string, timeoutMs: number): Promise<number> =>
+  putKey(member.clientURL, key, 'x', timeoutMs).catch(() => 0);
+
+/** Polls until a write through one of `members` succeeds. */
+async function writeThrough(members: readonly Member[], key: string): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        for (const member of members) if ((await putVia(member, key, 1000)) === 201) return true;
+        return false;
+      },
+      { timeout: 10_000, interval: 100 },
+    )
+    .toBe(true);
+}
+
+/** The number of DROP rules in each member's namespace. */
+async function dropRules(cluster: NetnsCluster): Promise<Record<string, number>> {
+  const rules = await cluster.network.rules();
+  return Object.fromEntries(
+    Object.entries(rules).map(([name, text]) => [
+      name,
+      text.split('\n').filter((l) => l.endsWith('-j DROP')).length,
+    ]),
+  );
+}
+
+describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
+  let cluster: NetnsCluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ backend: 'netns', size: 5, dataDirRoot });
+  }, 60_000);
+  afterAll(async () => {
+    if (!cluster) return;
+    const run = runFacts(cluster.network);
+    const pids = cluster.members.flatMap((m) => (m.pid ? [m.pid] : []));
+    await cluster.close();
+    expect(netnsLeftovers(run, pids)).toEqual([]);
+  }, 60_000);
+
+  it('one-way: a leader that can still send but hears nothing loses the lead to the majority', async () => {
+    const leader = await cluster.waitForLeader();
+    const others = cluster.members.filter((m) => m !== leader);
+    await cluster.network.cut(others, [leader]);
+    try {
+      const rules = await dropRules(cluster);
+      expect(rules[leader.name]).toBe(others.length);
+      expect(others.every((m) => rules[m.name] === 0)).toBe(true);
+      const next = await cluster.waitForLeader({ exclude: [leader], timeoutMs: 10_000 });
+      expect(others).toContain(next);
+      await writeThrough(others, '/netns/one-way');
+      // the old leader hears nothing, so it cannot commit
+      expect(await putVia(leader, '/netns/one-way-old', electionMs * 4)).not.toBe(201);
+    } finally {
+      await cluster.network.heal();
+    }
+    await leader.waitHealthy();
+    await expect
+      .poll(async () => (await checkConvergence(cluster, { prefix: '/netns' })).converged, {
+        timeout: 10_000,
+      })
+      .toBe(true);
+  }, 60_000);
+
+  it('minority partition with the leader: the majority elects and writes, the minority cannot', async () => {
+    const leader = await cluster.waitForLeader();
+    const rest = cluster.members.filter((m) => m !== leader);
+    const minority = [leader, rest[0]!];
+    const majority = rest.slice(1);
+    await cluster.network.partition([minority, majority]);
+    try {
+      const next = await cluster.waitForLeader({ exclude: minority, timeoutMs: 10_000 });
+      expect(majority).toContain(next);
+      await writeThrough(majority, '/netns/majority');
+      const answers = await Promise.all(minority.map((m) => putVia(m, '/netns/minority', electionMs * 4)));
+      expect(answers.filter((status) => status === 201)).toEqual([]);
+    } finally {
+      await cluster.network.heal();
+    }
+    await Promise.all(cluster.members.map((m) => m.waitHealthy()));
+    await expect
+      .poll(async () => (await checkConvergence(cluster, { prefix: '/netns' })).converged, {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    expect(Object.values(await dropRules(cluster)).every((n) => n === 0)).toBe(true);
+  }, 60_000);
+
+  it('bridge and ring: the rules Jepsen describes; the bridged cluster still commits', async () => {
+    const [bridge] = await resolveTarget(cluster, 'follower', seededRandom(5));
+    await cluster.network.bridge(bridge!);
+    try {
+      const rules = await dropRules(cluster);
+      // 4 others in halves of 2: each drops the other half
+      expect(rules[bridge!.name]).toBe(0);
+      expect(cluster.members.filter((m) => m !== bridge).map((m) => rules[m.name])).toEqual([2, 2, 2, 2]);
+      await writeThrough(cluster.members, '/netns/bridged');
+    } finally {
+      await cluster.network.heal();
+    }
+    await cluster.network.ring();
+    try {
+      // 5 in a ring: each sees itself and its two neighbours (a majority), and drops the other two
+      expect(Object.values(await dropRules(cluster))).toEqual([2, 2, 2, 2, 2]);
+    } finally {
+      await cluster.network.heal();
+    }
+    await Promise.all(cluster.members.map((m) => m.waitHealthy()));
+  }, 60_000);
+
+  it('packet loss on every member slows writes but they commit; heal removes the rules', async () => {
+    await cluster.network.loss(cluster.members, 0.2);
+    try {
+      const rules = Object.values(await cluster.network.rules()).join('\n');
+      expect(rules).toMatch(/statistic --mode random --probability 0\.2/);
+      for (let i = 0; i < 5; i++) {
+        const leader = await cluster.waitForLeader({ timeoutMs: 10_000 });
+        expect(await putVia(leader, `/netns/lossy/${i}`, etcdRequestTimeoutMs)).toBe(201);
+      }
+    } finally {
+      await cluster.network.heal();
+    }
+    expect(Object.values(await cluster.network.rules()).join('\n')).not.toMatch(/statistic/);
+    await Promise.all(cluster.members.map((m) => m.waitHealthy()));
+  }, 60_000);
+
+  it('a rate limit is a tbf qdisc; delay, duplication and reordering need sch_netem', async () => {
+    const member = cluster.members[0]!;
+    await cluster.network.rate([member], 512);
+    await writeThrough(cluster.members, '/netns/rate-limited');
+    await cluster.network.heal();
+    if (!(await kernelHasNetem())) {
+      await expect(cluster.network.netem([member], { delayMs: 20 })).rejects.toThrow(UnsupportedFaultError);
+      await expect(cluster.network.netem([member], { duplicate: 0.1 })).rejects.toThrow(/sch_netem/);
+      await expect(member.delay(20)).rejects.toThrow(/sch_netem/);
+    }
+    await expect(member.dropConnections(0.5)).rejects.toThrow(UnsupportedFaultError);
+  });
+
+  it('a client namespace cut from the leader times out there, and reaches a follower', async () => {
+    await using client = await cluster.network.client('cli');
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.members.find((m) => m !== leader)!;
+    await cluster.network.partition([[client], [leader]]);
+    const probe = (url: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        // exit at once: a connect the timeout abandoned would keep the process up for undici's 10 s
+        const script = `fetch(${JSON.stringify(`${url}/version`)}, { signal: AbortSignal.timeout(1000) })
+          .then((r) => r.text(), (e) => e.name).then((t) => process.stdout.write(t, () => process.exit(0)))`;
+        const child = client.spawn(process.execPath, ['-e', script], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.once('error', reject);
+        child.once('exit', () => resolve(out));
+      });
+    try {
+      expect(await probe(leader.clientURL)).toBe('TimeoutError');
+      expect(await probe(follower.clientURL)).toMatch(/etcdserver/);
+      // the host, the control node, still reaches the leader
+      expect((await httpRequest(`${leader.clientURL}/version`)).status).toBe(200);
+    } finally {
+      await cluster.network.heal();
+    }
+    expect(await probe(leader.clientURL)).toMatch(/etcdserver/);
+  }, 30_000);
+});
