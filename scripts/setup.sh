@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything etcdkit needs on this machine, then builds it: etcd (3.4/3.5), the npm packages, dist/.
-# With --tests, also what the test suites need (dnsmasq, openssl). Safe to run again: each step is skipped
-# when already done.
+# With --tests, also what the test suites need (dnsmasq, openssl; as root, iproute2 and iptables for testkit's
+# netns backend). Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
