@@ -61,6 +61,30 @@ export { resolveTarget, type Target } from './faults/targets.js';
 export { History, now, type Operation } from './history.js';
 export type { ProbeTLS } from './internal/http.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
+export {
+  checkKvLinearizability,
+  type KvCheckOptions,
+  type KvCheckResult,
+  type KvCounterexample,
+} from './linearizability/check-kv.js';
+export { classifyKvError, isConnectionRefused, type KvErrorVerdict } from './linearizability/classify.js';
+export { formatKvInput, formatKvOperations, formatKvOutput } from './linearizability/format.js';
+export {
+  type KvCompare,
+  KvHistory,
+  KvRecorder,
+  type RecordableKeys,
+  type RecordableNode,
+  type RecordableReply,
+} from './linearizability/kv-history.js';
+export {
+  isPending,
+  type KvInput,
+  type KvObserved,
+  type KvOperation,
+  type KvOutput,
+} from './linearizability/kv-ops.js';
+export type { KvHistoryStats } from './linearizability/partition.js';
 export { type FailoverTimes, measureFailover, median } from './measure.js';
 export { EtcdMember, type EtcdMemberSpec } from './member.js';
 export { NetnsCluster, type NetnsClusterOptions, startNetnsCluster } from './netns/netns-cluster.js';
