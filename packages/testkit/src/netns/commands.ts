@@ -41,5 +41,8 @@ export function ipSync(...args: string[]): void {
 
 /** `ip -4 -j args` as parsed JSON. */
 export function ipJsonSync<T>(...args: string[]): T {
-  return JSON.parse(execFileSync('ip', ['-4', '-j', ...args], { encoding: 'utf8' }) || '[]') as T;
+  return JSON.parse(
+    execFileSync('ip', ['-4', '-j', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) ||
+      '[]',
+  ) as T;
 }

@@ -10,7 +10,10 @@ export const canRunNetns = process.platform === 'linux' && process.getuid?.() ==
 
 /** Namespaces whose names start with `prefix`. */
 export function namespacesLike(prefix: string): string[] {
-  const list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  const list = execFileSync('ip', ['netns', 'list'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return list
     .split('\n')
     .map((line) => line.split(' ')[0] ?? '')
