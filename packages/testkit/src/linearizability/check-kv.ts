@@ -1,6 +1,6 @@
 /** The linearizability check of a KV history: per key, search, and shrink what fails. */
 import { type SearchBudget, type SearchModel, type SearchResult, searchLinearization } from './check.js';
-import { keepsWitnesses, shrinkFailing } from './counterexample.js';
+import { contextWrites, narrowFailing, shrinkFailing } from './counterexample.js';
 import { formatKvOperations } from './format.js';
 import { hashKeyState, type KeyState, stepInOrder, stepKey, UNKNOWN_KEY } from './kv-model.js';
 import { isPending, type KvOperation } from './kv-ops.js';
@@ -17,6 +17,8 @@ export interface KvCheckOptions {
    * counterexample says whether it got to a minimal one.
    */
   readonly shrinkChecks?: number;
+  /** The most search steps of one shrinking search; a smaller set it cannot decide is not taken. Default `200000`. */
+  readonly shrinkSteps?: number;
 }
 
 /** The operations that show a key's history is not linearizable. */
@@ -81,7 +83,7 @@ export function checkKvLinearizability(
   history: readonly KvOperation[] | { readonly operations: readonly KvOperation[] },
   options: KvCheckOptions = {},
 ): KvCheckResult {
-  const { timeoutMs = 30_000, maxSteps = 10_000_000, shrinkChecks = 300 } = options;
+  const { timeoutMs = 30_000, maxSteps = 10_000_000, shrinkChecks = 300, shrinkSteps = 200_000 } = options;
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
   if (!(maxSteps > 0)) throw new RangeError(`maxSteps must be > 0, got ${maxSteps}`);
   const ops = 'operations' in history ? history.operations : history;
@@ -98,24 +100,26 @@ export function checkKvLinearizability(
     const shrinkDeadline = performance.now() + timeoutMs;
     let complete = true;
     const all = part.ops.map((item) => item.op);
-    const shrunk = shrinkFailing(
-      part.ops,
-      (subset) => {
-        if (
-          !keepsWitnesses(
-            all,
-            subset.map((item) => item.op),
-          )
-        )
-          return false;
-        const found = searchPart(subset, part.dir, { deadline: shrinkDeadline, maxSteps });
-        if (found.verdict === 'unknown') complete = false;
-        return found.verdict === 'fail';
-      },
-      shrinkChecks,
+    const source = new Map(part.ops.map((item) => [item.op, item.source]));
+    const fails = (subset: readonly KvOperation[]): boolean => {
+      const context = contextWrites(all, subset).map((op) => ({ op, source: op }));
+      const items = [...subset.map((op) => ({ op, source: op })), ...context];
+      const budget = { deadline: shrinkDeadline, maxSteps: Math.min(maxSteps, shrinkSteps) };
+      const found = searchPart(items, part.dir, budget);
+      if (found.verdict === 'unknown') complete = false;
+      return found.verdict === 'fail';
+    };
+    const byStart = [...all].sort((a, b) => a.start - b.start);
+    const shrunk = shrinkFailing(narrowFailing(byStart, fails), fails, shrinkChecks);
+    const recorded = [...new Set(shrunk.items.map((op) => source.get(op)!))].sort(
+      (a, b) => a.start - b.start,
     );
-    const recorded = [...new Set(shrunk.items.map((item) => item.source))].sort((a, b) => a.start - b.start);
-    const minimal = shrunk.minimal && complete;
+    // 1-minimal: no single operation can go, each decided within the budget.
+    complete = true;
+    const minimal =
+      shrunk.minimal &&
+      shrunk.items.every((op) => !fails(shrunk.items.filter((other) => other !== op))) &&
+      complete;
     const heading = `${part.dir ? 'creations in order under' : 'key'} ${part.key}: not linearizable; ${recorded.length} of ${part.ops.length} operations${minimal ? ' (minimal)' : ''}:`;
     const counterexample: KvCounterexample = {
       key: part.key,

@@ -4,8 +4,7 @@
  * allowed it to finish: taking out any one operation makes it pass.
  *
  * Taking out the write a read saw would make almost any history fail ("a read of a value never written"),
- * and hide the real story. So a smaller set is only taken when every value (and index) one of its operations
- * observed still has a writer in it, if the part had one ({@link keepsWitnesses}).
+ * and hide the real story: so the writes taken out stay as pending ones ({@link contextWrites}).
  *
  * @packageDocumentation
  */
@@ -49,52 +48,83 @@ export function shrinkFailing<T>(
   return { items: current, minimal: true };
 }
 
-/** What an operation saw of its key: a value and/or an index, or only that the key existed. */
-interface Observation {
-  readonly value?: string;
-  readonly index?: number;
+/**
+ * Before ddmin, a cheap narrowing of `items` (by invocation): the shortest failing prefix (binary search),
+ * then the shortest failing tail of that prefix of 1, 2, 4, ... items. Falls back to what fails.
+ */
+export function narrowFailing<T>(items: readonly T[], fails: (subset: readonly T[]) => boolean): T[] {
+  let low = 1;
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (fails(items.slice(0, middle))) high = middle;
+    else low = middle + 1;
+  }
+  const prefix = high < items.length && fails(items.slice(0, high)) ? items.slice(0, high) : [...items];
+  for (let width = 1; width < prefix.length; width *= 2) {
+    const tail = prefix.slice(prefix.length - width);
+    if (fails(tail)) return tail;
+  }
+  return prefix;
 }
 
-/** What `op` saw of its key: a read's node, a write's `prevNode`, a compare that held, a 101 or 105. */
-function observations(op: KvOperation): Observation[] {
+/** True when `op` changes the key when it takes effect: a write that succeeded or is pending. */
+function isWrite(op: KvOperation): boolean {
+  return op.input.type !== 'get' && (op.output === undefined || op.output.status === 'ok');
+}
+
+/** The values `op` depends on: a read's, a write's `prevNode`'s, a compare's (when it held, or may). */
+function observedValues(op: KvOperation): string[] {
   const { input, output } = op;
-  if (output?.status === 'compare-failed' || output?.status === 'exists') return [{}];
-  if (output?.status !== 'ok') return [];
-  const seen: Observation[] = [];
-  if (input.type === 'get' && output.value !== undefined) {
-    seen.push({ value: output.value, ...(output.index === undefined ? {} : { index: output.index }) });
+  if (output !== undefined && output.status !== 'ok') return [];
+  const values: string[] = [];
+  if (input.type === 'get' && output?.status === 'ok' && output.value !== undefined)
+    values.push(output.value);
+  if (output?.status === 'ok' && output.prev) values.push(output.prev.value);
+  if ((input.type === 'cas' || input.type === 'delete') && input.prevValue !== undefined) {
+    values.push(input.prevValue);
   }
-  if (output.prev) seen.push(output.prev);
-  if (input.type === 'cas' || input.type === 'delete') {
-    const compared = {
-      ...(input.prevValue === undefined ? {} : { value: input.prevValue }),
-      ...(input.prevIndex ? { index: input.prevIndex } : {}),
-    };
-    if (compared.value !== undefined || compared.index !== undefined) seen.push(compared);
-  }
-  return seen;
+  return values;
 }
 
-/** True when `writer` may have made the version `seen` describes (its index too, when `exact`). */
-function wrote(writer: KvOperation, seen: Observation, exact: boolean): boolean {
-  const { input, output } = writer;
-  if (input.type === 'get' || input.type === 'delete') return false;
-  if (output !== undefined && output.status !== 'ok') return false;
-  if (seen.value !== undefined && seen.value !== input.value) return false;
-  const index = output?.status === 'ok' ? output.index : undefined;
-  return !exact || seen.index === undefined || index === undefined || seen.index === index;
+/** True when `op` depends on whether the key exists, or on its value or index not being one compared. */
+function seesPresence(op: KvOperation): boolean {
+  const { input, output } = op;
+  if (output !== undefined && output.status !== 'ok') return true;
+  if (input.type === 'cas') return input.prevValue === undefined;
+  return input.type === 'create' || input.type === 'update' || input.type === 'delete';
 }
 
 /**
- * True when every observation in `subset` that had a writer among `all` (other than the observer) still has
- * one in `subset`: one of the same value and index if there was one, else one of the same value.
+ * The writes of `all` outside `subset` that could explain something `subset` saw, made pending: a smaller
+ * set counts as failing only when it still fails with these, each free to take effect at any time after its
+ * invocation or never. So taking out the write a read saw does not make a read of a value "never written":
+ * the counterexample fails whatever the other writes did. Only writes invoked before the last completion in
+ * `subset` can matter; a write whose value nothing depends on matters only when something depends on the key
+ * existing or not (the writes taken in count too, since they may need earlier ones to take effect).
  */
-export function keepsWitnesses(all: readonly KvOperation[], subset: readonly KvOperation[]): boolean {
-  const witnessed = (op: KvOperation, seen: Observation, among: readonly KvOperation[], exact: boolean) =>
-    among.some((w) => w !== op && wrote(w, seen, exact));
-  return subset.every((op) =>
-    observations(op).every((seen) =>
-      [true, false].every((exact) => !witnessed(op, seen, all, exact) || witnessed(op, seen, subset, exact)),
-    ),
-  );
+export function contextWrites(all: readonly KvOperation[], subset: readonly KvOperation[]): KvOperation[] {
+  const inSubset = new Set(subset);
+  const done = subset.filter((op) => op.output !== undefined).map((op) => op.end);
+  const last = Math.max(Number.NEGATIVE_INFINITY, ...done);
+  const candidates = all
+    .filter((op) => !inSubset.has(op) && isWrite(op) && op.start < last)
+    .map((op): KvOperation => {
+      const { output: _, ...weakened } = op;
+      return weakened;
+    });
+  const taken = new Set<KvOperation>();
+  let presence = subset.some(seesPresence);
+  const values = new Set(subset.flatMap(observedValues));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const op of candidates) {
+      if (taken.has(op) || !(presence || ('value' in op.input && values.has(op.input.value)))) continue;
+      taken.add(op);
+      grew = true;
+      presence ||= seesPresence(op);
+      for (const value of observedValues(op)) values.add(value);
+    }
+  }
+  return candidates.filter((op) => taken.has(op));
 }
