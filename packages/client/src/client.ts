@@ -19,7 +19,7 @@ import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
 import { AllAttemptsFailed, hedge } from './internal/hedge.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
-import { kDo } from './internal/symbols.js';
+import { kDo, kSharedWatchThreshold } from './internal/symbols.js';
 import { decodeVersion } from './internal/version.js';
 
 /** How the client picks the endpoint it prefers (Go's `EndpointSelectionMode`). */
@@ -141,7 +141,18 @@ export interface ClientConfig {
    * than `headerTimeoutPerRequest` when that is set.
    */
   readonly retrySafeTimeout?: number;
+  /**
+   * Shared watchers (`WatcherOptions.shared`) of one directory wait in one long-poll of the directory once this
+   * many of them wait at once; fewer wait alone. Default {@link DEFAULT_SHARED_WATCH_THRESHOLD} (4): a watcher
+   * alone costs a request per event of its own key, the shared long-poll one per event of the whole directory
+   * (in every process that shares it), so a few watchers of a busy directory are cheaper alone, and many are
+   * far cheaper together (one socket instead of one each). 1: always share.
+   */
+  readonly sharedWatchThreshold?: number;
 }
+
+/** The default {@link ClientConfig.sharedWatchThreshold}. */
+export const DEFAULT_SHARED_WATCH_THRESHOLD = 4;
 
 /** Options every call takes. */
 export interface CallOptions {
@@ -175,6 +186,8 @@ export class Client implements AsyncDisposable {
   readonly #selectionMode: EndpointSelectionMode;
   readonly #redirectCredentials: 'endpoints' | 'any';
   readonly #maxResponseSize: number;
+  /** @internal {@link ClientConfig.sharedWatchThreshold}, for the watch hubs. */
+  readonly [kSharedWatchThreshold]: number;
   #endpoints: Endpoint[] = [];
   #pinned = 0;
   /** Aborted by {@link close} with a {@link ClientClosedError}: ends every call in flight and refuses later ones. */
@@ -194,6 +207,7 @@ export class Client implements AsyncDisposable {
       redirectCredentials = 'endpoints',
       maxResponseSize = DEFAULT_MAX_RESPONSE_SIZE,
       retrySafeTimeout = DEFAULT_RETRY_SAFE_TIMEOUT,
+      sharedWatchThreshold = DEFAULT_SHARED_WATCH_THRESHOLD,
     } = config;
     for (const [name, value] of [
       ['headerTimeoutPerRequest', headerTimeoutPerRequest],
@@ -224,6 +238,12 @@ export class Client implements AsyncDisposable {
         `maxResponseSize must be a whole number of bytes >= 0, got ${String(maxResponseSize)}`,
       );
     }
+    if (!Number.isSafeInteger(sharedWatchThreshold) || sharedWatchThreshold < 1) {
+      throw new RangeError(
+        `sharedWatchThreshold must be a whole number >= 1, got ${String(sharedWatchThreshold)}`,
+      );
+    }
+    this[kSharedWatchThreshold] = sharedWatchThreshold;
     this.#redirectCredentials = redirectCredentials;
     this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;

@@ -72,6 +72,11 @@ export interface WatchInfo {
   /** The watched key as the caller named it (without the keys prefix). */
   readonly key: string;
   readonly recursive: boolean;
+  /**
+   * True for the long-poll of a watch hub (one recursive watch of a directory that serves every shared watcher
+   * below it, see `WatcherOptions.shared`); absent for a watcher's own watch.
+   */
+  readonly hub?: true;
 }
 
 /** `etcdkit:client:call:start` */

@@ -10,6 +10,7 @@ export {
   DEFAULT_MAX_RESPONSE_SIZE,
   DEFAULT_REQUEST_TIMEOUT,
   DEFAULT_RETRY_SAFE_TIMEOUT,
+  DEFAULT_SHARED_WATCH_THRESHOLD,
   defaultCheckRedirect,
   EndpointSelectionMode,
   type Versions,

@@ -7,7 +7,7 @@ import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { isHiddenBelow, isWithin, parentOf, storeKeyOf } from './internal/event-match.js';
 import { decodeKeysResponse } from './internal/keys-response.js';
-import { kCreateWatcher, kDo } from './internal/symbols.js';
+import { kCreateWatcher, kDo, kSharedWatchThreshold } from './internal/symbols.js';
 import { hubOf, WAIT_ALONE, type WatchHub } from './internal/watch-hub.js';
 import { DEFAULT_KEYS_PREFIX, type Response } from './keys.js';
 
@@ -22,7 +22,8 @@ export interface WatcherOptions {
    * Go): `true` shares the key's own directory (for a `recursive` watcher, the key itself), a key names the
    * directory (the key itself or one above it). One recursive long-poll per directory then serves them all,
    * each event handed to every watcher it reaches by etcd's rules, so a thousand watchers hold one socket
-   * instead of a thousand. Each watcher keeps its own index and contract: the same events in the same order as
+   * instead of a thousand, once `ClientConfig.sharedWatchThreshold` (default 4) of them wait at once (fewer
+   * wait alone: see there why). Each watcher keeps its own index and contract: the same events in the same order as
    * alone, error 401 of its own, failover with the same index. Events are shared objects: read, don't modify.
    *
    * Not shared, silently (the watcher then waits alone): a key below a hidden segment of the directory (`_x`:
@@ -75,6 +76,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   #waitIndex: number;
   /** The hub this watcher waits in (`WatcherOptions.shared`), if it can share. */
   readonly #share: Share | undefined;
+  /** This is a hub's own long-poll (for diagnostics). */
+  readonly #hubPoll: boolean;
 
   /**
    * @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. `sharePath`: the
@@ -86,8 +89,9 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     key: string,
     options: WatcherOptions,
     sharePath?: string,
+    hub = false,
   ): Watcher {
-    return new Watcher(client, path, key, options, sharePath);
+    return new Watcher(client, path, key, options, sharePath, hub);
   }
 
   private constructor(
@@ -96,6 +100,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     key: string,
     options: WatcherOptions,
     sharePath: string | undefined,
+    hub: boolean,
   ) {
     const after = options.afterIndex ?? 0;
     if (!Number.isSafeInteger(after) || after < 0)
@@ -106,6 +111,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     this.#recursive = options.recursive === true;
     this.#waitIndex = after > 0 ? after + 1 : 0;
     this.#share = options.shared ? shareOf(path, this.#recursive, sharePath) : undefined;
+    this.#hubPoll = hub;
   }
 
   /** The index the next wait asks for (0: from now). */
@@ -122,32 +128,69 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    */
   async next(options: CallOptions = {}): Promise<Response> {
     const { signal } = options;
-    const params: [string, string][] = [
-      ['recursive', String(this.#recursive)],
-      ['wait', 'true'],
-      ['waitIndex', String(this.#waitIndex)],
-    ];
     const info = this.#diagnostics();
     if (info && channels.watchStart.hasSubscribers)
       channels.watchStart.publish({ watch: info, waitIndex: this.#waitIndex });
     if (this.#share) {
       if (this.#closer.aborted) throw this.#closer.reason;
       signal?.throwIfAborted();
-      const event = await this.#hub(this.#share).next(
-        this.#share.key,
-        this.#recursive,
-        this.#waitIndex,
-        options,
-        this.#closer,
-      );
-      if (event !== WAIT_ALONE) return this.#took(event, '', info);
+      const shared = await this.#shared(this.#share, info, options);
+      if (shared) return shared;
     }
+    return this.#waitAlone(info, options, this.#closer);
+  }
+
+  /**
+   * A shared watcher's wait: in its directory's hub, or alone while too few wait to share (moved into the hub
+   * when it starts). `undefined`: wait alone once more (the hub was told 401 at its index).
+   */
+  async #shared(
+    share: Share,
+    info: WatchInfo | undefined,
+    options: CallOptions,
+  ): Promise<Response | undefined> {
+    const hub = this.#hub(share);
+    // a wait from now never waits alone: moved into the hub later, it would miss what happened meanwhile
+    const moved = this.#waitIndex > 0 ? hub.waitsAlone(this.#client[kSharedWatchThreshold]) : undefined;
+    if (moved) {
+      // ends when this watcher closes, or when the hub starts and takes the wait over
+      const closer = new AbortHook();
+      const relay = (reason: unknown): void => closer.abort(reason);
+      this.#closer.listen(relay);
+      moved.listen(relay);
+      try {
+        return await this.#waitAlone(info, options, closer);
+      } catch (error) {
+        if (!moved.aborted || this.#closer.aborted || options.signal?.aborted) throw error;
+      } finally {
+        this.#closer.unlisten(relay);
+        hub.doneAlone(moved);
+      }
+    }
+    const event = await this.#hub(share).next(
+      share.key,
+      this.#recursive,
+      this.#waitIndex,
+      options,
+      this.#closer,
+    );
+    return event === WAIT_ALONE ? undefined : this.#took(event, '', info);
+  }
+
+  /** One wait of this watcher's own: a long-poll of its key from its index. */
+  async #waitAlone(info: WatchInfo | undefined, options: CallOptions, closer: AbortHook): Promise<Response> {
+    const { signal } = options;
+    const params: [string, string][] = [
+      ['recursive', String(this.#recursive)],
+      ['wait', 'true'],
+      ['waitIndex', String(this.#waitIndex)],
+    ];
     const action: Action = {
       wait: true,
       operation: 'watch',
       key: this.#key,
       watch: info,
-      closer: this.#closer,
+      closer,
       waitIndex: this.#waitIndex,
       httpRequest: (ep) => ({
         method: 'GET',
@@ -172,7 +215,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
       // p-retry's backoff takes a signal: one that aborts on close too, made only on this rare path.
       const closing = new AbortController();
       const onClose = (reason: unknown): void => closing.abort(reason);
-      this.#closer.listen(onClose);
+      closer.listen(onClose);
       try {
         response = await pRetry(
           (attempt) => {
@@ -190,7 +233,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
           },
         );
       } finally {
-        this.#closer.unlisten(onClose);
+        closer.unlisten(onClose);
       }
     }
     return this.#took(response, endpoint, info);
@@ -234,7 +277,14 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   #hub(share: Share): WatchHub {
     const client = this.#client;
     return hubOf(client, share.dir, share.path, (afterIndex) =>
-      Watcher[kCreateWatcher](client, share.path, share.dir, { recursive: true, afterIndex }),
+      Watcher[kCreateWatcher](
+        client,
+        share.path,
+        share.dir,
+        { recursive: true, afterIndex },
+        undefined,
+        true,
+      ),
     );
   }
 
@@ -242,7 +292,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   #diagnostics(): WatchInfo | undefined {
     if (this.#info) return this.#info;
     if (!watchTraced()) return undefined;
-    this.#info = newWatch(this.#key, this.#recursive);
+    this.#info = newWatch(this.#key, this.#recursive, this.#hubPoll);
     return this.#info;
   }
 

@@ -48,8 +48,8 @@ export function newCall(
 }
 
 /** A new {@link WatchInfo}. */
-export function newWatch(key: string, recursive: boolean): WatchInfo {
-  return { id: ++lastWatchId, key, recursive };
+export function newWatch(key: string, recursive: boolean, hub = false): WatchInfo {
+  return hub ? { id: ++lastWatchId, key, recursive, hub } : { id: ++lastWatchId, key, recursive };
 }
 
 /** Whether any channel that needs a {@link WatchInfo} has a subscriber. */

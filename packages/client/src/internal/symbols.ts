@@ -10,3 +10,6 @@ export const kDo: unique symbol = Symbol('etcdkit.client.do');
 
 /** `Watcher[kCreateWatcher](client, path, key, options)`: the factory `KeysAPI.watcher` uses. */
 export const kCreateWatcher: unique symbol = Symbol('etcdkit.client.createWatcher');
+
+/** `Client[kSharedWatchThreshold]`: `ClientConfig.sharedWatchThreshold`, which the watch hubs read. */
+export const kSharedWatchThreshold: unique symbol = Symbol('etcdkit.client.sharedWatchThreshold');

@@ -2,7 +2,7 @@ import type { CallOptions, Client } from '../client.js';
 import { isEventIndexCleared, isKeyNotFound } from '../errors.js';
 import type { Response } from '../keys.js';
 import type { Watcher } from '../watcher.js';
-import { type AbortHook, hookOf } from './abort-hook.js';
+import { AbortHook, hookOf } from './abort-hook.js';
 import { getAction } from './action.js';
 import { EventBuffer } from './event-buffer.js';
 import { eventReaches, isWithin, parentOf, removesDirectory } from './event-match.js';
@@ -11,6 +11,9 @@ import { kDo } from './symbols.js';
 
 /** What {@link WatchHub.next} resolves to when the watcher must make this one wait on its own. */
 export const WAIT_ALONE: unique symbol = Symbol('etcdkit.client.waitAlone');
+
+/** Why a wait alone was ended: its hub's long-poll started, and the wait goes on there. */
+const MOVED = new DOMException('the wait moved into the shared long-poll', 'AbortError');
 
 /** How long a hub keeps its long-poll open with nobody waiting, in ms, before it ends and forgets. */
 const LINGER_MS = 1000;
@@ -52,6 +55,11 @@ export class WatchHub {
   readonly #byKey = new Map<string, Set<Waiter>>();
   /** How many wait. */
   #waiting = 0;
+  /**
+   * The shared watchers of the directory that wait alone (too few to share, see {@link waitsAlone}): each is
+   * aborted, to wait here instead, when the long-poll starts.
+   */
+  readonly #alone = new Set<AbortHook>();
   /** The next index the long-poll asks for; 0 while unknown (a wait from "now" reads the current index first). */
   #position = 0;
   /** The highest {@link #position} yet (the position goes back for a late waiter; "now" does not). */
@@ -79,20 +87,48 @@ export class WatchHub {
   }
 
   /**
+   * Whether a wait should go to etcd alone: while no long-poll runs and fewer than `threshold` shared watchers
+   * of the directory would wait at once. If so, the caller waits alone until it has its event, or until the
+   * returned hook aborts (the long-poll starts: it waits here from then on), and calls {@link doneAlone} after.
+   */
+  waitsAlone(threshold: number): AbortHook | undefined {
+    if (this.#waiting > 0 || this.#poll || this.#alone.size + 1 >= threshold) return undefined;
+    const moved = new AbortHook();
+    this.#alone.add(moved);
+    return moved;
+  }
+
+  /** A wait that {@link waitsAlone} sent alone has ended. */
+  doneAlone(moved: AbortHook): void {
+    this.#alone.delete(moved);
+    if (this.#alone.size === 0 && this.#waiting === 0 && !this.#poll && !this.#linger) this.#end();
+  }
+
+  /**
    * Waits for the next event that reaches `key` at `waitIndex` or later (0: from now). Resolves to the event,
    * or to {@link WAIT_ALONE} when this wait must go to etcd on its own; rejects as the watcher's own wait would.
    */
-  async next(
+  next(
     key: string,
     recursive: boolean,
     waitIndex: number,
     options: CallOptions,
     closer: AbortHook,
   ): Promise<Response | typeof WAIT_ALONE> {
-    let from = waitIndex;
     // "now" is where a running long-poll stands; with none running, the member's index now
-    if (from === 0)
-      from = this.#poll && this.#frontier > 0 ? this.#frontier : await this.#now(options, closer);
+    if (waitIndex === 0 && !(this.#poll && this.#frontier > 0))
+      return this.#now(options, closer).then((from) => this.#from(key, recursive, from, options, closer));
+    return this.#from(key, recursive, waitIndex === 0 ? this.#frontier : waitIndex, options, closer);
+  }
+
+  /** {@link next} from a known index: from the buffer, or a wait here. */
+  #from(
+    key: string,
+    recursive: boolean,
+    from: number,
+    options: CallOptions,
+    closer: AbortHook,
+  ): Promise<Response | typeof WAIT_ALONE> {
     if (this.#position === 0) {
       this.#position = this.#frontier = from;
       this.#buffer.reset(from);
@@ -101,8 +137,8 @@ export class WatchHub {
       this.#rewindTo = Math.min(this.#rewindTo ?? from, from);
     } else if (from < this.#position) {
       const seen = this.#buffer.find(from, this.#position, (event) => eventReaches(event, key, recursive));
-      if (seen) return seen;
-      from = this.#position;
+      if (seen) return Promise.resolve(seen);
+      return this.#wait(key, recursive, this.#position, options, closer);
     }
     return this.#wait(key, recursive, from, options, closer);
   }
@@ -174,13 +210,18 @@ export class WatchHub {
     return true;
   }
 
-  /** Starts the long-poll if none runs, or sends the running one back to {@link #rewindTo}. */
+  /**
+   * Starts the long-poll if none runs (the watchers waiting alone move in), or sends the running one back to
+   * {@link #rewindTo}.
+   */
   #ensurePolling(): void {
     if (this.#rewindTo !== undefined && this.#poll) {
       this.#poll.close();
       return;
     }
-    if (!this.#poll) void this.#run();
+    if (this.#poll) return;
+    for (const moved of this.#alone) moved.abort(MOVED);
+    void this.#run();
   }
 
   /** The long-poll loop: one wait at a time, while anyone waits. */
@@ -262,11 +303,17 @@ export class WatchHub {
     this.#linger = setTimeout(() => {
       this.#linger = undefined;
       if (this.#waiting > 0) return;
-      this.#ended = true;
       this.#poll?.close();
-      this.#onEnd();
+      // watchers waiting alone count on this hub: it stays known while they do (with no long-poll)
+      if (this.#alone.size === 0) this.#end();
     }, LINGER_MS);
     this.#linger.unref();
+  }
+
+  /** Forgets the hub: the next wait in its directory makes a new one. */
+  #end(): void {
+    this.#ended = true;
+    this.#onEnd();
   }
 }
 

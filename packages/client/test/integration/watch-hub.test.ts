@@ -12,21 +12,36 @@ import {
   type Watcher,
 } from '../../src/index.js';
 
-const client = new Client({ endpoints: sharedClusterEndpoints() });
+// every shared watcher shares, however few (the default waits alone below 4 at once: a test of its own)
+const client = new Client({ endpoints: sharedClusterEndpoints(), sharedWatchThreshold: 1 });
 const keys = new KeysAPI(client);
 afterAll(() => client.close());
 
-/** The keys of the watch calls (long-polls) this client sends while a test runs. */
+/** The keys of the watch calls (long-polls) sent while a test runs, and how many of each are in flight. */
 const polls: string[] = [];
+const inFlight = new Map<string, number>();
 const onCall = (message: unknown): void => {
   const { call } = message as CallStartMessage;
-  if (call.operation === 'watch') polls.push(call.key ?? '');
+  if (call.operation !== 'watch') return;
+  polls.push(call.key ?? '');
+  inFlight.set(call.key ?? '', (inFlight.get(call.key ?? '') ?? 0) + 1);
+};
+const onCallDone = (message: unknown): void => {
+  const { call } = message as CallStartMessage;
+  if (call.operation === 'watch') inFlight.set(call.key ?? '', (inFlight.get(call.key ?? '') ?? 0) - 1);
 };
 beforeEach(() => {
   polls.length = 0;
+  inFlight.clear();
   subscribe(ClientChannels.callStart, onCall);
+  subscribe(ClientChannels.callEnd, onCallDone);
+  subscribe(ClientChannels.callError, onCallDone);
 });
-afterEach(() => unsubscribe(ClientChannels.callStart, onCall));
+afterEach(() => {
+  unsubscribe(ClientChannels.callStart, onCall);
+  unsubscribe(ClientChannels.callEnd, onCallDone);
+  unsubscribe(ClientChannels.callError, onCallDone);
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -135,6 +150,28 @@ describe('shared watchers (one long-poll per directory)', () => {
     const set = await keys.set(`${base}/k`, '1');
     expect((await waits[2]!).node!.modifiedIndex).toBe(set.node!.modifiedIndex);
     kept.close();
+  });
+
+  it('below the threshold, shared watchers wait alone; at it, all move into one long-poll', async () => {
+    await using fewFirst = new Client({ endpoints: sharedClusterEndpoints() });
+    const few = new KeysAPI(fewFirst);
+    const base = uniqueKeyPrefix('threshold');
+    const start = await few.set(`${base}/k`, '0');
+    const watchers = Array.from({ length: 10 }, () =>
+      few.watcher(`${base}/k`, { afterIndex: start.index, shared: true }),
+    );
+    const waits = watchers.map((w) => w.next());
+    await sleep(100);
+    // 3 waited alone (each its own long-poll of the key); the 4th started the hub's one long-poll of the
+    // directory, and the 3 moved into it: one long-poll in flight
+    expect(polls.filter((key) => key === `${base}/k`)).toHaveLength(3);
+    expect(polls.filter((key) => key === base)).toHaveLength(1);
+    expect(inFlight.get(`${base}/k`)).toBe(0);
+    expect(inFlight.get(base)).toBe(1);
+    const set = await few.set(`${base}/k`, '1');
+    for (const event of await Promise.all(waits))
+      expect(event.node!.modifiedIndex).toBe(set.node!.modifiedIndex);
+    for (const w of watchers) w.close();
   });
 
   it('rejects a shared directory that is not above the key', () => {
