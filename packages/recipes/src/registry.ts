@@ -223,7 +223,7 @@ export class ServiceRegistry implements AsyncDisposable {
         index = read.index;
         fresh = false;
       }
-      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true });
+      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true, shared: true });
       const watchdog = AbortSignal.timeout(this.session.ttl * 1000);
       try {
         const event = await watcher.next({ signal: signal ? AbortSignal.any([signal, watchdog]) : watchdog });

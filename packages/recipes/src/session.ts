@@ -418,7 +418,7 @@ export class SessionKey {
    */
   async #watchLoss(): Promise<void> {
     const stop = this.#halted.signal;
-    const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex });
+    const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex, shared: true });
     try {
       let pause = RECHECK_MIN_MS;
       while (!stop.aborted && !this.#stopped) {

@@ -99,6 +99,7 @@ export {
 } from './netns/network.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
+export { tcpConnectionsTo } from './sockets.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTestCertificates, type TestCertificates } from './tls.js';

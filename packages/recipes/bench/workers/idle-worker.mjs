@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { hostname } from 'node:os';
 import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
+import { tcpConnectionsTo } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 import { Lock } from '../../dist/index.js';
 
@@ -45,8 +46,9 @@ diagnosticsChannel.subscribe(ClientChannels.requestStart, () => {
 diagnosticsChannel.subscribe(ClientChannels.requestEnd, (message) => {
   counted.bytes += message.bytes;
 });
-diagnosticsChannel.subscribe(ClientChannels.watchStart, () => {
-  watchStarts++;
+diagnosticsChannel.subscribe(ClientChannels.watchStart, (message) => {
+  // the waiters' own waits, not the long-poll their client shares for them (a watch hub's, `hub: true`)
+  if (!message.watch.hub) watchStarts++;
 });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,7 +124,10 @@ const requestsBefore = counted.requests;
 const bytesBefore = counted.bytes;
 const cpuBefore = process.cpuUsage();
 const t0 = performance.now();
-await sleep(windowMs);
+await sleep(windowMs / 2);
+// etcd3 holds its gRPC connection(s); etcdkit its long-polls and the pool's idle keep-alive sockets
+const sockets = tcpConnectionsTo(Number(new URL(url).port));
+await sleep(windowMs / 2);
 const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - t0;
 const requests = counted.requests - requestsBefore;
@@ -135,6 +140,7 @@ console.log(
     ttl,
     seconds: elapsed / 1000,
     cpuPercent: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
+    sockets,
     requestsPerSecond: (requests / elapsed) * 1000,
     bytesPerTtl: (bytes / elapsed) * 1000 * ttl,
     etcdV2RequestsPerSecond: ((after.v2Requests - before.v2Requests) / elapsed) * 1000,

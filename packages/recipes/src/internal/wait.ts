@@ -35,6 +35,8 @@ export async function waitForEvent(
   const watcher = keys.watcher(key, {
     afterIndex: options.afterIndex,
     recursive: options.recursive === true,
+    // one long-poll per directory for every waiter of the process (the client's watch hub)
+    shared: true,
   });
   try {
     return await watcher.next(combined ? { signal: combined } : {});

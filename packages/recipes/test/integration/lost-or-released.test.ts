@@ -2,7 +2,7 @@
 // end (release, resign) is no loss. Against a real cluster; the key vanishes by an external delete at a chosen
 // moment, so every case is deterministic.
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { EtcdError, type KeysAPI } from '@etcdkit/client';
+import { ClientChannels, EtcdError, type KeysAPI, type WatchStartMessage } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { Agent, type Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -153,15 +153,19 @@ describe('Semaphore: never hands out a lost permit', () => {
     // The waiter's first compare-and-swap of its own key (not a refresh: that one also says prevExist) is the
     // touch that wakes the waiter behind it, after its grant: someone deletes the key just before it reaches etcd.
     const ownKeyTouch = new RegExp(`^/v2/keys${escapeRegExp(name)}/(\\d+)\\?prevIndex=\\d+$`);
-    // The first waiter past the permits watches the whole queue: once that watch is sent, it waits.
-    const queueWatch = new RegExp(`^/v2/keys${escapeRegExp(name)}\\?(?=.*recursive=true)(?=.*wait=true)`);
+    // The first waiter past the permits watches the whole queue: once that watch starts, it waits (its own
+    // key's loss watch shares one long-poll of the queue's directory with it, so no request tells).
     let watching!: () => void;
     const waits = new Promise<void>((resolve) => {
       watching = resolve;
     });
+    const onWatchStart = (message: unknown): void => {
+      const { watch } = message as WatchStartMessage;
+      if (watch.key === name && watch.recursive && !watch.hub) watching();
+    };
+    diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatchStart);
     let deleted: string | undefined;
     const agent = new BeforeRequestAgent((request) => {
-      if (request.method === 'GET' && queueWatch.test(request.path)) watching();
       const match = request.method === 'PUT' ? ownKeyTouch.exec(request.path) : null;
       if (!match || deleted !== undefined) return undefined;
       deleted = `${name}/${match[1]}`;
@@ -185,6 +189,7 @@ describe('Semaphore: never hands out a lost permit', () => {
       expect((await admin.get(name, { quorum: true })).node?.nodes ?? []).toEqual([]);
       await waiter.close();
     } finally {
+      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatchStart);
       await holder.close();
       await agent.close();
     }

@@ -4,6 +4,7 @@ import {
   ClientChannels,
   KeysAPI,
   type RequestStartMessage,
+  type WatchEventMessage,
   type WatchStartMessage,
 } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
@@ -126,11 +127,20 @@ describe('idle waiters cost only their refreshes', () => {
       const m = message as RequestStartMessage;
       if (m.call.key?.startsWith(name)) requests.push(m);
     };
+    // the last event of the queue any watch got (the shared long-poll, once several wait, gets every one)
+    let lastEventAt = performance.now();
+    const QUIET_MS = 500;
+    const onEvent = (message: unknown): void => {
+      if ((message as WatchEventMessage).key.startsWith(name)) lastEventAt = performance.now();
+    };
     const onWatch = (message: unknown): void => {
-      if ((message as WatchStartMessage).watch.key.startsWith(name)) watches++;
+      // the watchers' own waits (their shared long-poll, the hub's, is re-sent after each event while they queue)
+      const { watch } = message as WatchStartMessage;
+      if (watch.key.startsWith(name) && !watch.hub) watches++;
     };
     diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
     diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    diagnosticsChannel.subscribe(ClientChannels.watchEvent, onEvent);
     let held: HeldLock | undefined;
     const controllers = locks.map(() => new AbortController());
     const waiting: Promise<unknown>[] = [];
@@ -142,6 +152,8 @@ describe('idle waiters cost only their refreshes', () => {
       // its mark: 2N + 2 waits; then nothing but refreshes should happen
       await expect.poll(() => watches, { timeout: 10_000 }).toBeGreaterThanOrEqual(2 * N + 2);
       const windowMs = 4000;
+      // and the queue's last writes (a contender's mark, a late create) are past: no event for half a second
+      await expect.poll(() => performance.now() - lastEventAt, { timeout: 10_000 }).toBeGreaterThan(QUIET_MS);
       const from = requests.length;
       await new Promise((resolve) => setTimeout(resolve, windowMs));
       const seen = requests.slice(from);
@@ -156,6 +168,7 @@ describe('idle waiters cost only their refreshes', () => {
     } finally {
       diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
       diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      diagnosticsChannel.unsubscribe(ClientChannels.watchEvent, onEvent);
       for (const controller of controllers) controller.abort();
       await Promise.all(waiting);
       await held?.release();

@@ -1,0 +1,32 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * How many established TCP connections this process holds to `port` (on any address): its open socket
+ * descriptors (`/proc/self/fd`) matched with the kernel's TCP tables (`/proc/self/net/tcp`, `tcp6`). For tests
+ * and benchmarks that bound what a client holds open, e.g. "a thousand watchers, a handful of sockets". Linux
+ * only.
+ *
+ * @throws {Error} where `/proc` is missing (not Linux).
+ */
+export function tcpConnectionsTo(port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('socket:[')) inodes.add(target.slice('socket:['.length, -1));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  let count = 0;
+  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10) continue;
+      const remotePort = Number.parseInt(fields[2]!.split(':')[1]!, 16);
+      // state 01: established
+      if (remotePort === port && fields[3] === '01' && inodes.has(fields[9]!)) count++;
+    }
+  }
+  return count;
+}
