@@ -126,6 +126,66 @@ async function run(variant, watchers) {
   }
 }
 
+const FAILOVER_WATCHERS = 1000;
+const FAILOVER_KEYS = 50;
+const FAILOVER_TRIALS = QUICK ? 1 : 3;
+
+/**
+ * The failover run: a 3-member cluster, 1000 shared watchers in a worker whose client is pinned to a follower;
+ * one write to each key, then `fault` hits that follower, then three more writes to each key through the leader.
+ * Every watcher must get every write to its key exactly once, in order; recovery = the first write after the
+ * fault sent -> every watcher of its key has it.
+ */
+async function failoverTrial(fault) {
+  const cluster3 = await startCluster({ size: 3 });
+  const leader = await cluster3.waitForLeader();
+  const [pinned, other] = cluster3.members.filter((member) => member !== leader);
+  const writer = new Client({ endpoints: [leader.clientURL] });
+  const keys = new KeysAPI(writer);
+  const urls = [pinned.clientURL, other.clientURL, leader.clientURL].join(',');
+  const child = fork(WORKER, ['shared', urls, String(FAILOVER_WATCHERS), String(FAILOVER_KEYS)], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const { prefix } = await reply(child, 'ready');
+    const written = Array.from({ length: FAILOVER_WATCHERS }, () => []);
+    let timedOut = 0;
+    let recoveryMs;
+    for (let round = 0; round < 4; round++) {
+      if (round === 1) await fault(pinned);
+      for (let k = 0; k < FAILOVER_KEYS; k++) {
+        const value = `r${round}k${k}`;
+        const all = reply(child, 'all', 20_000).catch(() => undefined);
+        const t = performance.now();
+        await keys.set(`${prefix}/k${k}`, value);
+        for (let i = k; i < FAILOVER_WATCHERS; i += FAILOVER_KEYS) written[i].push(value);
+        if (!(await all)) timedOut++;
+        if (round === 1 && k === 0) recoveryMs = performance.now() - t;
+      }
+    }
+    child.send({ type: 'end' });
+    const { receipts } = await reply(child, 'result');
+    let lost = 0;
+    let duplicated = 0;
+    let outOfOrder = 0;
+    for (let i = 0; i < FAILOVER_WATCHERS; i++) {
+      const got = receipts[i].map(([value]) => value);
+      const seen = new Set(got);
+      lost += written[i].filter((value) => !seen.has(value)).length;
+      duplicated += got.length - seen.size;
+      if (got.length === written[i].length && got.some((value, j) => value !== written[i][j])) outOfOrder++;
+    }
+    return { lost, duplicated, outOfOrder, timedOut, recoveryMs };
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await exited;
+    await writer.close();
+    await cluster3.close();
+  }
+}
+
 const t0 = performance.now();
 /** results[size][variant] = one result per round */
 const results = new Map();
@@ -141,6 +201,16 @@ for (let round = 0; round < ROUNDS; round++) {
       results.set(size, bySize);
       bySize.set(variant, [...(bySize.get(variant) ?? []), result]);
     }
+  }
+}
+const failover = [];
+for (const [name, fault] of [
+  ['SIGKILL', (member) => member.kill()],
+  ['SIGSTOP', (member) => member.pause()],
+]) {
+  for (let trial = 0; trial < FAILOVER_TRIALS; trial++) {
+    console.error(`failover: ${name} of the watchers' member, trial ${trial + 1}/${FAILOVER_TRIALS}`);
+    failover.push({ name, ...(await failoverTrial(fault)) });
   }
 }
 await writerClient.close();
@@ -221,6 +291,33 @@ for (const [size, byVariant] of results) {
     `| ${size} | ${fmt(p50, 2)} ${verdict(median(p50) <= 1)} | ${fmt(p99, 2)} ${verdict(median(p99) <= 1)} | ` +
       `${size < 100 ? 'n/a' : `${fmt(memory, 2)} ${verdict(median(memory) <= 1)}`} | ${sockets} ${verdict(sockets <= 4)} | ` +
       `${idle.toFixed(2)} ${verdict(idle <= 1)} | ${bad} ${verdict(bad === 0)} |`,
+  );
+}
+lines.push('');
+lines.push(
+  `Failover (3 members, fast raft timings): ${FAILOVER_WATCHERS} shared watchers on ${FAILOVER_KEYS} keys, their ` +
+    'client pinned to a follower; one write to each key, then the follower is SIGKILLed or SIGSTOPed, then three ' +
+    'more writes to each key through the leader. Recovery: the first write after the fault sent -> every watcher ' +
+    'of its key has it (a SIGSTOPed member is left by the client’s liveness check, `watchLivenessInterval`, ' +
+    'default 2 s).',
+);
+lines.push('');
+lines.push(
+  '| fault | trials | events per watcher | lost / duplicated / out of order | recovery ms median (min-max) | result |',
+);
+lines.push('|---|---:|---:|---|---:|---|');
+for (const name of ['SIGKILL', 'SIGSTOP']) {
+  const trials = failover.filter((t) => t.name === name);
+  const bad = trials.reduce((t, r) => t + r.lost + r.duplicated + r.outOfOrder + r.timedOut, 0);
+  if (bad > 0) pass = false;
+  const sum = (field) => trials.reduce((t, r) => t + r[field], 0);
+  lines.push(
+    `| ${name} | ${trials.length} | 4 | ${sum('lost')} / ${sum('duplicated')} / ${sum('outOfOrder')}` +
+      `${sum('timedOut') ? ` (${sum('timedOut')} writes timed out)` : ''} | ` +
+      `${fmt(
+        trials.map((t) => t.recoveryMs),
+        0,
+      )} | ${bad === 0 ? 'pass' : 'fail'} |`,
   );
 }
 lines.push('');

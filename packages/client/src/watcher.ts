@@ -8,7 +8,7 @@ import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { isHiddenBelow, isWithin, parentOf, storeKeyOf } from './internal/event-match.js';
 import { decodeKeysResponse } from './internal/keys-response.js';
 import { kCreateWatcher, kDo, kSharedWatchThreshold } from './internal/symbols.js';
-import { hubOf, WAIT_ALONE, type WatchHub } from './internal/watch-hub.js';
+import { hubOf, type WatchHub } from './internal/watch-hub.js';
 import { DEFAULT_KEYS_PREFIX, type Response } from './keys.js';
 
 /** Options of `KeysAPI.watcher`. */
@@ -24,7 +24,8 @@ export interface WatcherOptions {
    * each event handed to every watcher it reaches by etcd's rules, so a thousand watchers hold one socket
    * instead of a thousand, once `ClientConfig.sharedWatchThreshold` (default 4) of them wait at once (fewer
    * wait alone: see there why). Each watcher keeps its own index and contract: the same events in the same order as
-   * alone, error 401 of its own, failover with the same index. Events are shared objects: read, don't modify.
+   * alone, error 401 when etcd no longer has its index, failover with the same index (see the README, "Shared
+   * watchers", for the fine print). Events are shared objects: read, don't modify.
    *
    * Not shared, silently (the watcher then waits alone): a key below a hidden segment of the directory (`_x`:
    * a recursive watch of the directory never sees it) or a `KeysAPI` with a custom prefix.
@@ -142,7 +143,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
 
   /**
    * A shared watcher's wait: in its directory's hub, or alone while too few wait to share (moved into the hub
-   * when it starts). `undefined`: wait alone once more (the hub was told 401 at its index).
+   * when it starts). `undefined`: wait alone once more (from the index the hub gave).
    */
   async #shared(
     share: Share,
@@ -151,7 +152,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   ): Promise<Response | undefined> {
     const hub = this.#hub(share);
     // a wait from now never waits alone: moved into the hub later, it would miss what happened meanwhile
-    const moved = this.#waitIndex > 0 ? hub.waitsAlone(this.#client[kSharedWatchThreshold]) : undefined;
+    const moved =
+      this.#waitIndex > 0 ? hub.waitsAlone(this.#client[kSharedWatchThreshold], this.#waitIndex) : undefined;
     if (moved) {
       // ends when this watcher closes, or when the hub starts and takes the wait over
       const closer = new AbortHook();
@@ -167,14 +169,16 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
         hub.doneAlone(moved);
       }
     }
-    const event = await this.#hub(share).next(
+    const got = await this.#hub(share).next(
       share.key,
       this.#recursive,
       this.#waitIndex,
       options,
       this.#closer,
     );
-    return event === WAIT_ALONE ? undefined : this.#took(event, '', info);
+    if (typeof got !== 'number') return this.#took(got, '', info);
+    this.#waitIndex = got;
+    return undefined;
   }
 
   /** One wait of this watcher's own: a long-poll of its key from its index. */

@@ -1,7 +1,7 @@
 // One variant of the watchers benchmark, in a process of its own (its CPU, memory and sockets are the
 // watchers' alone: the writes and the reads of etcd's /metrics come from the parent, bench/watchers-bench.mjs):
 //
-//   node --expose-gc watchers-worker.mjs <variant> <clientURL> <watchers> <keys>     (forked, with IPC)
+//   node --expose-gc watchers-worker.mjs <variant> <clientURLs> <watchers> <keys>     (forked, with IPC)
 //
 // variant: `shared` (etcdkit watchers with `shared: true`), `plain` (etcdkit watchers, each its own long-poll,
 // as in Go), `etcd3` (microsoft's v3 client: watches on one gRPC stream). Watcher i watches key i % keys below
@@ -15,7 +15,10 @@ import { Client, KeysAPI } from '@etcdkit/client';
 import { tcpConnectionsTo } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 
-const [variant, url, watchersArg, keysArg] = process.argv.slice(2);
+// <clientURL> may be a comma-separated list: the etcdkit client is then pinned to the first (failover run)
+const [variant, urls, watchersArg, keysArg] = process.argv.slice(2);
+const endpoints = urls.split(',');
+const url = endpoints[0];
 const watchers = Number(watchersArg);
 const keyCount = Number(keysArg);
 const prefix = `/bench/watchers-${process.pid}`;
@@ -52,7 +55,9 @@ function delivered(i, value) {
 let before;
 let close;
 if (variant === 'shared' || variant === 'plain') {
-  const client = new Client({ endpoints: [url] });
+  const client = new Client({ endpoints });
+  // setEndpoints shuffles: until the first is pinned
+  for (let i = 0; i < 1000 && client.endpoints()[0] !== url; i++) client.setEndpoints(endpoints);
   const keys = new KeysAPI(client);
   const start = await keys.set(`${prefix}/start`, '');
   before = memory();

@@ -1,16 +1,14 @@
 import type { CallOptions, Client } from '../client.js';
-import { isEventIndexCleared, isKeyNotFound } from '../errors.js';
+import { type EtcdError, isEventIndexCleared, isKeyNotFound } from '../errors.js';
 import type { Response } from '../keys.js';
 import type { Watcher } from '../watcher.js';
 import { AbortHook, hookOf } from './abort-hook.js';
 import { getAction } from './action.js';
 import { EventBuffer } from './event-buffer.js';
-import { eventReaches, isWithin, parentOf, removesDirectory } from './event-match.js';
+import { eventReaches } from './event-match.js';
+import { type HubOutcome, HubWaiters, type Waiter } from './hub-waiters.js';
 import { decodeKeysResponse } from './keys-response.js';
 import { kDo } from './symbols.js';
-
-/** What {@link WatchHub.next} resolves to when the watcher must make this one wait on its own. */
-export const WAIT_ALONE: unique symbol = Symbol('etcdkit.client.waitAlone');
 
 /** Why a wait alone was ended: its hub's long-poll started, and the wait goes on there. */
 const MOVED = new DOMException('the wait moved into the shared long-poll', 'AbortError');
@@ -18,67 +16,65 @@ const MOVED = new DOMException('the wait moved into the shared long-poll', 'Abor
 /** How long a hub keeps its long-poll open with nobody waiting, in ms, before it ends and forgets. */
 const LINGER_MS = 1000;
 
-/** A watcher's `next()` waiting in a hub. */
-interface Waiter {
-  readonly key: string;
-  readonly recursive: boolean;
-  /** The first index it takes (0 until the hub knows where "now" is). */
-  waitIndex: number;
-  settle(outcome: Response | typeof WAIT_ALONE | { error: unknown }): void;
-}
+/** A key no one writes: reading it answers 404 with the store's index, cheaply (the "now" of a wait). */
+const NOW_PROBE = '_etcdkit_now';
 
 /** Makes the hub's own long-poll: a plain recursive watcher of the directory from an index on. */
 export type StreamFactory = (afterIndex: number) => Watcher;
 
+/** What a hub tells its registry. */
+export interface HubRegistry {
+  /** The hub has ended: the next wait in its directory makes a new one. */
+  forget(hub: WatchHub): void;
+  /** An ended hub took a wait after all (one that read "now" meanwhile): known again, unless replaced. */
+  revive(hub: WatchHub): void;
+}
+
 /**
- * One recursive long-poll on a directory, shared by every shared watcher below it in one client (see
- * `WatcherOptions.shared`). Each event is taken once and handed to every waiting watcher it reaches by
- * etcd's own rules and whose index it has reached; a watcher that asks for an index the hub has passed is
- * served from the hub's buffer of recent events when the buffer covers it, else the hub goes back to that
- * index (events it sees twice are taken once per watcher, by index). What a lone watcher would get, each
- * shared watcher gets: the same events in the same order, failover by the client (same index, another member),
- * and error 401 of its own (on a 401 the hub sends its waiters to wait alone, where etcd tells each the truth).
+ * One recursive long-poll on a directory, shared by the shared watchers below it in one client (see
+ * `WatcherOptions.shared`). Each event is taken once and handed to every waiting watcher it reaches by etcd's
+ * own rules and whose index it has reached. A watcher that asks for an index the long-poll has passed is served
+ * from the buffer of recent events when that covers it; else it waits *behind* until the long-poll has gone back
+ * to its index (no event of the poll before that reaches it). On error 401 the waits whose index etcd no longer
+ * has go alone (etcd then tells each its 401) and the rest go on from the oldest index etcd keeps.
  *
- * The long-poll runs while any watcher waits, and a second more ({@link LINGER_MS}); then the hub ends and the
- * next wait starts a fresh one.
+ * A wait below the sharing threshold waits alone (see `ClientConfig.sharedWatchThreshold`); when the long-poll
+ * starts, those waiting alone from an index it covers move into it.
+ *
+ * The long-poll runs while any watcher waits, and a second more ({@link LINGER_MS}: a watcher that re-reads
+ * and waits again finds it running); then the hub ends and the next wait starts a fresh one.
  */
 export class WatchHub {
   readonly #client: Client;
   /** The directory's store key (`/locks/a`). */
   readonly #dir: string;
-  /** The keys-API path of the directory, for the "where is now" read. */
+  /** The keys-API path of the directory. */
   readonly #path: string;
   readonly #stream: StreamFactory;
-  readonly #onEnd: () => void;
-  readonly #buffer: EventBuffer;
-  /** Waiting watchers by key, for events on their own key and directory removals above them. */
-  readonly #byKey = new Map<string, Set<Waiter>>();
-  /** How many wait. */
-  #waiting = 0;
-  /**
-   * The shared watchers of the directory that wait alone (too few to share, see {@link waitsAlone}): each is
-   * aborted, to wait here instead, when the long-poll starts.
-   */
-  readonly #alone = new Set<AbortHook>();
-  /** The next index the long-poll asks for; 0 while unknown (a wait from "now" reads the current index first). */
+  readonly #registry: HubRegistry;
+  readonly #buffer = new EventBuffer();
+  readonly #waiters = new HubWaiters();
+  /** The waits alone (below the threshold), each with its index and the hook that moves it into the hub. */
+  readonly #alone = new Map<AbortHook, number>();
+  /** The next index the long-poll asks for; 0 until the first wait gives one. */
   #position = 0;
-  /** The highest {@link #position} yet (the position goes back for a late waiter; "now" does not). */
+  /** The highest {@link #position} yet (the position goes back for a wait behind; "now" does not). */
   #frontier = 0;
   /** The read of the current index in flight, for waits from now. */
   #learning: Promise<number> | undefined;
   #poll: Watcher | undefined;
-  /** A lower index the long-poll must go back to before its next wait. */
-  #rewindTo: number | undefined;
+  /** The long-poll this hub closed itself (its rejection is no failure). */
+  #stopping: Watcher | undefined;
+  /** Nobody waits: the long-poll runs on until {@link #linger} fires. */
   #linger: NodeJS.Timeout | undefined;
   #ended = false;
 
-  constructor(client: Client, dir: string, path: string, stream: StreamFactory, onEnd: () => void) {
+  constructor(client: Client, dir: string, path: string, stream: StreamFactory, registry: HubRegistry) {
     this.#client = client;
     this.#dir = dir;
     this.#path = path;
     this.#stream = stream;
-    this.#onEnd = onEnd;
-    this.#buffer = new EventBuffer();
+    this.#registry = registry;
   }
 
   /** Whether the hub has ended (its registry then makes a new one for the next wait). */
@@ -87,26 +83,28 @@ export class WatchHub {
   }
 
   /**
-   * Whether a wait should go to etcd alone: while no long-poll runs and fewer than `threshold` shared watchers
-   * of the directory would wait at once. If so, the caller waits alone until it has its event, or until the
-   * returned hook aborts (the long-poll starts: it waits here from then on), and calls {@link doneAlone} after.
+   * Whether a wait from `waitIndex` should go to etcd alone: while no long-poll runs and fewer than `threshold`
+   * shared watchers of the directory would wait at once. If so, the caller waits alone until it has its event,
+   * or until the returned hook aborts (the long-poll starts from an index at or below `waitIndex`: the wait goes
+   * on in the hub), and calls {@link doneAlone} after.
    */
-  waitsAlone(threshold: number): AbortHook | undefined {
-    if (this.#waiting > 0 || this.#poll || this.#alone.size + 1 >= threshold) return undefined;
+  waitsAlone(threshold: number, waitIndex: number): AbortHook | undefined {
+    if (this.#waiters.size > 0 || this.#poll || this.#alone.size + 1 >= threshold) return undefined;
     const moved = new AbortHook();
-    this.#alone.add(moved);
+    this.#alone.set(moved, waitIndex);
     return moved;
   }
 
   /** A wait that {@link waitsAlone} sent alone has ended. */
   doneAlone(moved: AbortHook): void {
     this.#alone.delete(moved);
-    if (this.#alone.size === 0 && this.#waiting === 0 && !this.#poll && !this.#linger) this.#end();
+    this.#endIfIdle();
   }
 
   /**
    * Waits for the next event that reaches `key` at `waitIndex` or later (0: from now). Resolves to the event,
-   * or to {@link WAIT_ALONE} when this wait must go to etcd on its own; rejects as the watcher's own wait would.
+   * or to an index: wait alone from there (etcd has cleared the history the hub would need; for a wait from
+   * now, the index "now" was). Rejects as the watcher's own wait would.
    */
   next(
     key: string,
@@ -114,36 +112,42 @@ export class WatchHub {
     waitIndex: number,
     options: CallOptions,
     closer: AbortHook,
-  ): Promise<Response | typeof WAIT_ALONE> {
+  ): Promise<Response | number> {
+    if (waitIndex > 0) return this.#from(key, recursive, waitIndex, options, closer);
     // "now" is where a running long-poll stands; with none running, the member's index now
-    if (waitIndex === 0 && !(this.#poll && this.#frontier > 0))
-      return this.#now(options, closer).then((from) => this.#from(key, recursive, from, options, closer));
-    return this.#from(key, recursive, waitIndex === 0 ? this.#frontier : waitIndex, options, closer);
+    if (this.#poll && this.#frontier > 0) return this.#from(key, recursive, this.#frontier, options, closer);
+    return this.#now(options, closer).then(
+      (from) => this.#from(key, recursive, from, options, closer),
+      (error: unknown) => {
+        this.#endIfIdle();
+        throw error;
+      },
+    );
   }
 
-  /** {@link next} from a known index: from the buffer, or a wait here. */
+  /** {@link next} from a known index: from the buffer, a wait served now, or a wait behind. */
   #from(
     key: string,
     recursive: boolean,
     from: number,
     options: CallOptions,
     closer: AbortHook,
-  ): Promise<Response | typeof WAIT_ALONE> {
+  ): Promise<Response | number> {
     if (this.#position === 0) {
       this.#position = this.#frontier = from;
       this.#buffer.reset(from);
     }
-    if (from < this.#buffer.floor) {
-      this.#rewindTo = Math.min(this.#rewindTo ?? from, from);
-    } else if (from < this.#position) {
+    if (from >= this.#position) return this.#wait(key, recursive, from, false, options, closer);
+    if (from >= this.#buffer.floor) {
       const seen = this.#buffer.find(from, this.#position, (event) => eventReaches(event, key, recursive));
       if (seen) return Promise.resolve(seen);
-      return this.#wait(key, recursive, this.#position, options, closer);
+      // nothing for it up to the position: it waits from there
+      return this.#wait(key, recursive, this.#position, false, options, closer);
     }
-    return this.#wait(key, recursive, from, options, closer);
+    return this.#wait(key, recursive, from, true, options, closer);
   }
 
-  /** The index after the member's current one (one read, shared by the waits that ask at once). */
+  /** The index after the member's current one (one cheap read, shared by the waits that ask at once). */
   #now(options: CallOptions, closer: AbortHook): Promise<number> {
     this.#learning ??= this.#currentIndex()
       .then((index) => index + 1)
@@ -153,11 +157,11 @@ export class WatchHub {
     return endsFirst(this.#learning, options.signal, closer);
   }
 
-  /** The store index now, from a read of the directory (a missing directory answers with the index too). */
+  /** The store index now: a read of a key no one writes answers 404 with it (or the key, with it too). */
   async #currentIndex(): Promise<number> {
+    const probe = `${this.#path.replace(/\/$/, '')}/${NOW_PROBE}`;
     try {
-      const reply = await this.#client[kDo](getAction(this.#path, {}, 'watch', this.#dir));
-      return decodeKeysResponse(reply).index;
+      return decodeKeysResponse(await this.#client[kDo](getAction(probe, {}, 'watch', this.#dir))).index;
     } catch (error) {
       if (isKeyNotFound(error)) return error.index;
       throw error;
@@ -168,175 +172,182 @@ export class WatchHub {
     key: string,
     recursive: boolean,
     waitIndex: number,
+    behind: boolean,
     options: CallOptions,
     closer: AbortHook,
-  ): Promise<Response | typeof WAIT_ALONE> {
-    // a hub that ended while this wait read "now" runs again (its registry may have made another meanwhile)
-    this.#ended = false;
+  ): Promise<Response | number> {
+    const signal = options.signal;
+    if (closer.aborted) return Promise.reject(closer.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#ended) {
+      this.#ended = false;
+      this.#registry.revive(this);
+    }
     return new Promise((resolve, reject) => {
-      const signal = options.signal ? hookOf(options.signal) : undefined;
+      const hook = signal ? hookOf(signal) : undefined;
       const onAbort = (reason: unknown): void => {
-        this.#remove(waiter);
-        waiter.settle({ error: reason });
+        if (this.#remove(waiter)) waiter.settle({ error: reason });
       };
       const waiter: Waiter = {
         key,
         recursive,
         waitIndex,
-        settle: (outcome) => {
+        settle: (outcome: HubOutcome) => {
           closer.unlisten(onAbort);
-          signal?.unlisten(onAbort);
+          hook?.unlisten(onAbort);
           if (typeof outcome === 'object' && 'error' in outcome) reject(outcome.error);
           else resolve(outcome);
         },
       };
-      const waiters = this.#byKey.get(key);
-      if (waiters) waiters.add(waiter);
-      else this.#byKey.set(key, new Set([waiter]));
-      this.#waiting++;
+      this.#waiters.add(waiter, behind);
       clearTimeout(this.#linger);
       this.#linger = undefined;
       closer.listen(onAbort);
-      signal?.listen(onAbort);
+      hook?.listen(onAbort);
       this.#ensurePolling();
     });
   }
 
   #remove(waiter: Waiter): boolean {
-    const waiters = this.#byKey.get(waiter.key);
-    if (!waiters?.delete(waiter)) return false;
-    if (waiters.size === 0) this.#byKey.delete(waiter.key);
-    if (--this.#waiting === 0) this.#lingerThenEnd();
+    if (!this.#waiters.remove(waiter)) return false;
+    if (this.#waiters.size === 0) this.#lingerThenEnd();
     return true;
   }
 
-  /**
-   * Starts the long-poll if none runs (the watchers waiting alone move in), or sends the running one back to
-   * {@link #rewindTo}.
-   */
+  /** Starts the long-poll if none runs, or stops the running one to go back for a wait behind. */
   #ensurePolling(): void {
-    if (this.#rewindTo !== undefined && this.#poll) {
-      this.#poll.close();
+    if (this.#poll) {
+      if (this.#waiters.lowestBehind !== undefined) this.#stop();
       return;
     }
-    if (this.#poll) return;
-    for (const moved of this.#alone) moved.abort(MOVED);
+    const start = Math.min(this.#position, this.#waiters.lowestBehind ?? this.#position);
+    for (const [moved, index] of this.#alone) if (index >= start) moved.abort(MOVED);
     void this.#run();
   }
 
-  /** The long-poll loop: one wait at a time, while anyone waits. */
+  /** Ends the running long-poll; {@link #run} goes on (back to a wait behind) or ends (nobody waits). */
+  #stop(): void {
+    if (!this.#poll || this.#stopping === this.#poll) return;
+    this.#stopping = this.#poll;
+    this.#poll.close();
+  }
+
+  /** The long-poll loop: one wait at a time, while anyone waits (or the linger runs). */
   async #run(): Promise<void> {
-    while (this.#waiting > 0 && !this.#ended) {
-      if (this.#rewindTo !== undefined) {
-        this.#position = Math.min(this.#position, this.#rewindTo);
+    while (!this.#ended && (this.#waiters.size > 0 || this.#linger)) {
+      const back = this.#waiters.lowestBehind;
+      if (back !== undefined) {
+        this.#position = Math.min(this.#position, back);
         this.#buffer.reset(this.#position);
-        this.#rewindTo = undefined;
+        this.#waiters.promote();
       }
       const poll = this.#stream(this.#position - 1);
       this.#poll = poll;
       try {
         for (;;) {
-          const event = await poll.next();
-          this.#take(event);
-          if (this.#waiting === 0 || this.#rewindTo !== undefined) break;
+          this.#take(await poll.next());
+          if (this.#waiters.lowestBehind !== undefined) break;
+          if (this.#waiters.size === 0 && !this.#linger) break;
         }
       } catch (error) {
-        if (this.#rewindTo !== undefined || this.#poll !== poll) continue;
-        if (this.#ended || this.#waiting === 0) break;
-        if (isEventIndexCleared(error)) this.#sendAllAlone();
-        else this.#failAll(error);
+        if (this.#stopping !== poll && !this.#ended) {
+          if (isEventIndexCleared(error)) this.#cleared(error);
+          else {
+            // the next wait starts it again
+            this.#failAll(error);
+            break;
+          }
+        }
       } finally {
+        if (this.#stopping === poll) this.#stopping = undefined;
         poll.close();
         if (this.#poll === poll) this.#poll = undefined;
       }
     }
   }
 
-  /** One event of the long-poll: buffered, and handed to every waiter it reaches at its index. */
+  /** One event of the long-poll: buffered, and handed to every served wait it reaches at its index. */
   #take(event: Response): void {
     const node = event.node;
     if (!node) return;
     this.#buffer.add(event);
     this.#position = Math.max(this.#position, node.modifiedIndex + 1);
     this.#frontier = Math.max(this.#frontier, this.#position);
-    const index = node.modifiedIndex;
-    const reached: Waiter[] = [];
-    const consider = (waiter: Waiter): void => {
-      if (waiter.waitIndex <= index && eventReaches(event, waiter.key, waiter.recursive))
-        reached.push(waiter);
-    };
-    if (removesDirectory(event)) {
-      for (const [key, waiters] of this.#byKey) if (isWithin(node.key, key)) waiters.forEach(consider);
-    }
-    // the event's own key, and every directory above it up to the hub's (recursive watches)
-    for (let key = node.key; ; key = parentOf(key)) {
-      if (!removesDirectory(event) || !isWithin(node.key, key)) this.#byKey.get(key)?.forEach(consider);
-      if (key === this.#dir || key === '/' || !isWithin(this.#dir, key)) break;
-    }
-    for (const waiter of reached) if (this.#remove(waiter)) waiter.settle(event);
+    for (const waiter of this.#waiters.reachedBy(event, this.#dir))
+      if (this.#remove(waiter)) waiter.settle(event);
   }
 
-  /** Error 401: etcd no longer has the hub's index; each waiter asks etcd on its own, from its own index. */
-  #sendAllAlone(): void {
-    this.#position = this.#frontier = 0;
-    this.#buffer.reset(0);
-    for (const waiter of this.#drain()) waiter.settle(WAIT_ALONE);
+  /**
+   * Error 401: etcd keeps no events before some index. The waits below it go alone (etcd tells each its
+   * 401, as alone); the rest go on from the lowest index among them, which etcd still has.
+   */
+  #cleared(error: EtcdError): void {
+    const oldest = oldestKept(error);
+    const stay: Waiter[] = [];
+    for (const waiter of this.#waiters.all()) {
+      if (oldest !== undefined && waiter.waitIndex >= oldest) stay.push(waiter);
+      else if (this.#remove(waiter)) waiter.settle(waiter.waitIndex);
+    }
+    if (stay.length === 0) return;
+    const lowest = Math.min(...stay.map((waiter) => waiter.waitIndex));
+    this.#position = Math.max(this.#position, lowest);
+    this.#buffer.reset(this.#position);
+    this.#waiters.promote();
   }
 
-  /** The long-poll failed (no member answered, the client closed): every waiter fails as its own wait would. */
+  /** The long-poll failed (no member answered, the client closed): every wait fails as its own would. */
   #failAll(error: unknown): void {
-    for (const waiter of this.#drain()) waiter.settle({ error });
+    for (const waiter of this.#waiters.all()) if (this.#remove(waiter)) waiter.settle({ error });
   }
 
-  #drain(): Waiter[] {
-    const all: Waiter[] = [];
-    for (const waiters of this.#byKey.values()) all.push(...waiters);
-    this.#byKey.clear();
-    this.#waiting = 0;
-    this.#lingerThenEnd();
-    return all;
-  }
-
-  /** Nobody waits: keep the long-poll a moment for the next wait (a waiter re-reads and waits again), then end. */
+  /** Nobody waits: the long-poll runs on a moment for the next wait (a waiter re-reads and waits again). */
   #lingerThenEnd(): void {
     clearTimeout(this.#linger);
     this.#linger = setTimeout(() => {
       this.#linger = undefined;
-      if (this.#waiting > 0) return;
-      this.#poll?.close();
-      // watchers waiting alone count on this hub: it stays known while they do (with no long-poll)
-      if (this.#alone.size === 0) this.#end();
+      if (this.#waiters.size > 0) return;
+      this.#stop();
+      this.#endIfIdle();
     }, LINGER_MS);
     this.#linger.unref();
   }
 
-  /** Forgets the hub: the next wait in its directory makes a new one. */
-  #end(): void {
+  /** Forgets the hub once nothing waits in it or alone, and its long-poll has ended or is ending. */
+  #endIfIdle(): void {
+    if (this.#ended || this.#waiters.size > 0 || this.#alone.size > 0 || this.#linger) return;
+    if (this.#poll && this.#stopping !== this.#poll) return;
     this.#ended = true;
-    this.#onEnd();
+    this.#registry.forget(this);
   }
+}
+
+/** The oldest index etcd still keeps, from a 401's cause (`the requested history has been cleared [1008/7]`). */
+function oldestKept(error: EtcdError): number | undefined {
+  const match = /\[(\d+)\/\d+\]/.exec(error.etcdCause);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Resolves with `work`, or rejects at once when the caller's signal or the watcher's closer aborts first. */
 function endsFirst<T>(work: Promise<T>, signal: AbortSignal | undefined, closer: AbortHook): Promise<T> {
   return new Promise((resolve, reject) => {
     const hook = signal ? hookOf(signal) : undefined;
-    const onAbort = (reason: unknown): void => {
+    const done = (): void => {
       closer.unlisten(onAbort);
       hook?.unlisten(onAbort);
+    };
+    const onAbort = (reason: unknown): void => {
+      done();
       reject(reason);
     };
     closer.listen(onAbort);
     hook?.listen(onAbort);
     work.then(
       (value) => {
-        closer.unlisten(onAbort);
-        hook?.unlisten(onAbort);
+        done();
         resolve(value);
       },
       (error: unknown) => {
-        closer.unlisten(onAbort);
-        hook?.unlisten(onAbort);
+        done();
         reject(error);
       },
     );
@@ -351,8 +362,13 @@ export function hubOf(client: Client, dir: string, path: string, stream: StreamF
   hubs.set(client, byDir);
   const known = byDir.get(dir);
   if (known && !known.ended) return known;
-  const hub = new WatchHub(client, dir, path, stream, () => {
-    if (byDir.get(dir) === hub) byDir.delete(dir);
+  const hub = new WatchHub(client, dir, path, stream, {
+    forget: (ended) => {
+      if (byDir.get(dir) === ended) byDir.delete(dir);
+    },
+    revive: (revived) => {
+      if (!byDir.has(dir)) byDir.set(dir, revived);
+    },
   });
   byDir.set(dir, hub);
   return hub;

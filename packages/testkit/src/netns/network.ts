@@ -588,17 +588,17 @@ export function kernelHasNetem(): Promise<boolean> {
   return netemProbe;
 }
 
-/** Checks root, `ip`, `tc` and `iptables-restore` once per process. */
+/** Checks Linux and root on each call, and `ip`, `tc` and `iptables-restore` once per process. */
 let support: Promise<void> | undefined;
-function checkNetnsSupport(): Promise<void> {
+async function checkNetnsSupport(): Promise<void> {
+  if (process.platform !== 'linux')
+    throw new NetnsUnavailableError(`the netns backend needs Linux, not ${process.platform}`);
+  if (process.getuid?.() !== 0)
+    throw new NetnsUnavailableError(
+      'the netns backend needs root (CAP_NET_ADMIN to make namespaces, veths and iptables rules); ' +
+        "run as root or use backend: 'process'",
+    );
   support ??= (async () => {
-    if (process.platform !== 'linux')
-      throw new NetnsUnavailableError(`the netns backend needs Linux, not ${process.platform}`);
-    if (process.getuid?.() !== 0)
-      throw new NetnsUnavailableError(
-        'the netns backend needs root (CAP_NET_ADMIN to make namespaces, veths and iptables rules); ' +
-          "run as root or use backend: 'process'",
-      );
     for (const [tool, args, pkg] of [
       ['ip', ['-V'], 'iproute2'],
       ['tc', ['-V'], 'iproute2'],

@@ -1,6 +1,6 @@
 /**
  * The netns backend's clean-up when the test process dies without closing (the reaper), and its refusal to run
- * without root. Loads testkit from dist/, as a user's test process would.
+ * without root. The reaper's test process loads testkit from dist/, as a user's would.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,7 +8,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { NetnsUnavailableError, startCluster } from '../../src/index.js';
 import { processAlive } from './helpers.js';
 import { canRunNetns, netnsLeftovers } from './netns-helpers.js';
 
@@ -54,29 +55,22 @@ describe.skipIf(!canRunNetns)('the netns backend and the reaper', () => {
   }, 30_000);
 
   it('refuses to start without root, with a typed error that says so', async () => {
-    const script = `
-      import { startCluster } from ${JSON.stringify(testkit)};
-      try {
-        await startCluster({ backend: 'netns', size: 1 });
-        console.log('started');
-      } catch (error) {
-        console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message }));
-      }
-    `;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      uid: 65534,
-      gid: 65534,
-      cwd: tmpdir(),
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    await once(child, 'exit');
-    const error = JSON.parse(out) as { name: string; code: string; message: string };
-    expect(error.name).toBe('NetnsUnavailableError');
-    expect(error.code).toBe('ETCDKIT_NETNS_UNAVAILABLE');
-    expect(error.message).toMatch(/needs root/);
+    // as another user (the check reads the process's uid each time): in process, so that no file of the
+    // checkout needs to be readable by that user
+    const uid = vi.spyOn(process, 'getuid').mockReturnValue(65534);
+    try {
+      const error = await startCluster({ backend: 'netns', size: 1 }).then(
+        async (cluster) => {
+          await cluster.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NetnsUnavailableError);
+      expect((error as NetnsUnavailableError).code).toBe('ETCDKIT_NETNS_UNAVAILABLE');
+      expect((error as Error).message).toMatch(/needs root/);
+    } finally {
+      uid.mockRestore();
+    }
   });
 });
