@@ -21,7 +21,8 @@ export class BarrierHeldError extends RecipeError {
 
 /**
  * A barrier: while one process holds it, everyone who waits blocks; releasing it wakes them all at once
- * (a broadcast, on purpose). Waits survive error 401 and silent watches (they re-read).
+ * (a broadcast, on purpose). Waits survive error 401 and failed watches (they re-read); a member that stops
+ * answering is left by the client's liveness check, so no timer re-reads while nothing happens.
  */
 export class Barrier {
   readonly #keys: RecipeKeys;
@@ -87,11 +88,8 @@ export class Barrier {
         if (signal?.aborted) throw signal.reason;
         throw error;
       }
-      const event = await waitForEvent(this.#keys, this.#key, {
-        afterIndex: index,
-        signal,
-        watchdogMs: (this.#ttl ?? 15) * 1000,
-      });
+      // no watchdog: the client moves a watch off a member that stops answering (its liveness check)
+      const event = await waitForEvent(this.#keys, this.#key, { afterIndex: index, signal });
       if (event && GONE_ACTIONS.has(event.action)) return;
     }
   }

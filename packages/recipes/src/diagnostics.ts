@@ -58,7 +58,7 @@ export const RecipeChannels = {
   registryAdd: 'etcdkit:recipes:registry:add',
   /**
    * A registry watcher saw an instance removed (deregistered or deleted), or found it gone at a re-read (after
-   * error 401 or a silent watch), which cannot tell how. {@link RegistryMessage}
+   * error 401 or a failed watch), which cannot tell how. {@link RegistryMessage}
    */
   registryRemove: 'etcdkit:recipes:registry:remove',
   /** A registry watcher saw an instance's key expire (its process stopped refreshing it). {@link RegistryMessage} */

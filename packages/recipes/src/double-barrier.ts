@@ -115,8 +115,6 @@ export class DoubleBarrier implements AsyncDisposable {
     if (!ticket) return;
     const { kept } = ticket;
     const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
-    // after this member removed its own key, nothing watches for a silent watch: a watchdog reads again
-    const watchdogMs = this.#session.ttl * 1000;
     // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
     let removed = false;
     try {
@@ -136,7 +134,7 @@ export class DoubleBarrier implements AsyncDisposable {
           return;
         }
         if (mine === 0) {
-          // the lowest waits for the highest to go, then looks again (no watchdog: its own key is watched)
+          // the lowest waits for the highest to go, then looks again
           await waitForEvent(this.#keys, entries.at(-1)!.key, { afterIndex: index, signal: stop });
           continue;
         }
@@ -145,7 +143,7 @@ export class DoubleBarrier implements AsyncDisposable {
           await ticket.remove();
           removed = true;
         }
-        await waitForEvent(this.#keys, entries[0]!.key, { afterIndex: index, signal, watchdogMs });
+        await waitForEvent(this.#keys, entries[0]!.key, { afterIndex: index, signal });
       }
     } catch (error) {
       if (!kept.signal.aborted || removed) throw error;

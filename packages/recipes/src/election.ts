@@ -145,7 +145,6 @@ export class Election implements AsyncDisposable {
           afterIndex: listing.index,
           recursive: !leader,
           signal,
-          watchdogMs: this.#session.ttl * 1000,
         });
       } catch {
         return;

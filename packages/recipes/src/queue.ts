@@ -5,7 +5,11 @@ import type { RecipeKeys } from './keys.js';
 
 /** Options of {@link Queue}. */
 export interface QueueOptions {
-  /** How long a `take` waits on a silent watch before it reads again, in ms. Default 15000. */
+  /**
+   * How long a `take` waits on a silent watch before it reads again, in ms. Default: no such re-read (the
+   * client moves a watch off a member that stops answering, `ClientConfig.watchLivenessInterval`); set it for a
+   * client whose liveness check is off.
+   */
   readonly watchdogMs?: number;
 }
 
@@ -24,12 +28,12 @@ export interface QueueItem {
 export class Queue {
   readonly #keys: RecipeKeys;
   readonly #dir: string;
-  readonly #watchdogMs: number;
+  readonly #watchdogMs: number | undefined;
 
   constructor(keys: RecipeKeys, name: string, options: QueueOptions = {}) {
     this.#keys = keys;
     this.#dir = name.replace(/\/+$/, '');
-    this.#watchdogMs = options.watchdogMs ?? 15_000;
+    this.#watchdogMs = options.watchdogMs;
   }
 
   /** Appends an item; `ttl` (whole seconds) makes it expire if nobody takes it in time. */

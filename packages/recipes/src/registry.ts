@@ -178,7 +178,8 @@ export class ServiceRegistry implements AsyncDisposable {
 
   /**
    * Follows a service: first an `added` for every live instance, then each change. After error 401 or a
-   * silent watch (at least once per TTL) it re-reads and reports the difference, so nothing is missed.
+   * failed watch it re-reads and reports the difference, so nothing is missed; while nothing changes it reads
+   * nothing (a member that stops answering is left by the client's liveness check, not by a timer).
    */
   watch(
     service: string,
@@ -223,10 +224,11 @@ export class ServiceRegistry implements AsyncDisposable {
         index = read.index;
         fresh = false;
       }
+      // no watchdog (a re-read of the whole service per TTL while nothing changes): the client moves a watch off
+      // a member that stops answering (its liveness check); an error 401 or a failed watch re-reads
       const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true, shared: true });
-      const watchdog = AbortSignal.timeout(this.session.ttl * 1000);
       try {
-        const event = await watcher.next({ signal: signal ? AbortSignal.any([signal, watchdog]) : watchdog });
+        const event = await watcher.next(signal ? { signal } : {});
         index = event.node!.modifiedIndex;
         const id = event.node!.key.slice(dir.length + 1);
         if (id.includes('/') || id === '') continue;
@@ -247,7 +249,7 @@ export class ServiceRegistry implements AsyncDisposable {
         }
       } catch {
         if (signal?.aborted) return;
-        fresh = true; // watchdog, error 401 or a failure: re-read and diff
+        fresh = true; // error 401 or a failure: re-read and diff
       } finally {
         watcher.close();
       }

@@ -9,9 +9,8 @@ export interface WaitOptions {
   /** Aborts the wait; it then rejects with `signal.reason`. */
   readonly signal?: AbortSignal | undefined;
   /**
-   * Give up after this long and let the caller read again (a silent watch must not strand a waiter).
-   * Omitted: no watchdog, for a caller whose own key is watched for loss and whose client moves watches off
-   * members that stop answering (the queue waiter).
+   * Give up after this long and let the caller read again. Omitted: no watchdog; the recipes need none, since
+   * the client moves a watch off a member that stops answering its `/health` (`watchLivenessInterval`).
    */
   readonly watchdogMs?: number | undefined;
 }

@@ -13,6 +13,7 @@ import {
   type HeldLock,
   Lock,
   ReleasedError,
+  ServiceRegistry,
   SessionExpiredError,
   SessionLostError,
 } from '../../src/index.js';
@@ -173,6 +174,45 @@ describe('idle waiters cost only their refreshes', () => {
       await Promise.all(waiting);
       await held?.release();
       for (const lock of locks) await lock.close();
+    }
+  });
+});
+
+describe('an idle registry cache costs nothing', () => {
+  it('reads nothing while no instance changes, for longer than a TTL, and still sees the next change', async () => {
+    const prefix = uniqueKeyPrefix('idle-registry');
+    const ttl = 2;
+    const client = new Client({ endpoints });
+    await using registry = new ServiceRegistry(new KeysAPI(client), prefix, { ttl });
+    await using watching = new ServiceRegistry(new KeysAPI(client), prefix, { ttl });
+    await registry.register({ service: 'api', id: 'a', address: '127.0.0.1', port: 1 });
+    const cache = watching.cache('api');
+    await cache.ready();
+    const reads: string[] = [];
+    const onRequest = (message: unknown): void => {
+      const m = message as RequestStartMessage;
+      // reads of the service (its refreshes are PUTs); the cache's watch is one long-poll, sent before
+      if (m.method === 'GET' && m.call.key?.startsWith(`${prefix}/api`) && !m.path.includes('wait=true'))
+        reads.push(m.path);
+    };
+    diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+    try {
+      // the code before #16 re-read the whole service once per TTL (here twice)
+      await new Promise((resolve) => setTimeout(resolve, 2 * ttl * 1000 + 500));
+      expect(reads).toEqual([]);
+      await registry.register({ service: 'api', id: 'b', address: '127.0.0.1', port: 2 });
+      await expect
+        .poll(() =>
+          cache
+            .instances()
+            .map((i) => i.id)
+            .sort(),
+        )
+        .toEqual(['a', 'b']);
+    } finally {
+      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+      cache.close();
+      await client.close();
     }
   });
 });
