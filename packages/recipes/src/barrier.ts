@@ -1,6 +1,6 @@
 import { isKeyNotFound, isNodeExist } from '@etcdkit/client';
+import { GONE_ACTIONS, waitForEvent } from './core/wait.js';
 import { RecipeError } from './errors.js';
-import { GONE_ACTIONS, waitForEvent } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { Session, type SessionKey } from './session.js';
 

@@ -1,8 +1,8 @@
 import { isEtcdError, isKeyNotFound, type Response } from '@etcdkit/client';
+import { listQueue, QueueTicket } from './core/queue-driver.js';
+import { keysInCreationOrder } from './core/read-dir.js';
+import { GONE_ACTIONS, sleep, waitForEvent } from './core/wait.js';
 import { RecipeError, SessionExpiredError } from './errors.js';
-import { listQueue, QueueTicket } from './internal/queue.js';
-import { keysInCreationOrder } from './internal/read-dir.js';
-import { GONE_ACTIONS, sleep, waitForEvent } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { Session, type SessionOptions } from './session.js';
 

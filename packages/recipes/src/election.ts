@@ -1,8 +1,14 @@
+import { announceHeld, orRemove, releaseHeld } from './core/held.js';
+import {
+  listQueue,
+  predecessor,
+  type QueueEntry,
+  type QueueListing,
+  QueueTicket,
+} from './core/queue-driver.js';
+import { sleep, waitForEvent } from './core/wait.js';
 import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
-import { announceHeld, orRemove, releaseHeld } from './internal/held.js';
-import { listQueue, predecessor, type QueueEntry, type QueueListing, QueueTicket } from './internal/queue.js';
-import { sleep, waitForEvent } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { isKeptHere, Session, type SessionOptions } from './session.js';
 

@@ -1,7 +1,7 @@
 import { Mutex } from 'async-mutex';
-import { heldLock, orRemove } from './internal/held.js';
-import { listQueue, predecessor, QueueTicket } from './internal/queue.js';
-import { onAbort } from './internal/wait.js';
+import { heldLock, orRemove } from './core/held.js';
+import { listQueue, predecessor, QueueTicket } from './core/queue-driver.js';
+import { onAbort } from './core/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { Session, type SessionOptions } from './session.js';
 

@@ -1,6 +1,6 @@
 import { isEtcdError } from '@etcdkit/client';
-import { readDir } from './internal/read-dir.js';
-import { sleep, waitForEvent } from './internal/wait.js';
+import { readDir } from './core/read-dir.js';
+import { sleep, waitForEvent } from './core/wait.js';
 import type { RecipeKeys } from './keys.js';
 
 /** Options of {@link Queue}. */

@@ -1,8 +1,8 @@
 import { isNodeExist, type Node } from '@etcdkit/client';
+import { readDir } from './core/read-dir.js';
+import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
-import { readDir } from './internal/read-dir.js';
-import { GONE_ACTIONS, sleep } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 import { Session, type SessionKey, type SessionOptions } from './session.js';
 

@@ -1,5 +1,5 @@
-import { heldLock, orRemove } from './internal/held.js';
-import { predecessor, QueueTicket } from './internal/queue.js';
+import { heldLock, orRemove } from './core/held.js';
+import { predecessor, QueueTicket } from './core/queue-driver.js';
 import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
 import { Session } from './session.js';

@@ -1,6 +1,6 @@
+import { heldLock, orRemove } from './core/held.js';
+import { QueueTicket } from './core/queue-driver.js';
 import { SessionLostError } from './errors.js';
-import { heldLock, orRemove } from './internal/held.js';
-import { QueueTicket } from './internal/queue.js';
 import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
 import { Session } from './session.js';

@@ -1,7 +1,7 @@
 import { isKeyNotFound, isTestFailed, type Node, type Response } from '@etcdkit/client';
+import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { SessionLostError } from './errors.js';
 import { isListening, publishAtRisk, publishLost } from './internal/channels.js';
-import { GONE_ACTIONS, sleep } from './internal/wait.js';
 import type { RecipeKeys } from './keys.js';
 
 /** The keys this process keeps alive right now (for the election's `self`: is that leader one of ours?). */

@@ -6,7 +6,7 @@ import {
   type QueueListing,
   QueueTicket,
   watchFrom,
-} from '../../src/internal/queue.js';
+} from '../../src/core/queue-driver.js';
 import { Session } from '../../src/session.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 

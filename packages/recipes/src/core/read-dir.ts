@@ -1,3 +1,7 @@
+/**
+ * The core's directory read: a quorum read of a directory's keys in creation order, with the index to watch
+ * from; a missing directory is an empty one.
+ */
 import { isKeyNotFound, type Node } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
 

@@ -1,7 +1,11 @@
+/**
+ * The core's holding: what every queue recipe does once its ticket is granted (publish `handoff` and
+ * `acquired`), on release (remove the key, publish `released`), and when a wait fails (remove the waiter's key).
+ */
 import { ReleasedError } from '../errors.js';
+import { publishAcquired, publishHandoff, publishReleased } from '../internal/channels.js';
 import type { HeldLock } from '../lock.js';
-import { publishAcquired, publishHandoff, publishReleased } from './channels.js';
-import type { QueueTicket } from './queue.js';
+import type { QueueTicket } from './queue-driver.js';
 
 /**
  * The ticket is held now: publishes `handoff` (when the wait ended on the removal of the entry ahead) and

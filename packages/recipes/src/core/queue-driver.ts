@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isEtcdError, type Node, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
+import { publishEnqueue } from '../internal/channels.js';
 import type { RecipeKeys } from '../keys.js';
 import type { Session, SessionKey } from '../session.js';
-import { publishEnqueue } from './channels.js';
 import { keysInCreationOrder, readDir } from './read-dir.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
