@@ -1,8 +1,9 @@
 import { isKeyNotFound, isNodeExist } from '@etcdkit/client';
+import type { SessionKey } from './core/kept-key.js';
+import { Session } from './core/session.js';
 import { GONE_ACTIONS, waitForEvent } from './core/wait.js';
 import { RecipeError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
-import { Session, type SessionKey } from './session.js';
 
 /** Options of {@link Barrier}. */
 export interface BarrierOptions {

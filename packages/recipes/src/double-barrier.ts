@@ -1,10 +1,11 @@
 import { isEtcdError, isKeyNotFound, type Response } from '@etcdkit/client';
-import { listQueue, QueueTicket } from './core/queue-driver.js';
+import { QueueTicket } from './core/queue-driver.js';
+import { listQueue } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
+import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './core/wait.js';
 import { RecipeError, SessionExpiredError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
-import { Session, type SessionOptions } from './session.js';
 
 /** More members entered than the barrier's count. */
 export class TooManyMembersError extends RecipeError {

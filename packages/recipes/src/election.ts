@@ -1,16 +1,12 @@
 import { announceHeld, orRemove, releaseHeld } from './core/held.js';
-import {
-  listQueue,
-  predecessor,
-  type QueueEntry,
-  type QueueListing,
-  QueueTicket,
-} from './core/queue-driver.js';
+import { isKeptHere } from './core/kept-here.js';
+import { predecessor, QueueTicket } from './core/queue-driver.js';
+import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
+import { Session, type SessionOptions } from './core/session.js';
 import { sleep, waitForEvent } from './core/wait.js';
 import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
-import { isKeptHere, Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Election}. */
 export interface ElectionOptions extends SessionOptions {

@@ -1,4 +1,6 @@
 export { Barrier, BarrierHeldError, type BarrierOptions } from './barrier.js';
+export { type KeptNode, SessionKey } from './core/kept-key.js';
+export { Session, type SessionOptions } from './core/session.js';
 export {
   type AcquiredMessage,
   type AtRiskMessage,
@@ -35,4 +37,3 @@ export {
 } from './registry.js';
 export { RWLock } from './rwlock.js';
 export { Semaphore } from './semaphore.js';
-export { type KeptNode, Session, SessionKey, type SessionOptions } from './session.js';

@@ -1,9 +1,10 @@
 import { Mutex } from 'async-mutex';
 import { heldLock, orRemove } from './core/held.js';
-import { listQueue, predecessor, QueueTicket } from './core/queue-driver.js';
+import { predecessor, QueueTicket } from './core/queue-driver.js';
+import { listQueue } from './core/queue-listing.js';
+import { Session, type SessionOptions } from './core/session.js';
 import { onAbort } from './core/wait.js';
 import type { RecipeKeys } from './keys.js';
-import { Session, type SessionOptions } from './session.js';
 
 /** Options of {@link Lock}. */
 export interface LockOptions extends SessionOptions {

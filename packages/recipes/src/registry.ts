@@ -1,10 +1,11 @@
 import { isNodeExist, type Node } from '@etcdkit/client';
+import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
+import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
-import { Session, type SessionKey, type SessionOptions } from './session.js';
 
 /** What a service instance publishes. */
 export interface ServiceInstanceSpec {

@@ -1,8 +1,8 @@
 import { heldLock, orRemove } from './core/held.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
+import { Session } from './core/session.js';
 import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
-import { Session } from './session.js';
 
 /**
  * A readers-writer lock: readers share it, a writer holds it alone. One FIFO queue for both, so a waiting

@@ -1,9 +1,9 @@
 import { heldLock, orRemove } from './core/held.js';
 import { QueueTicket } from './core/queue-driver.js';
+import { Session } from './core/session.js';
 import { SessionLostError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
 import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
-import { Session } from './session.js';
 
 /**
  * A counting semaphore: at most `permits` holders at once, served in arrival order. The first key past the

@@ -1,43 +1,30 @@
+/**
+ * The core's queue driver (Curator's LockInternals): a contender's in-order key ({@link QueueTicket}: created
+ * once even when replies are lost, kept alive, marked held, removed), and the one waiting loop every queue
+ * recipe runs ({@link QueueTicket.waitUntil}): read the queue, ask the recipe's rule what to wait for, watch only
+ * that, and apply what the event tells ({@link learn}) before reading again. A recipe is its rule: the lock's
+ * is {@link predecessor}.
+ */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isEtcdError, type Node, type Response } from '@etcdkit/client';
+import { isEtcdError, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import { publishEnqueue } from '../internal/channels.js';
-import type { RecipeKeys } from '../keys.js';
-import type { Session, SessionKey } from '../session.js';
-import { keysInCreationOrder, readDir } from './read-dir.js';
+import type { SessionKey } from './kept-key.js';
+import {
+  listQueue,
+  listQueueAfter,
+  type QueueEntry,
+  type QueueListing,
+  type QueueValue,
+} from './queue-listing.js';
+import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
-
-/** One key of a queue directory. */
-export interface QueueEntry {
-  readonly key: string;
-  readonly createdIndex: number;
-  readonly modifiedIndex: number;
-  /** The parsed value; `{}` when it is not ours. */
-  readonly data: QueueValue;
-}
-
-/** What a contender stores in its key: who it is, and a payload. */
-export interface QueueValue {
-  readonly owner?: string;
-  readonly host?: string;
-  readonly pid?: number;
-  readonly value?: string;
-  readonly mode?: string;
-  /** Set once the contender holds (see {@link QueueTicket.markHeld}). */
-  readonly held?: boolean;
-}
 
 /** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
 export interface WaitTarget {
   readonly key: string;
   readonly recursive?: boolean;
-}
-
-/** A queue read: the entries in creation order, and the index of the read. */
-export interface QueueListing {
-  readonly entries: QueueEntry[];
-  readonly index: number;
 }
 
 /** What a watch event tells a waiter about the queue ahead of it, without reading again. */
@@ -110,48 +97,6 @@ function removedAhead(listing: QueueListing, event: Response | undefined, mine: 
 /** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours. */
 export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | undefined {
   return mine === 0 ? undefined : entries[mine - 1];
-}
-
-/**
- * Reads a queue directory where a waiter stands after seeing the event at `index` (a removal ahead of it):
- * a local read (no raft round), good when it reflects the store at `index` or later, as the member that
- * delivered the event does. No entry can appear ahead of a waiter's key, so an entry missing from such a read
- * is gone for good, and one it lists is at worst gone since (the waiter then waits on it and hears of its
- * removal): a grant decided on it is as safe as on a quorum read. A read from before `index` (another member,
- * lagging) is not used: a quorum read is made instead.
- */
-export async function listQueueAfter(
-  keys: RecipeKeys,
-  dir: string,
-  index: number,
-  signal?: AbortSignal,
-): Promise<QueueListing> {
-  try {
-    const response = await keys.get(dir, { sort: true, ...(signal ? { signal } : {}) });
-    if (response.index >= index)
-      return { entries: keysInCreationOrder(response.node?.nodes).map(toEntry), index: response.index };
-  } catch {
-    if (signal?.aborted) throw signal.reason;
-    // a missing directory, or a failure: the quorum read decides
-  }
-  return listQueue(keys, dir, signal);
-}
-
-/** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
-export async function listQueue(keys: RecipeKeys, dir: string, signal?: AbortSignal): Promise<QueueListing> {
-  const { nodes, index } = await readDir(keys, dir, signal);
-  return { entries: nodes.map(toEntry), index };
-}
-
-function toEntry(node: Node): QueueEntry {
-  let data: QueueValue = {};
-  try {
-    const parsed: unknown = JSON.parse(node.value);
-    if (parsed && typeof parsed === 'object') data = parsed as QueueValue;
-  } catch {
-    // a foreign key: no owner
-  }
-  return { key: node.key, createdIndex: node.createdIndex, modifiedIndex: node.modifiedIndex, data };
 }
 
 /**

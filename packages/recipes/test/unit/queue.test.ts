@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  learn,
-  listQueueAfter,
-  type QueueEntry,
-  type QueueListing,
-  QueueTicket,
-  watchFrom,
-} from '../../src/core/queue-driver.js';
-import { Session } from '../../src/session.js';
+import { learn, QueueTicket, watchFrom } from '../../src/core/queue-driver.js';
+import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
+import { Session } from '../../src/core/session.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const DIR = '/q';

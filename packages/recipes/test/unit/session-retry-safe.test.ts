@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Session } from '../../src/core/session.js';
 import { SessionLostError } from '../../src/errors.js';
-import { Session } from '../../src/session.js';
 import { type Call, etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const KEY = '/s/1';

@@ -1,7 +1,7 @@
 import { EtcdError } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
+import { Session } from '../../src/core/session.js';
 import { SessionLostError } from '../../src/errors.js';
-import { Session } from '../../src/session.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const KEY = '/s/1';

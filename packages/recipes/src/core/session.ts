@@ -1,0 +1,93 @@
+/**
+ * The core's session: the TTL and refresh interval every kept key of a recipe shares, the validity margin, and
+ * the set of keys it keeps (each a {@link SessionKey}, see `kept-key.ts`), stopped together by `close()`.
+ */
+import type { RecipeKeys } from '../keys.js';
+import { type KeptNode, SessionKey } from './kept-key.js';
+
+/** Options of {@link Session}. */
+export interface SessionOptions {
+  /** TTL of the session's keys, in whole seconds. Default 15; at least 2. */
+  readonly ttl?: number;
+  /** How often each key is refreshed, in ms. Default a third of the TTL. */
+  readonly refreshIntervalMs?: number;
+  /**
+   * The largest clock difference expected between this process and the etcd leader, in ms; it shortens the
+   * local validity deadline. Default 0 (TTLs are measured by the server's clock, refresh times by ours).
+   */
+  readonly maxClockSkewMs?: number;
+}
+
+/**
+ * Keeps keys alive with TTL refreshes (`refresh=true`, which wakes no watcher) and tells when one can no
+ * longer be trusted, **before** the server can expire it: each key has a local validity deadline, the time
+ * its last successful refresh was *sent* plus the TTL minus a margin (10% of the TTL, at least 500 ms, plus
+ * the clock skew). When the deadline passes without a successful refresh, or the server answers that the key
+ * is gone or changed, the key's `signal` aborts with a {@link SessionLostError}. Each kept key is also
+ * watched (one long-poll, idle while nothing happens): a delete, an expiry or a change that is not one of
+ * the key's own writes loses it at once, not at the next refresh. A lost key is never re-created.
+ *
+ * Every write of a kept key (refresh, {@link SessionKey.modify}, {@link SessionKey.remove}) is a
+ * compare-and-swap on its modifiedIndex sent `retrySafe`: when an attempt is stuck on a slow, frozen or
+ * leaderless member, the client also sends it to another member after its `retrySafeTimeout` (hedged: the
+ * first reply wins), and no timeout of the session's own cuts a refresh short (the validity deadline alone decides loss). A repeat may meet the late
+ * effect of its own first attempt (error 101): the key is then read again and adopted when it still has its
+ * createdIndex and a value of ours, which only a write of ours can have given it. The validity deadline is only
+ * ever pushed by a refresh whose own reply says it applied. A key kept this way survives one stuck member while
+ * `refreshIntervalMs + retrySafeTimeout` (plus a round trip) stays under the TTL minus the margin.
+ */
+export class Session implements AsyncDisposable {
+  readonly keys: RecipeKeys;
+  /** TTL in seconds. */
+  readonly ttl: number;
+  readonly #refreshMs: number;
+  readonly #marginMs: number;
+  readonly #kept = new Set<SessionKey>();
+
+  constructor(keys: RecipeKeys, options: SessionOptions = {}) {
+    const ttl = options.ttl ?? 15;
+    if (!Number.isInteger(ttl) || ttl < 2)
+      throw new RangeError(`ttl must be a whole number of seconds >= 2, got ${ttl}`);
+    this.keys = keys;
+    this.ttl = ttl;
+    this.#refreshMs = Math.round(options.refreshIntervalMs ?? (ttl * 1000) / 3);
+    this.#marginMs = Math.max(500, ttl * 100) + (options.maxClockSkewMs ?? 0);
+    if (this.#refreshMs >= ttl * 1000 - this.#marginMs) {
+      throw new RangeError(
+        `refreshIntervalMs must be well under the TTL (${ttl} s minus a ${this.#marginMs} ms margin)`,
+      );
+    }
+  }
+
+  /**
+   * Starts keeping `key` alive and watching it. `node` is the key as the write that created it (or a read)
+   * returned it; `sentAt` is when the request that created or last refreshed it was sent
+   * (`performance.now()`), from which its validity is counted. Its createdIndex tells the key from one created
+   * again at the same path, and its value (when given) lets the session recognise the late effect of one of
+   * its own writes after an ambiguous reply (see {@link Session}); without the value such a reply loses the key.
+   */
+  keep(key: string, node: KeptNode, sentAt: number): SessionKey;
+  /**
+   * Starts keeping `key` alive and watching it, knowing only its indexes (`createdIndex` defaults to
+   * `modifiedIndex`: a key just created). Prefer the form that takes the node with its value.
+   */
+  keep(key: string, modifiedIndex: number, sentAt: number, createdIndex?: number): SessionKey;
+  keep(key: string, node: KeptNode | number, sentAt: number, createdIndex?: number): SessionKey {
+    const identity: KeptNode =
+      typeof node === 'number' ? { modifiedIndex: node, createdIndex: createdIndex ?? node } : node;
+    const kept = SessionKey.create(this, key, identity, sentAt, this.#refreshMs, this.#marginMs, () =>
+      this.#kept.delete(kept),
+    );
+    this.#kept.add(kept);
+    return kept;
+  }
+
+  /** Stops keeping every key (they expire by TTL unless deleted). Idempotent. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#kept].map((kept) => kept.stop()));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
