@@ -5,11 +5,11 @@ import { type ClientClosedError, EmptyBodyError, InvalidResponseError } from './
 import { AbortHook } from './internal/abort-hook.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
-import { isHiddenBelow, isWithin, parentOf, storeKeyOf } from './internal/event-match.js';
+import { isHiddenBelow, isWithin, keysPathOf, parentOf, storeKeyOf } from './internal/event-match.js';
 import { decodeKeysResponse } from './internal/keys-response.js';
 import { kCreateWatcher, kDo, kSharedWatchThreshold } from './internal/symbols.js';
-import { hubOf, type WatchHub } from './internal/watch-hub.js';
-import { DEFAULT_KEYS_PREFIX, type Response } from './keys.js';
+import { hubOf, type StreamFactory, type WatchHub } from './internal/watch-hub.js';
+import type { Response } from './keys.js';
 
 /** Options of `KeysAPI.watcher`. */
 export interface WatcherOptions {
@@ -33,10 +33,9 @@ export interface WatcherOptions {
   readonly shared?: boolean | string;
 }
 
-/** Where a shared watcher's hub is: the directory's store key and keys-API path, and the watched store key. */
+/** Where a shared watcher's hub is: the directory's store key, and the watched store key. */
 interface Share {
   readonly dir: string;
-  readonly path: string;
   readonly key: string;
 }
 
@@ -127,58 +126,59 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * @throws {ClusterError} when no member could be waited on.
    * @throws {ClientClosedError} when the client is closed, or closes while the wait is pending.
    */
-  async next(options: CallOptions = {}): Promise<Response> {
+  next(options: CallOptions = {}): Promise<Response> {
     const { signal } = options;
     const info = this.#diagnostics();
     if (info && channels.watchStart.hasSubscribers)
       channels.watchStart.publish({ watch: info, waitIndex: this.#waitIndex });
-    if (this.#share) {
-      if (this.#closer.aborted) throw this.#closer.reason;
-      signal?.throwIfAborted();
-      const shared = await this.#shared(this.#share, info, options);
-      if (shared) return shared;
-    }
-    return this.#waitAlone(info, options, this.#closer);
-  }
-
-  /**
-   * A shared watcher's wait: in its directory's hub, or alone while too few wait to share (moved into the hub
-   * when it starts). `undefined`: wait alone once more (from the index the hub gave).
-   */
-  async #shared(
-    share: Share,
-    info: WatchInfo | undefined,
-    options: CallOptions,
-  ): Promise<Response | undefined> {
-    const hub = this.#hub(share);
+    if (!this.#share) return this.#waitAlone(info, options, this.#closer);
+    if (this.#closer.aborted) return Promise.reject(this.#closer.reason);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const hub = this.#hub(this.#share);
     // a wait from now never waits alone: moved into the hub later, it would miss what happened meanwhile
     const moved =
       this.#waitIndex > 0 ? hub.waitsAlone(this.#client[kSharedWatchThreshold], this.#waitIndex) : undefined;
-    if (moved) {
-      // ends when this watcher closes, or when the hub starts and takes the wait over
-      const closer = new AbortHook();
-      const relay = (reason: unknown): void => closer.abort(reason);
-      this.#closer.listen(relay);
-      moved.listen(relay);
-      try {
-        return await this.#waitAlone(info, options, closer);
-      } catch (error) {
-        if (!moved.aborted || this.#closer.aborted || options.signal?.aborted) throw error;
-      } finally {
-        this.#closer.unlisten(relay);
-        hub.doneAlone(moved);
-      }
+    if (moved) return this.#waitAloneMovable(this.#share, hub, moved, info, options);
+    return this.#inHub(this.#share, hub, info, options);
+  }
+
+  /**
+   * A shared watcher's wait in its directory's hub (no async frame of its own: a thousand watchers wait at
+   * once). When the hub gives an index instead of an event, this wait goes alone from there.
+   */
+  #inHub(share: Share, hub: WatchHub, info: WatchInfo | undefined, options: CallOptions): Promise<Response> {
+    return hub.next(share.key, this.#recursive, this.#waitIndex, options, this.#closer).then((got) => {
+      if (typeof got !== 'number') return this.#took(got, '', info);
+      this.#waitIndex = got;
+      return this.#waitAlone(info, options, this.#closer);
+    });
+  }
+
+  /**
+   * A shared watcher's wait alone, while too few wait in its directory to share: when the hub's long-poll
+   * starts from an index that covers it (`moved` aborts), the wait goes on in the hub.
+   */
+  async #waitAloneMovable(
+    share: Share,
+    hub: WatchHub,
+    moved: AbortHook,
+    info: WatchInfo | undefined,
+    options: CallOptions,
+  ): Promise<Response> {
+    // ends when this watcher closes, or when the hub starts and takes the wait over
+    const closer = new AbortHook();
+    const relay = (reason: unknown): void => closer.abort(reason);
+    this.#closer.listen(relay);
+    moved.listen(relay);
+    try {
+      return await this.#waitAlone(info, options, closer);
+    } catch (error) {
+      if (!moved.aborted || this.#closer.aborted || options.signal?.aborted) throw error;
+    } finally {
+      this.#closer.unlisten(relay);
+      hub.doneAlone(moved);
     }
-    const got = await this.#hub(share).next(
-      share.key,
-      this.#recursive,
-      this.#waitIndex,
-      options,
-      this.#closer,
-    );
-    if (typeof got !== 'number') return this.#took(got, '', info);
-    this.#waitIndex = got;
-    return undefined;
+    return this.#inHub(share, this.#hub(share), info, options);
   }
 
   /** One wait of this watcher's own: a long-poll of its key from its index. */
@@ -277,19 +277,9 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     return response;
   }
 
-  /** The client's hub for `share`'s directory; its long-poll is a plain recursive watcher of the directory. */
+  /** The client's hub for `share`'s directory. */
   #hub(share: Share): WatchHub {
-    const client = this.#client;
-    return hubOf(client, share.dir, share.path, (afterIndex) =>
-      Watcher[kCreateWatcher](
-        client,
-        share.path,
-        share.dir,
-        { recursive: true, afterIndex },
-        undefined,
-        true,
-      ),
-    );
+    return hubOf(this.#client, share.dir, hubStream);
   }
 
   /** This watcher's {@link WatchInfo}, made the first time anyone listens. */
@@ -336,5 +326,12 @@ function shareOf(path: string, recursive: boolean, sharePath: string | undefined
   if (!isWithin(dir, key))
     throw new RangeError(`shared: ${JSON.stringify(dir)} is not the watched key or a directory above it`);
   if (isHiddenBelow(dir, key)) return undefined;
-  return { dir, path: dir === '/' ? `${DEFAULT_KEYS_PREFIX}/` : `${DEFAULT_KEYS_PREFIX}${dir}`, key };
+  return { dir, key };
+}
+
+/** A hub's own long-poll of `dir`: a plain recursive watcher of the directory (marked as the hub's). */
+function hubStream(client: Client, dir: string): StreamFactory {
+  const path = keysPathOf(dir);
+  return (afterIndex) =>
+    Watcher[kCreateWatcher](client, path, dir, { recursive: true, afterIndex }, undefined, true);
 }

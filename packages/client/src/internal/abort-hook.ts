@@ -3,10 +3,13 @@
  * a watcher's close. The first listener on a fresh AbortSignal costs about 8 µs in Node 20 (a listener on a
  * long-lived one, about 1 µs), which was a tenth of a watch event's CPU; a hook costs a Set operation.
  */
+/** What an {@link AbortHook} calls: a function, or an object's `abortWith` (no closure to allocate per wait). */
+export type AbortListener = ((reason: unknown) => void) | { abortWith(reason: unknown): void };
+
 export class AbortHook {
   #aborted = false;
   #reason: unknown;
-  readonly #listeners = new Set<(reason: unknown) => void>();
+  readonly #listeners = new Set<AbortListener>();
 
   get aborted(): boolean {
     return this.#aborted;
@@ -24,18 +27,23 @@ export class AbortHook {
     this.#reason = reason;
     const listeners = [...this.#listeners];
     this.#listeners.clear();
-    for (const listener of listeners) listener(reason);
+    for (const listener of listeners) callListener(listener, reason);
   }
 
   /** Calls `listener` on abort (at once if aborted already). */
-  listen(listener: (reason: unknown) => void): void {
-    if (this.#aborted) listener(this.#reason);
+  listen(listener: AbortListener): void {
+    if (this.#aborted) callListener(listener, this.#reason);
     else this.#listeners.add(listener);
   }
 
-  unlisten(listener: (reason: unknown) => void): void {
+  unlisten(listener: AbortListener): void {
     this.#listeners.delete(listener);
   }
+}
+
+function callListener(listener: AbortListener, reason: unknown): void {
+  if (typeof listener === 'function') listener(reason);
+  else listener.abortWith(reason);
 }
 
 const relays = new WeakMap<AbortSignal, AbortHook>();

@@ -20,6 +20,11 @@ export function storeKeyOf(path: string): string | undefined {
   return clean.slice(DEFAULT_KEYS_PREFIX.length);
 }
 
+/** The keys-API path of a store key (`/a` → `/v2/keys/a`, `/` → `/v2/keys/`). */
+export function keysPathOf(key: string): string {
+  return key === '/' ? `${DEFAULT_KEYS_PREFIX}/` : `${DEFAULT_KEYS_PREFIX}${key}`;
+}
+
 /** The directory one level up (`/a/b` → `/a`, `/a` → `/`, `/` → `/`). */
 export function parentOf(key: string): string {
   const cut = key.lastIndexOf('/');

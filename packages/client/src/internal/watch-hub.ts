@@ -5,7 +5,7 @@ import type { Watcher } from '../watcher.js';
 import { AbortHook, hookOf } from './abort-hook.js';
 import { getAction } from './action.js';
 import { EventBuffer } from './event-buffer.js';
-import { eventReaches } from './event-match.js';
+import { eventReaches, keysPathOf } from './event-match.js';
 import { type HubOutcome, HubWaiters, type Waiter } from './hub-waiters.js';
 import { decodeKeysResponse } from './keys-response.js';
 import { kDo } from './symbols.js';
@@ -185,27 +185,19 @@ export class WatchHub {
     }
     return new Promise((resolve, reject) => {
       const hook = signal ? hookOf(signal) : undefined;
-      const onAbort = (reason: unknown): void => {
-        if (this.#remove(waiter)) waiter.settle({ error: reason });
-      };
-      const waiter: Waiter = {
-        key,
-        recursive,
-        waitIndex,
-        settle: (outcome: HubOutcome) => {
-          closer.unlisten(onAbort);
-          hook?.unlisten(onAbort);
-          if (typeof outcome === 'object' && 'error' in outcome) reject(outcome.error);
-          else resolve(outcome);
-        },
-      };
-      this.#waiters.add(waiter, behind);
+      const wait = new HubWait(this, key, recursive, waitIndex, resolve, reject, closer, hook);
+      this.#waiters.add(wait, behind);
       clearTimeout(this.#linger);
       this.#linger = undefined;
-      closer.listen(onAbort);
-      hook?.listen(onAbort);
+      closer.listen(wait);
+      hook?.listen(wait);
       this.#ensurePolling();
     });
+  }
+
+  /** @internal A wait's closer or signal aborted: it leaves, rejected with the reason. */
+  abandon(wait: Waiter, reason: unknown): void {
+    if (this.#remove(wait)) wait.settle({ error: reason });
   }
 
   #remove(waiter: Waiter): boolean {
@@ -321,6 +313,34 @@ export class WatchHub {
   }
 }
 
+/**
+ * One `next()` waiting in a hub: its key, index and promise, and the listener of its watcher's closer and its
+ * caller's signal (an object, so that a wait allocates no closure).
+ */
+class HubWait implements Waiter {
+  constructor(
+    readonly hub: WatchHub,
+    readonly key: string,
+    readonly recursive: boolean,
+    readonly waitIndex: number,
+    readonly resolve: (outcome: Response | number) => void,
+    readonly reject: (error: unknown) => void,
+    readonly closer: AbortHook,
+    readonly hook: AbortHook | undefined,
+  ) {}
+
+  abortWith(reason: unknown): void {
+    this.hub.abandon(this, reason);
+  }
+
+  settle(outcome: HubOutcome): void {
+    this.closer.unlisten(this);
+    this.hook?.unlisten(this);
+    if (typeof outcome === 'object' && 'error' in outcome) this.reject(outcome.error);
+    else this.resolve(outcome);
+  }
+}
+
 /** The oldest index etcd still keeps, from a 401's cause (`the requested history has been cleared [1008/7]`). */
 function oldestKept(error: EtcdError): number | undefined {
   const match = /\[(\d+)\/\d+\]/.exec(error.etcdCause);
@@ -356,13 +376,20 @@ function endsFirst<T>(work: Promise<T>, signal: AbortSignal | undefined, closer:
 
 const hubs = new WeakMap<Client, Map<string, WatchHub>>();
 
-/** The client's hub for the directory `dir` (a store key; `path` its keys-API path), made on first use. */
-export function hubOf(client: Client, dir: string, path: string, stream: StreamFactory): WatchHub {
+/**
+ * The client's hub for the directory `dir` (a store key), made on first use; `stream` makes its long-poll (called
+ * once per hub, not per wait).
+ */
+export function hubOf(
+  client: Client,
+  dir: string,
+  stream: (client: Client, dir: string) => StreamFactory,
+): WatchHub {
   const byDir = hubs.get(client) ?? new Map<string, WatchHub>();
   hubs.set(client, byDir);
   const known = byDir.get(dir);
   if (known && !known.ended) return known;
-  const hub = new WatchHub(client, dir, path, stream, {
+  const hub = new WatchHub(client, dir, keysPathOf(dir), stream(client, dir), {
     forget: (ended) => {
       if (byDir.get(dir) === ended) byDir.delete(dir);
     },
