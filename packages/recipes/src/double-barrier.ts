@@ -2,6 +2,7 @@ import { isEtcdError, isKeyNotFound, type Response } from '@etcdkit/client';
 import { QueueTicket } from './core/queue-driver.js';
 import { listQueue } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
+import { RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './core/wait.js';
 import { RecipeError, SessionExpiredError } from './errors.js';
@@ -194,7 +195,7 @@ export class DoubleBarrier implements AsyncDisposable {
       } catch (error) {
         if (isKeyNotFound(error)) return { members: [], ready: false, index: error.index };
         if (!retry || isEtcdError(error) || signal.aborted) throw error;
-        await sleep(100, signal);
+        await sleep(RetryPacing.transientPauseMs, signal);
       }
     }
   }

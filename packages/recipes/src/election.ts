@@ -2,6 +2,7 @@ import { announceHeld, orRemove, releaseHeld } from './core/held.js';
 import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
+import { RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { sleep, waitForEvent } from './core/wait.js';
 import { ReleasedError } from './errors.js';
@@ -131,7 +132,7 @@ export class Election implements AsyncDisposable {
         listing = await listQueue(this.#keys, this.#dir, signal);
       } catch {
         if (signal?.aborted) return;
-        await sleep(100, signal).catch(() => {});
+        await sleep(RetryPacing.transientPauseMs, signal).catch(() => {});
         continue;
       }
       const leader = leaderOf(listing);

@@ -1,5 +1,6 @@
 import { isEtcdError } from '@etcdkit/client';
 import { readDir } from './core/read-dir.js';
+import { RetryPacing } from './core/retry.js';
 import { sleep, waitForEvent } from './core/wait.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -62,7 +63,7 @@ export class Queue {
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           // taken by someone else (100) or changed (101): try the next one
-          if (!isEtcdError(error)) await sleep(100, signal);
+          if (!isEtcdError(error)) await sleep(RetryPacing.transientPauseMs, signal);
         }
       }
       if (items.length === 0) {

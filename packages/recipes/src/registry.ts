@@ -1,6 +1,7 @@
 import { isNodeExist, type Node } from '@etcdkit/client';
 import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
+import { Pacer, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { RecipeError } from './errors.js';
@@ -104,7 +105,8 @@ export class Registration implements AsyncDisposable {
 
   /** The key was lost (etcd unreachable past the TTL, or deleted): publish the instance again, with backoff. */
   async #reRegister(): Promise<void> {
-    for (let delay = 100; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+    const pacer = new Pacer(RetryPacing.reRegister);
+    while (!this.#closed) {
       try {
         const kept = await this.#registry.publish(this.key, this.#instance, true);
         if (this.#closed) {
@@ -115,7 +117,7 @@ export class Registration implements AsyncDisposable {
         this.#watch(kept);
         return;
       } catch {
-        await sleep(delay);
+        await sleep(pacer.next());
       }
     }
   }
@@ -212,7 +214,7 @@ export class ServiceRegistry implements AsyncDisposable {
           read = await this.#read(service, signal);
         } catch {
           if (signal?.aborted) return;
-          await sleep(200, signal).catch(() => {});
+          await sleep(RetryPacing.serviceRereadMs, signal).catch(() => {});
           continue;
         }
         for (const change of diff(known, read.instances)) {

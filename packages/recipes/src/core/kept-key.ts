@@ -8,6 +8,7 @@ import { isKeyNotFound, isTestFailed, type Node, type Response } from '@etcdkit/
 import { SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
+import { Pacer, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep } from './wait.js';
 
@@ -21,10 +22,6 @@ export interface KeptNode {
 
 /** How many of its own recent indexes a key remembers, to tell its own writes from others' in watch events. */
 const OWN_INDEXES = 16;
-
-/** The loss watch's pause after a failed re-read, doubling up to the max. */
-const RECHECK_MIN_MS = 100;
-const RECHECK_MAX_MS = 2000;
 
 /**
  * One key kept alive by a {@link Session}: refreshed on a timer, and watched from its own index so that its
@@ -196,7 +193,7 @@ export class SessionKey {
           return;
         } catch (error) {
           if (this.#stopped) throw error;
-          if (isTestFailed(error) && value !== undefined && attempt < 3) {
+          if (isTestFailed(error) && value !== undefined && attempt < RetryPacing.ambiguousWriteAttempts) {
             const seen = await this.#recognise(this.#abandon.signal);
             if (this.#stopped) throw error;
             // this very write, applied late (unless the key held its value already: then write again)
@@ -261,7 +258,7 @@ export class SessionKey {
   async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
     let prevIndex = this.#modifiedIndex;
     let last: unknown;
-    for (let attempt = 1; attempt <= 5; attempt++) {
+    for (let attempt = 1; attempt <= RetryPacing.removeKey.attempts; attempt++) {
       try {
         await this.#session.keys.delete(this.key, {
           prevIndex,
@@ -284,7 +281,8 @@ export class SessionKey {
           if ('node' in seen) prevIndex = seen.node.modifiedIndex;
           continue;
         }
-        if (attempt < 5) await sleep(100 * attempt, signal);
+        if (attempt < RetryPacing.removeKey.attempts)
+          await sleep(pauseAfter(RetryPacing.removeKey, attempt), signal);
       }
     }
     throw last;
@@ -332,7 +330,7 @@ export class SessionKey {
     const stop = this.#halted.signal;
     const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex, shared: true });
     try {
-      let pause = RECHECK_MIN_MS;
+      const pacer = new Pacer(RetryPacing.lossRecheck); // after a failed re-read
       while (!stop.aborted && !this.#stopped) {
         let event: Response;
         try {
@@ -340,12 +338,8 @@ export class SessionKey {
         } catch {
           if (stop.aborted) return;
           // index cleared (401), or no member could hold the watch: read the key once, watch on past the read
-          if (!(await this.#recheck(watcher))) {
-            await sleep(pause, stop).catch(() => {});
-            pause = Math.min(pause * 2, RECHECK_MAX_MS);
-          } else {
-            pause = RECHECK_MIN_MS;
-          }
+          if (!(await this.#recheck(watcher))) await sleep(pacer.next(), stop).catch(() => {});
+          else pacer.reset();
           continue;
         }
         await this.#judge(event, watcher);
@@ -521,7 +515,7 @@ export class SessionKey {
       }
       // At risk: try again soon; the deadline decides when it is lost.
       publishAtRisk(this.key, error, this.#validUntil);
-      this.#schedule(Math.min(250, this.#refreshMs / 2));
+      this.#schedule(Math.min(RetryPacing.refreshRetryMaxMs, this.#refreshMs / 2));
     } finally {
       clearTimeout(this.#overdue);
     }

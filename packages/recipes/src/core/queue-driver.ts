@@ -18,6 +18,7 @@ import {
   type QueueListing,
   type QueueValue,
 } from './queue-listing.js';
+import { pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
@@ -176,8 +177,8 @@ export class QueueTicket {
           () => undefined,
         );
         if (found) return QueueTicket.#joined(session, dir, found, value, firstSentAt, recipe);
-        if (attempt >= 3) throw error;
-        await sleep(100 * attempt, signal);
+        if (attempt >= RetryPacing.enqueue.attempts) throw error;
+        await sleep(pauseAfter(RetryPacing.enqueue, attempt), signal);
       }
     }
   }
@@ -267,7 +268,7 @@ export class QueueTicket {
               : await listQueueAfter(this.#session.keys, this.#dir, readAfter, combined);
         } catch {
           if (combined.aborted) throw combined.reason;
-          await sleep(100, combined);
+          await sleep(RetryPacing.transientPauseMs, combined);
           continue;
         }
         if (goneKey === undefined && waitedOn !== undefined) {

@@ -4,6 +4,7 @@
  */
 import { isEventIndexCleared, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
+import { RetryPacing } from './retry.js';
 
 /** What {@link waitForEvent} needs. */
 export interface WaitOptions {
@@ -46,7 +47,7 @@ export async function waitForEvent(
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (watchdog?.aborted) return undefined;
-    if (!isEventIndexCleared(error)) await sleep(100, signal);
+    if (!isEventIndexCleared(error)) await sleep(RetryPacing.transientPauseMs, signal);
     return undefined;
   } finally {
     watcher.close();
