@@ -223,7 +223,10 @@ if (idleRounds.length > 0) {
       )}% | ${spread(
         rs.map((r) => r.etcdCpuPercent),
         1,
-      )}% |`,
+      )}% | ${spread(
+        rs.map((r) => r.sockets),
+        0,
+      )} |`,
     );
   }
   const requestsRatio = idleRounds.map(
