@@ -196,12 +196,12 @@ if (idleRounds.length > 0) {
     `### Idle waiters: ${IDLE_WAITERS} Lock waiters behind a holder, TTL ${IDLE_TTL} s, a ${WINDOW_MS / 1000} s window\n`,
   );
   out.push(
-    'Each variant runs in a process of its own. requests/s and bytes read per TTL: counted by the client (diagnostics channels) and by etcd (`etcd_http_received_total`, v2); etcd3 speaks gRPC (`grpc_server_msg_received_total`). CPU: the waiting process (user + system) over the window; etcd CPU: `process_cpu_seconds_total`; sockets: the waiting process’s TCP connections to etcd mid-window (its watches share one long-poll per directory once four wait in it). Ratios are taken within a round; median (min-max) over the rounds.\n',
+    'Each variant runs in a process of its own. requests/s and bytes read per TTL: counted by the client (diagnostics channels) and by etcd (`etcd_http_received_total`, v2); etcd3 speaks gRPC (`grpc_server_msg_received_total`). CPU: the waiting process (user + system) over the window; etcd CPU: `process_cpu_seconds_total`; long-polls: the waiting process’s watch calls in flight mid-window (its watches share one long-poll per directory once four wait in it); sockets: its TCP connections to etcd then (the long-polls, and the keep-alive connections of the pool, which the setup’s burst of creates and reads opened and the refreshes keep warm). Ratios are taken within a round; median (min-max) over the rounds.\n',
   );
   out.push(
-    '| variant | requests/s (client) | requests/s (etcd v2) | gRPC msgs/s | bytes read / TTL | CPU | etcd CPU | sockets |',
+    '| variant | requests/s (client) | requests/s (etcd v2) | gRPC msgs/s | bytes read / TTL | CPU | etcd CPU | long-polls | sockets |',
   );
-  out.push('|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|');
   for (const variant of ['refreshes', 'etcdkit', 'etcd3']) {
     const rs = idleRounds.map((r) => r[variant]);
     out.push(
@@ -224,6 +224,9 @@ if (idleRounds.length > 0) {
         rs.map((r) => r.etcdCpuPercent),
         1,
       )}% | ${spread(
+        rs.map((r) => r.longPolls ?? 0),
+        0,
+      )} | ${spread(
         rs.map((r) => r.sockets),
         0,
       )} |`,

@@ -40,6 +40,13 @@ async function metrics() {
 
 const counted = { requests: 0, bytes: 0 };
 let watchStarts = 0;
+// the long-polls in flight (watch calls started and not ended)
+const longPolls = new Set();
+diagnosticsChannel.subscribe(ClientChannels.callStart, ({ call }) => {
+  if (call.operation === 'watch') longPolls.add(call.id);
+});
+for (const name of [ClientChannels.callEnd, ClientChannels.callError])
+  diagnosticsChannel.subscribe(name, ({ call }) => longPolls.delete(call.id));
 diagnosticsChannel.subscribe(ClientChannels.requestStart, () => {
   counted.requests++;
 });
@@ -125,8 +132,10 @@ const bytesBefore = counted.bytes;
 const cpuBefore = process.cpuUsage();
 const t0 = performance.now();
 await sleep(windowMs / 2);
-// etcd3 holds its gRPC connection(s); etcdkit its long-polls and the pool's idle keep-alive sockets
+// etcd3 holds its gRPC connection(s); etcdkit its long-polls and the pool's keep-alive sockets (which the
+// setup's burst of creates and reads opened, and the refreshes keep using)
 const sockets = tcpConnectionsTo(Number(new URL(url).port));
+const inFlight = longPolls.size;
 await sleep(windowMs / 2);
 const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - t0;
@@ -141,6 +150,7 @@ console.log(
     seconds: elapsed / 1000,
     cpuPercent: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
     sockets,
+    longPolls: inFlight,
     requestsPerSecond: (requests / elapsed) * 1000,
     bytesPerTtl: (bytes / elapsed) * 1000 * ttl,
     etcdV2RequestsPerSecond: ((after.v2Requests - before.v2Requests) / elapsed) * 1000,
