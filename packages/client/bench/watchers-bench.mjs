@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, KeysAPI } from '@etcdkit/client';
-import { startCluster } from '@etcdkit/testkit';
+import { readEtcdMetrics, startCluster } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 
 const QUICK = process.env.QUICK === '1';
@@ -35,14 +35,7 @@ const v2 = new KeysAPI(writerClient);
 const v3 = new Etcd3({ hosts: url });
 
 async function metrics() {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const sum = (metric) =>
-    text
-      .split('\n')
-      .filter(
-        (line) => line.startsWith(metric) && (line[metric.length] === '{' || line[metric.length] === ' '),
-      )
-      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const sum = await readEtcdMetrics(url);
   return { grpcMessages: sum('grpc_server_msg_received_total') };
 }
 

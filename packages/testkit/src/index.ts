@@ -40,6 +40,7 @@ export {
   resolveEtcdBinary,
 } from './etcd-binary.js';
 export { EtcdCluster, type EtcdClusterSpec } from './etcd-cluster.js';
+export { readEtcdMetrics } from './etcd-metrics.js';
 export {
   type FaultKind,
   type FaultParams,

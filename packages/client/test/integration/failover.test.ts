@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -210,5 +211,49 @@ describe('watches share the view', () => {
     const read = await timed(() => keys.get('/fx/watch-b'));
     expect(read.value).toMatchObject({ node: { value: 'v' } });
     expect(read.ms).toBeLessThan(2000); // a is tried last, not first
+  });
+});
+
+const WATCHERS = 1000;
+const KEYS = 50;
+const ROUNDS = 4;
+
+/**
+ * 1000 shared watchers below one directory wait on the member their client is pinned to; the member fails
+ * (`fault`) and the writes go on through the leader. Every watcher must get every write to its key exactly
+ * once, in order (the watch hub's one long-poll moves to another member with its index).
+ */
+async function everyEventOnce(fault: (member: Member) => Promise<void>): Promise<void> {
+  const { leader, a, b } = await roles();
+  // the watchers' client is pinned to a follower; the writer to the leader
+  const { keys } = clientWith([a, b, leader], { watchLivenessInterval: 500 });
+  const { keys: writer } = clientWith([leader, b, a]);
+  const base = `/hub-failover-${randomBytes(4).toString('hex')}`;
+  const start = await writer.set(`${base}/k0`, 'start');
+  const watchers = Array.from({ length: WATCHERS }, (_, i) =>
+    keys.watcher(`${base}/k${i % KEYS}`, { afterIndex: start.index, shared: true }),
+  );
+  const seen = watchers.map(() => [] as number[]);
+  const loops = watchers.map(async (watcher, i) => {
+    for (let n = 0; n < ROUNDS; n++) seen[i]!.push(Number((await watcher.next()).node!.value));
+  });
+  const written = async (round: number) => {
+    await Promise.all(Array.from({ length: KEYS }, (_, k) => writer.set(`${base}/k${k}`, String(round))));
+  };
+  await written(0);
+  await fault(a);
+  for (let round = 1; round < ROUNDS; round++) await written(round);
+  await Promise.all(loops);
+  for (const events of seen) expect(events).toEqual([0, 1, 2, 3]);
+  for (const watcher of watchers) watcher.close();
+}
+
+describe('1000 shared watchers when the member their long-poll is on fails', () => {
+  it('SIGKILL: every watcher gets every later event exactly once', async () => {
+    await everyEventOnce((member) => member.kill());
+  });
+
+  it('SIGSTOP: every watcher gets every later event exactly once', async () => {
+    await everyEventOnce((member) => member.pause());
   });
 });

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { hostname } from 'node:os';
 import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
-import { tcpConnectionsTo } from '@etcdkit/testkit';
+import { readEtcdMetrics, tcpConnectionsTo } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 import { Lock } from '../../dist/index.js';
 
@@ -23,14 +23,7 @@ const windowMs = Number(windowArg);
 const name = `/bench/idle-${variant}-${process.pid}`;
 
 async function metrics() {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const sum = (metric) =>
-    text
-      .split('\n')
-      .filter(
-        (line) => line.startsWith(metric) && (line[metric.length] === '{' || line[metric.length] === ' '),
-      )
-      .reduce((total, line) => total + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const sum = await readEtcdMetrics(url);
   return {
     v2Requests: sum('etcd_http_received_total'),
     grpcMessages: sum('grpc_server_msg_received_total'),
@@ -131,12 +124,11 @@ const requestsBefore = counted.requests;
 const bytesBefore = counted.bytes;
 const cpuBefore = process.cpuUsage();
 const t0 = performance.now();
-await sleep(windowMs / 2);
-// etcd3 holds its gRPC connection(s); etcdkit its long-polls and the pool's keep-alive sockets (which the
-// setup's burst of creates and reads opened, and the refreshes keep using)
+await sleep(windowMs);
+// at the window's end: etcd3 holds its gRPC connection(s); etcdkit its long-polls and the pool's keep-alive
+// sockets (the setup's burst of creates and reads opens many; the client's agent closes one after 30 s idle)
 const sockets = tcpConnectionsTo(Number(new URL(url).port));
 const inFlight = longPolls.size;
-await sleep(windowMs / 2);
 const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - t0;
 const requests = counted.requests - requestsBefore;
