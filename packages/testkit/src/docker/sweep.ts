@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { processAlive } from '../internal/process-alive.js';
 import { LABEL, loadTestcontainers } from './runtime.js';
 
 /** The labels of everything this process makes (the sweep finds them by these), with the cluster's token if any. */
@@ -10,21 +11,12 @@ export function ownLabels(token?: string): Record<string, string> {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** True when `owner` (`host:pid`) names a process of this host that no longer runs. */
 function orphaned(owner: string | undefined): boolean {
   if (!owner) return true;
   const colon = owner.lastIndexOf(':');
   if (owner.slice(0, colon) !== hostname()) return false;
-  return !alive(Number(owner.slice(colon + 1)));
+  return !processAlive(Number(owner.slice(colon + 1)));
 }
 
 /**

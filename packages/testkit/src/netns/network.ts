@@ -1,6 +1,7 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import type { Member } from '../cluster.js';
 import { NetnsUnavailableError, UnsupportedFaultError } from '../errors.js';
+import { processAlive } from '../internal/process-alive.js';
 import {
   forgetDir,
   forgetLink,
@@ -618,15 +619,6 @@ async function checkNetnsSupport(): Promise<void> {
     support = undefined;
   });
   return support;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NetnsUnavailableError } from '../errors.js';
+import { processAlive } from '../internal/process-alive.js';
 import { ipJsonSync } from './commands.js';
 
 /**
@@ -40,15 +41,6 @@ function usedPrefixes(): [number, number][] {
   return prefixes.map(range);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes the reservation file `file` for this process; false when a live process holds it. */
 function reserve(file: string): boolean {
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -65,7 +57,7 @@ function reserve(file: string): boolean {
       } catch {
         // removed meanwhile: try again
       }
-      if (owner && alive(owner)) return false;
+      if (owner && processAlive(owner)) return false;
       try {
         unlinkSync(file);
       } catch {
