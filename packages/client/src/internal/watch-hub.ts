@@ -243,12 +243,12 @@ export class WatchHub {
         }
       } catch (error) {
         if (this.#stopping !== poll && !this.#ended) {
-          if (isEventIndexCleared(error)) this.#cleared(error);
-          else {
-            // the next wait starts it again
+          // after a 401 that leaves nobody, or a failure, the long-poll stops: the next wait starts it again
+          if (!isEventIndexCleared(error)) {
             this.#failAll(error);
             break;
           }
+          if (!this.#cleared(error)) break;
         }
       } finally {
         if (this.#stopping === poll) this.#stopping = undefined;
@@ -271,20 +271,21 @@ export class WatchHub {
 
   /**
    * Error 401: etcd keeps no events before some index. The waits below it go alone (etcd tells each its
-   * 401, as alone); the rest go on from the lowest index among them, which etcd still has.
+   * 401, as alone); the rest go on from the lowest index among them, which etcd still has. Whether any stays.
    */
-  #cleared(error: EtcdError): void {
+  #cleared(error: EtcdError): boolean {
     const oldest = oldestKept(error);
     const stay: Waiter[] = [];
     for (const waiter of this.#waiters.all()) {
       if (oldest !== undefined && waiter.waitIndex >= oldest) stay.push(waiter);
       else if (this.#remove(waiter)) waiter.settle(waiter.waitIndex);
     }
-    if (stay.length === 0) return;
+    if (stay.length === 0) return false;
     const lowest = Math.min(...stay.map((waiter) => waiter.waitIndex));
     this.#position = Math.max(this.#position, lowest);
     this.#buffer.reset(this.#position);
     this.#waiters.promote();
+    return true;
   }
 
   /** The long-poll failed (no member answered, the client closed): every wait fails as its own would. */

@@ -151,6 +151,16 @@ describe('the watch hub (a fake etcd history)', () => {
     expect(((await kept) as Response).node!.modifiedIndex).toBe(event.node!.modifiedIndex);
   });
 
+  it('error 401 that leaves nobody waiting stops the long-poll (no poll again at a cleared index)', async () => {
+    const history = new FakeHistory('/d');
+    history.oldest = 150;
+    for (let i = 0; i < 60; i++) history.write('/d/filler');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    expect(await hub.next('/d/a', false, 120, {}, new AbortHook())).toBe(120);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(history.polls).toHaveLength(1);
+  });
+
   it('keeps its long-poll running a moment after the last wait is served: the next waits join it', async () => {
     const history = new FakeHistory('/d');
     const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
