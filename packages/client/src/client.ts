@@ -10,7 +10,7 @@ import {
   RedirectError,
   type ResponseTooLargeError,
 } from './errors.js';
-import { AbortHook } from './internal/abort-hook.js';
+import { AbortHook, eitherHook } from './internal/abort-hook.js';
 import type { Action } from './internal/action.js';
 import { getAction } from './internal/action.js';
 import { attemptEndpoint, type RawResponse } from './internal/attempt.js';
@@ -348,15 +348,11 @@ export class Client implements AsyncDisposable {
     if (!action.wait) return this.#tryEach(endpoints, pinned, action, options, pin, trace, action.closer);
     if (!action.closer) return this.#tryEach(endpoints, pinned, action, options, pin, trace, closing);
     // A watcher's wait ends on the watcher's close and on the client's, with the reason of the first.
-    const either = new AbortHook();
-    const relay = (reason: unknown): void => either.abort(reason);
-    closing.listen(relay);
-    action.closer.listen(relay);
+    const either = eitherHook(closing, action.closer);
     try {
-      return await this.#tryEach(endpoints, pinned, action, options, pin, trace, either);
+      return await this.#tryEach(endpoints, pinned, action, options, pin, trace, either.hook);
     } finally {
-      closing.unlisten(relay);
-      action.closer.unlisten(relay);
+      either.release();
     }
   }
 

@@ -2,7 +2,7 @@ import pRetry from 'p-retry';
 import type { CallOptions, Client } from './client.js';
 import type { WatchInfo } from './diagnostics.js';
 import { type ClientClosedError, EmptyBodyError, InvalidResponseError } from './errors.js';
-import { AbortHook } from './internal/abort-hook.js';
+import { AbortHook, eitherHook } from './internal/abort-hook.js';
 import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { isHiddenBelow, isWithin, keysPathOf, parentOf, storeKeyOf } from './internal/event-match.js';
@@ -166,16 +166,13 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     options: CallOptions,
   ): Promise<Response> {
     // ends when this watcher closes, or when the hub starts and takes the wait over
-    const closer = new AbortHook();
-    const relay = (reason: unknown): void => closer.abort(reason);
-    this.#closer.listen(relay);
-    moved.listen(relay);
+    const either = eitherHook(this.#closer, moved);
     try {
-      return await this.#waitAlone(info, options, closer);
+      return await this.#waitAlone(info, options, either.hook);
     } catch (error) {
       if (!moved.aborted || this.#closer.aborted || options.signal?.aborted) throw error;
     } finally {
-      this.#closer.unlisten(relay);
+      either.release();
       hub.doneAlone(moved);
     }
     return this.#inHub(share, this.#hub(share), info, options);

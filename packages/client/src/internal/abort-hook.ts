@@ -46,6 +46,25 @@ function callListener(listener: AbortListener, reason: unknown): void {
   else listener.abortWith(reason);
 }
 
+/**
+ * A hook that aborts with the reason of whichever of `a` and `b` aborts first (at once if one has); `release()`
+ * stops listening to them. For a wait that two things can end (a watcher's close and the client's; a wait alone
+ * and its move into a shared long-poll).
+ */
+export function eitherHook(a: AbortHook, b: AbortHook): { readonly hook: AbortHook; release(): void } {
+  const hook = new AbortHook();
+  const relay = (reason: unknown): void => hook.abort(reason);
+  a.listen(relay);
+  b.listen(relay);
+  return {
+    hook,
+    release: () => {
+      a.unlisten(relay);
+      b.unlisten(relay);
+    },
+  };
+}
+
 const relays = new WeakMap<AbortSignal, AbortHook>();
 
 /**
