@@ -56,14 +56,42 @@ function reply(child, type, timeoutMs = 60_000) {
   });
 }
 
-/** One variant with `watchers` watchers in a worker process; this process writes and reads etcd's metrics. */
-async function run(variant, watchers) {
-  const keyCount = keysFor(watchers);
-  const child = fork(WORKER, [variant, url, String(watchers), String(keyCount)], {
+/** A worker process holding `watchers` watchers (see watchers-worker.mjs); `stop()` kills it if still running. */
+function startWorker(variant, urls, watchers, keyCount) {
+  const child = fork(WORKER, [variant, urls, String(watchers), String(keyCount)], {
     execArgv: ['--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null) child.kill();
+      await exited;
+    },
+  };
+}
+
+/** Per watcher, what it got against what was written to its key: lost, duplicated, out of order (watchers). */
+function tally(receipts, written) {
+  let lost = 0;
+  let duplicated = 0;
+  let outOfOrder = 0;
+  for (const [i, want] of written.entries()) {
+    const got = receipts[i].map(([value]) => value);
+    const seen = new Set(got);
+    lost += want.filter((value) => !seen.has(value)).length;
+    duplicated += got.length - seen.size;
+    if (got.length === want.length && got.some((value, j) => value !== want[j])) outOfOrder++;
+  }
+  return { lost, duplicated, outOfOrder };
+}
+
+/** One variant with `watchers` watchers in a worker process; this process writes and reads etcd's metrics. */
+async function run(variant, watchers) {
+  const keyCount = keysFor(watchers);
+  const worker = startWorker(variant, url, watchers, keyCount);
+  const { child } = worker;
   try {
     const { prefix, memoryPerWatcherBytes, rssPerWatcherBytes } = await reply(child, 'ready');
     const before = await metrics();
@@ -87,18 +115,7 @@ async function run(variant, watchers) {
     }
     child.send({ type: 'end' });
     const { receipts } = await reply(child, 'result');
-    const latencies = [];
-    let lost = 0;
-    let duplicated = 0;
-    let outOfOrder = 0;
-    for (let i = 0; i < watchers; i++) {
-      const got = receipts[i].map(([value]) => value);
-      for (const [value, at] of receipts[i]) latencies.push(at - sentAt.get(value));
-      const seen = new Set(got);
-      lost += written[i].filter((value) => !seen.has(value)).length;
-      duplicated += got.length - seen.size;
-      if (got.length === written[i].length && got.some((value, j) => value !== written[i][j])) outOfOrder++;
-    }
+    const latencies = receipts.flatMap((got) => got.map(([value, at]) => at - sentAt.get(value)));
     latencies.sort((a, b) => a - b);
     const quantile = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
     return {
@@ -108,14 +125,11 @@ async function run(variant, watchers) {
       rssPerWatcherBytes,
       notifyP50: quantile(0.5),
       notifyP99: quantile(0.99),
-      lost,
-      duplicated,
-      outOfOrder,
+      ...tally(receipts, written),
       timedOut,
     };
   } finally {
-    if (child.exitCode === null) child.kill();
-    await exited;
+    await worker.stop();
   }
 }
 
@@ -136,11 +150,8 @@ async function failoverTrial(fault) {
   const writer = new Client({ endpoints: [leader.clientURL] });
   const keys = new KeysAPI(writer);
   const urls = [pinned.clientURL, other.clientURL, leader.clientURL].join(',');
-  const child = fork(WORKER, ['shared', urls, String(FAILOVER_WATCHERS), String(FAILOVER_KEYS)], {
-    execArgv: ['--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const worker = startWorker('shared', urls, FAILOVER_WATCHERS, FAILOVER_KEYS);
+  const { child } = worker;
   try {
     const { prefix } = await reply(child, 'ready');
     const written = Array.from({ length: FAILOVER_WATCHERS }, () => []);
@@ -160,20 +171,9 @@ async function failoverTrial(fault) {
     }
     child.send({ type: 'end' });
     const { receipts } = await reply(child, 'result');
-    let lost = 0;
-    let duplicated = 0;
-    let outOfOrder = 0;
-    for (let i = 0; i < FAILOVER_WATCHERS; i++) {
-      const got = receipts[i].map(([value]) => value);
-      const seen = new Set(got);
-      lost += written[i].filter((value) => !seen.has(value)).length;
-      duplicated += got.length - seen.size;
-      if (got.length === written[i].length && got.some((value, j) => value !== written[i][j])) outOfOrder++;
-    }
-    return { lost, duplicated, outOfOrder, timedOut, recoveryMs };
+    return { ...tally(receipts, written), timedOut, recoveryMs };
   } finally {
-    if (child.exitCode === null) child.kill();
-    await exited;
+    await worker.stop();
     await writer.close();
     await cluster3.close();
   }
