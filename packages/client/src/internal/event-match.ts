@@ -56,7 +56,7 @@ export function eventReaches(event: Response, key: string, recursive: boolean): 
   if (at === undefined) return false;
   if (at === key) return true;
   if (recursive && isWithin(key, at) && !isHiddenBelow(key, at)) return true;
-  return REMOVALS.has(event.action) && event.prevNode?.dir === true && isWithin(at, key);
+  return removesDirectory(event) && isWithin(at, key);
 }
 
 /** Whether `event` is the removal of a directory (it may reach watches of any key below it). */
