@@ -88,7 +88,11 @@ export interface ClientTLSOptions {
 export interface ClientConfig {
   /** Client URLs of the members, e.g. `['http://127.0.0.1:2379']`. Absolute http(s) URLs only. */
   readonly endpoints: readonly string[];
-  /** HTTP dispatcher (Go's `Transport`). Default: an undici Agent of the client's own, closed by `close()`. */
+  /**
+   * HTTP dispatcher (Go's `Transport`). Default: an undici Agent of the client's own, closed by `close()`, that
+   * keeps a connection per request in flight and closes one after 10 s idle (a burst's extra connections go
+   * away; Go keeps two idle per host instead).
+   */
   readonly dispatcher?: Dispatcher;
   /** Called before each redirect with the count so far; throw to stop. Default: at most 10 redirects. */
   readonly checkRedirect?: CheckRedirect;
@@ -262,7 +266,7 @@ export class Client implements AsyncDisposable {
       config.dispatcher ??
       new Agent({
         connect: { timeout: headerTimeoutPerRequest || 30_000, ...tlsConnectOptions(config.tls) },
-        keepAliveTimeout: 30_000,
+        keepAliveTimeout: 10_000,
       });
     this.#health = new MemberHealth(
       this.#dispatcher,
