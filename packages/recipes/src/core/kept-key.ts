@@ -8,6 +8,7 @@ import { isKeyNotFound, isTestFailed, type Node, type Response } from '@etcdkit/
 import { SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
+import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
 import { Pacer, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep } from './wait.js';
@@ -91,7 +92,7 @@ export class SessionKey {
     this.#validUntil = sentAt + session.ttl * 1000 - marginMs;
     markKeptHere(key);
     this.#armDeadline();
-    this.#schedule(refreshMs);
+    this.#schedule(firstRefreshDelay(refreshMs));
     void this.#watchLoss();
   }
 
@@ -493,7 +494,9 @@ export class SessionKey {
       if (this.#stopped) return;
       this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
       this.#armDeadline();
-      this.#schedule(this.#refreshMs);
+      // one interval after this refresh was sent, not after its reply: etcd commits writes in batches, and keys
+      // whose replies came in one batch would otherwise refresh in step from then on (see `refresh-phase.ts`)
+      this.#schedule(nextRefreshDelay(sentAt, this.#refreshMs, performance.now()));
     } catch (error) {
       if (this.#stopped) return;
       if (isTestFailed(error)) {
