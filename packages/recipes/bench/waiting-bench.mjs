@@ -16,7 +16,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
-import { startCluster } from '@etcdkit/testkit';
+import { startCluster, tcpConnectionsTo } from '@etcdkit/testkit';
 import { Lock, RecipeChannels } from '../dist/index.js';
 
 const QUICK = process.env.QUICK === '1';
@@ -24,6 +24,9 @@ const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 2 : 3));
 const WINDOW_MS = Number(process.env.WINDOW_MS ?? (QUICK ? 4000 : 6000));
 const IDLE_WAITERS = 200;
 const IDLE_TTL = 2;
+// after an idle variant's setup, before its window: the client's keep-alive timeout (10 s) and a second, so that
+// the connections of the setup's burst have closed and the window sees the steady state
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 11_000);
 const HANDOVER_WAITING = [1, 10, 50, 200];
 const HOLDS_MS = [0, 20];
 const HANDOVERS = QUICK ? 20 : 40;
@@ -34,20 +37,43 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = await startCluster({ size: 1 });
 const url = cluster.clientURLs[0];
 
+/**
+ * Runs one idle variant in a worker process; while its window lasts, counts the worker's TCP connections to
+ * etcd every 250 ms from here (so that counting is no part of the worker's CPU): `sockets` at the window's end
+ * and `peakSockets`.
+ */
 function runIdle(variant) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [WORKER, variant, url, String(IDLE_WAITERS), String(IDLE_TTL), String(WINDOW_MS)],
+      [WORKER, variant, url, String(IDLE_WAITERS), String(IDLE_TTL), String(WINDOW_MS), String(SETTLE_MS)],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    const port = Number(new URL(url).port);
+    const samples = [];
+    // the worker may be exiting already when the last sample is taken: then that sample is none
+    const sample = () => {
+      try {
+        samples.push(tcpConnectionsTo(port, child.pid));
+      } catch {}
+    };
+    let sampler;
     let result;
     createInterface({ input: child.stdout }).on('line', (line) => {
-      result = JSON.parse(line);
+      const message = JSON.parse(line);
+      if (message.window === 'start') {
+        sampler = setInterval(sample, 250);
+        return;
+      }
+      clearInterval(sampler);
+      sample();
+      result = { ...message, sockets: samples.at(-1), peakSockets: Math.max(...samples) };
     });
-    child.once('exit', (code) =>
-      result ? resolve(result) : reject(new Error(`idle worker ${variant} exited ${code} without a result`)),
-    );
+    child.once('exit', (code) => {
+      clearInterval(sampler);
+      if (result) resolve(result);
+      else reject(new Error(`idle worker ${variant} exited ${code} without a result`));
+    });
   });
 }
 
@@ -196,12 +222,12 @@ if (idleRounds.length > 0) {
     `### Idle waiters: ${IDLE_WAITERS} Lock waiters behind a holder, TTL ${IDLE_TTL} s, a ${WINDOW_MS / 1000} s window\n`,
   );
   out.push(
-    'Each variant runs in a process of its own. requests/s and bytes read per TTL: counted by the client (diagnostics channels) and by etcd (`etcd_http_received_total`, v2); etcd3 speaks gRPC (`grpc_server_msg_received_total`). CPU: the waiting process (user + system) over the window; etcd CPU: `process_cpu_seconds_total`; long-polls: the waiting process’s watch calls in flight at the window’s end (its watches share one long-poll per directory once four wait in it); sockets: its TCP connections to etcd then (the long-polls, and the pool’s keep-alive connections: the setup’s burst of creates and reads opens many, which the client’s agent closes after 30 s idle, longer than the window). Ratios are taken within a round; median (min-max) over the rounds.\n',
+    `Each variant runs in a process of its own. requests/s and bytes read per TTL: counted by the client (diagnostics channels) and by etcd (\`etcd_http_received_total\`, v2); etcd3 speaks gRPC (\`grpc_server_msg_received_total\`). CPU: the waiting process (user + system) over the window; etcd CPU: \`process_cpu_seconds_total\`; long-polls: the waiting process’s watch calls in flight at the window’s end (its watches share one long-poll per directory once four wait in it); sockets: its TCP connections to etcd, counted from the bench’s process every 250 ms through the window (at its end, and the peak): the long-polls and the pool’s keep-alive connections, as many as requests were in flight at once. Each window starts ${SETTLE_MS / 1000} s after the setup, once the connections of the setup’s burst of creates and reads have gone idle and closed (the client’s agent closes one after 10 s idle). Sockets / TTL refreshes alone compares the peaks. Ratios are taken within a round; median (min-max) over the rounds.\n`,
   );
   out.push(
-    '| variant | requests/s (client) | requests/s (etcd v2) | gRPC msgs/s | bytes read / TTL | CPU | etcd CPU | long-polls | sockets |',
+    '| variant | requests/s (client) | requests/s (etcd v2) | gRPC msgs/s | bytes read / TTL | CPU | etcd CPU | long-polls | sockets (end) | sockets (peak) |',
   );
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const variant of ['refreshes', 'etcdkit', 'etcd3']) {
     const rs = idleRounds.map((r) => r[variant]);
     out.push(
@@ -229,6 +255,9 @@ if (idleRounds.length > 0) {
       )} | ${spread(
         rs.map((r) => r.sockets),
         0,
+      )} | ${spread(
+        rs.map((r) => r.peakSockets),
+        0,
       )} |`,
     );
   }
@@ -238,6 +267,7 @@ if (idleRounds.length > 0) {
   const cpuVsRefreshes = idleRounds.map((r) => r.etcdkit.cpuPercent / r.refreshes.cpuPercent);
   const cpuVsEtcd3 = idleRounds.map((r) => r.etcdkit.cpuPercent / r.etcd3.cpuPercent);
   const bytesRatio = idleRounds.map((r) => r.etcdkit.bytesPerTtl / r.refreshes.bytesPerTtl);
+  const socketsRatio = idleRounds.map((r) => r.etcdkit.peakSockets / r.refreshes.peakSockets);
   out.push('');
   out.push('| ratio (etcdkit waiters / baseline) | per round | median (min-max) | target |');
   out.push('|---|---|---|---|');
@@ -246,6 +276,9 @@ if (idleRounds.length > 0) {
   );
   out.push(
     `| bytes read per TTL / TTL refreshes alone | ${perRound(bytesRatio)} | ${spread(bytesRatio)} | O(N) |`,
+  );
+  out.push(
+    `| sockets (peak) / TTL refreshes alone | ${perRound(socketsRatio)} | ${spread(socketsRatio)} | a handful more (long-polls) |`,
   );
   out.push(`| CPU / TTL refreshes alone | ${perRound(cpuVsRefreshes)} | ${spread(cpuVsRefreshes)} | |`);
   out.push(`| CPU / etcd3 campaigns | ${perRound(cpuVsEtcd3)} | ${spread(cpuVsEtcd3)} | <= 1.5 |`);
