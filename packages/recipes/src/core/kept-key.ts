@@ -9,6 +9,7 @@ import { SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
 import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
+import { markRemovedHere } from './removed-here.js';
 import { Pacer, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep } from './wait.js';
@@ -261,11 +262,12 @@ export class SessionKey {
     let last: unknown;
     for (let attempt = 1; attempt <= RetryPacing.removeKey.attempts; attempt++) {
       try {
-        await this.#session.keys.delete(this.key, {
+        const response = await this.#session.keys.delete(this.key, {
           prevIndex,
           retrySafe: true,
           ...(signal ? { signal } : {}),
         });
+        markRemovedHere(response.clusterId, this.key);
         return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;

@@ -18,6 +18,7 @@ import {
   type QueueListing,
   type QueueValue,
 } from './queue-listing.js';
+import { isRemovedHere } from './removed-here.js';
 import { pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
@@ -49,7 +50,8 @@ function isHeld(value: string | undefined): boolean {
 /**
  * Applies a watch event on an entry queued before ours to the last read. Events are committed changes, and no
  * entry can appear ahead of ours (createdIndex only grows), so:
- * - the entry was deleted: it is gone; if it had been marked held, everything ahead of it was gone too;
+ * - the entry was deleted: it is gone; if it had been marked held, everything ahead of it was gone too; if
+ *   not, so are the entries ahead that this process removed itself (see `removed-here.ts`);
  * - the entry was marked held ({@link QueueTicket.markHeld}): everything ahead of it is gone.
  * In both marked cases the rest of the listing ahead is exact (`trusted`). Anything else gives `undefined`.
  */
@@ -63,7 +65,11 @@ export function learn(listing: QueueListing, event: Response | undefined, mine: 
   let trusted: boolean;
   if (GONE_ACTIONS.has(event.action)) {
     trusted = isHeld(event.prevNode?.value);
-    entries = trusted ? listing.entries.slice(at + 1) : listing.entries.filter((_, i) => i !== at);
+    entries = trusted
+      ? listing.entries.slice(at + 1)
+      : listing.entries.filter(
+          (entry, i) => i !== at && !(i < mine && isRemovedHere(event.clusterId, entry.key)),
+        );
   } else if (isHeld(node.value)) {
     trusted = true;
     entries = listing.entries.slice(at);

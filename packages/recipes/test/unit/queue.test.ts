@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { learn, QueueTicket, watchFrom } from '../../src/core/queue-driver.js';
 import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
+import { isRemovedHere, markRemovedHere } from '../../src/core/removed-here.js';
 import { Session } from '../../src/core/session.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
@@ -27,6 +28,27 @@ describe('learn: what an event on an entry ahead tells a waiter without reading 
       expect(learned?.seen).toEqual({ key: `${DIR}/7`, index: 30 });
       expect(learned?.listing.index).toBe(20); // still the read's index: stale entries are watched from it
     }
+  });
+
+  it('an unmarked removal also drops the entries ahead that this process removed itself, in that cluster only', () => {
+    const unmarked = (clusterId: string) => ({
+      ...reply('delete', node(`${DIR}/7`, 7, 30), node(`${DIR}/7`, 7, 7, WAITING)),
+      clusterId,
+    });
+    markRemovedHere('c1', `${DIR}/5`);
+    markRemovedHere('c1', `${DIR}/6`);
+    markRemovedHere('c1', `${DIR}/8`); // ours, behind the event's entry: never dropped by this rule
+    const learned = learn(listing, unmarked('c1'), MINE);
+    expect(keysOf(learned?.listing)).toEqual([`${DIR}/8`]);
+    expect(learned?.trusted).toBe(false);
+    // the same key names in another cluster are not known to be gone
+    expect(keysOf(learn(listing, unmarked('c2'), MINE)?.listing)).toEqual([
+      `${DIR}/5`,
+      `${DIR}/6`,
+      `${DIR}/8`,
+    ]);
+    expect(isRemovedHere('c1', `${DIR}/5`)).toBe(true);
+    expect(isRemovedHere('c2', `${DIR}/5`)).toBe(false);
   });
 
   it('a removal of a marked holder drops it and everything ahead of it (the hand-over shortcut)', () => {
