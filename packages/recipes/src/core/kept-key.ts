@@ -52,6 +52,8 @@ export class SessionKey {
   #removing: Promise<void> | undefined;
   #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
+  /** When the next refresh is due (`performance.now()`): its timer may fire later, in a busy process. */
+  #dueAt = 0;
   /** Tells `atRisk` while the refresh in flight has no answer (see `#warnOverdue`). */
   #overdue: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
@@ -458,6 +460,7 @@ export class SessionKey {
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
+    this.#dueAt = performance.now() + ms;
     this.#timer = setTimeout(() => {
       this.#inFlight = this.#inFlight.then(() => this.#refresh());
     }, ms);
@@ -496,9 +499,11 @@ export class SessionKey {
       if (this.#stopped) return;
       this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
       this.#armDeadline();
-      // one interval after this refresh was sent, not after its reply: etcd commits writes in batches, and keys
-      // whose replies came in one batch would otherwise refresh in step from then on (see `refresh-phase.ts`)
-      this.#schedule(nextRefreshDelay(sentAt, this.#refreshMs, performance.now()));
+      // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
+      // come in one batch and timers that fire together after a busy moment would otherwise put keys in step
+      // for good (see `refresh-phase.ts`); it was sent at or after that, so this is never later than an
+      // interval after the send
+      this.#schedule(nextRefreshDelay(this.#dueAt, this.#refreshMs, performance.now()));
     } catch (error) {
       if (this.#stopped) return;
       if (isTestFailed(error)) {

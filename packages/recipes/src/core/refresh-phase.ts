@@ -3,8 +3,11 @@
  * started at once) would otherwise refresh together for as long as they live: every refresh interval a burst of
  * as many concurrent writes, each on a connection of its own, which keeps that many sockets open. So the first
  * refresh goes out at a random point of the second half of the interval, and each later one an interval after
- * the previous one was *sent*: counted from its reply instead, keys whose replies arrive together (etcd commits
- * concurrent writes in one batch) would be pulled back into step, batch by batch. Refreshes are sent on a grid
+ * the previous one was *due*: counted from its reply instead, keys whose replies arrive together (etcd commits
+ * concurrent writes in one batch) would be pulled back into step, batch by batch, and counted from when its
+ * timer fired, keys whose timers fired together after a busy moment of the process (a thousand waiters
+ * joining) would stay together. A refresh is sent at or after it is due, so the next one is never later than
+ * an interval after the send. Refreshes are sent on a grid
  * of {@link REFRESH_SLOT_MS} (the keys of a slot go out together, a small burst): a process wakes once per slot,
  * not once per key, which costs less CPU than spreading each key to its own instant. Refreshing early is always
  * safe (the validity deadline counts from each refresh's send; slots round down), and a key released within
@@ -32,10 +35,18 @@ export function firstRefreshDelay(
 }
 
 /**
- * The delay, in ms, of the refresh after one sent at `sentAt` whose reply came at `now` (both
- * `performance.now()`): an interval after the send rounded down to its slot, or at once when the reply took
- * longer than that.
+ * The delay, in ms, of the refresh after one that was due at `dueAt` (and sent then or later) whose reply came
+ * at `now` (both `performance.now()`): an interval after `dueAt`, rounded down to its slot. When that has
+ * passed already (an overloaded process or member), soon but spread again: at a random point of the next
+ * quarter interval. Going at once would put every key whose late reply came in one batch into one slot, for
+ * good.
  */
-export function nextRefreshDelay(sentAt: number, refreshMs: number, now: number): number {
-  return slotDelay(sentAt + refreshMs, now);
+export function nextRefreshDelay(
+  dueAt: number,
+  refreshMs: number,
+  now: number,
+  random: () => number = Math.random,
+): number {
+  if (dueAt + refreshMs > now) return slotDelay(dueAt + refreshMs, now);
+  return slotDelay(now + (refreshMs / 4) * random(), now);
 }

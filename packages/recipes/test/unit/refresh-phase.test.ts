@@ -17,13 +17,18 @@ describe("a kept key's refresh phase", () => {
     expect(new Set(delays).size).toBeGreaterThanOrEqual(8);
   });
 
-  it('counts the next refresh from the previous send, not from its reply, and never later than an interval', () => {
-    // two keys sent in slots 20 ms apart whose replies came together (one batch) stay in their slots
+  it('counts the next refresh from when the previous one was due, not from its reply, and never later than an interval', () => {
+    // two keys due in slots 20 ms apart whose replies came together (one batch) stay in their slots
     expect(nextRefreshDelay(1000, 600, 1050)).toBe(550);
     expect(nextRefreshDelay(1020, 600, 1050)).toBe(570);
-    // a send just after its slot's start: the next one goes out on that slot, a little early
+    // due just after a slot's start: the next one goes out on that slot, a little early
     expect(nextRefreshDelay(1001, 600, 1050)).toBe(550);
-    // a reply slower than the interval: the next refresh goes out at once
-    expect(nextRefreshDelay(1000, 600, 1700)).toBe(0);
+    // a reply slower than the interval: the next refresh goes out within a quarter interval, spread again
+    expect(nextRefreshDelay(1000, 600, 1700, () => 0)).toBe(0);
+    expect(nextRefreshDelay(1000, 600, 1700, () => 0.5)).toBe(60);
+    expect(nextRefreshDelay(1000, 600, 1700, () => 0.999)).toBe(140);
+    const late = Array.from({ length: 100 }, () => nextRefreshDelay(1000, 600, 1700));
+    expect(Math.max(...late)).toBeLessThan(150);
+    expect(new Set(late).size).toBeGreaterThanOrEqual(4);
   });
 });
