@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { isEtcdError, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import { publishEnqueue } from '../internal/channels.js';
+import type { RecipeKeys } from '../keys.js';
 import type { SessionKey } from './kept-key.js';
 import {
   listQueue,
@@ -99,6 +100,24 @@ function removedAhead(listing: QueueListing, event: Response | undefined, mine: 
   const key = event.node.key;
   const at = listing.entries.findIndex((entry) => entry.key === key);
   return at >= 0 && at < mine ? key : undefined;
+}
+
+/**
+ * The index of a quorum read of `key` when the key is there; `undefined` when it is gone or the read failed
+ * (the caller then reads the whole queue). An abort of `signal` rejects with its reason.
+ */
+async function indexIfPresent(
+  keys: RecipeKeys,
+  key: string,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  try {
+    const response = await keys.get(key, { quorum: true, signal });
+    return response.node ? response.index : undefined;
+  } catch {
+    if (signal.aborted) throw signal.reason;
+    return undefined;
+  }
 }
 
 /** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours. */
@@ -300,6 +319,16 @@ export class QueueTicket {
       goneKey = removedAhead(listing, event, mine);
       goneAt = goneKey === undefined ? 0 : performance.now();
       waitedOn = wait.recursive === true ? undefined : wait.key;
+      if (!event && wait.recursive !== true) {
+        // No event (error 401: the index left etcd's history, as it does when a thousand waiters join at once;
+        // or a failed watch). While the entry waited on is still there, the last read stands (entries ahead
+        // can only have gone since) and the wait goes on from a read of that one key, not of the whole queue.
+        const index = await indexIfPresent(this.#session.keys, wait.key, combined);
+        if (index !== undefined) {
+          listing = { entries: listing.entries, index: Math.max(listing.index, index) };
+          continue;
+        }
+      }
       // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
       // ahead tells that nothing ahead of it is left. A removal of an unmarked entry (a holder that released
       // before its mark went out, or a waiter that gave up) may leave entries of the last read ahead that are

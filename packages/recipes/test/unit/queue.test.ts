@@ -1,5 +1,6 @@
+import type { Node, Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
-import { learn, QueueTicket, watchFrom } from '../../src/core/queue-driver.js';
+import { learn, predecessor, QueueTicket, watchFrom } from '../../src/core/queue-driver.js';
 import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
 import { isRemovedHere, markRemovedHere } from '../../src/core/removed-here.js';
 import { Session } from '../../src/core/session.js';
@@ -234,5 +235,58 @@ describe('listQueueAfter: the read after a removal ahead', () => {
     const listing = await listQueueAfter(keys.api, DIR, 30);
     expect(keys.calls.map((c) => c.options.quorum)).toEqual([undefined, true]);
     expect(listing.index).toBe(31);
+  });
+});
+
+describe('waitUntil: a wait that ends without an event (error 401)', () => {
+  const dirReply = (index: number, ...entries: Node[]): Response => ({
+    action: 'get',
+    node: { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes: entries },
+    index,
+    clusterId: '',
+  });
+  const watchersOf = (keys: FakeKeys, key: string) => keys.watchers.filter((w) => w.key === key);
+
+  it('reads only the key it waits on while that key is there, and waits on from that read: no queue read', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const granted = ticket.waitUntil(predecessor);
+    await settle();
+    const [queueRead] = keys.of('get');
+    expect(queueRead?.key).toBe(DIR);
+    queueRead!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)));
+    await settle();
+    const [first] = watchersOf(keys, `${DIR}/5`);
+    expect(first?.afterIndex).toBe(20);
+    first!.fail(etcdError(401, 1200));
+    await settle();
+    const keyRead = keys.of('get')[1];
+    expect(keyRead?.key).toBe(`${DIR}/5`);
+    expect(keyRead?.options).toMatchObject({ quorum: true });
+    keyRead!.reply.resolve({ ...reply('get', node(`${DIR}/5`, 5, 900, WAITING)), index: 1300 });
+    await settle();
+    const second = watchersOf(keys, `${DIR}/5`)[1];
+    expect(second?.afterIndex).toBe(1300);
+    second!.push(reply('delete', node(`${DIR}/5`, 5, 1310), node(`${DIR}/5`, 5, 900, WAITING)));
+    const listing = await granted;
+    expect(listing.entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
+    expect(keys.of('get').map((call) => call.key)).toEqual([DIR, `${DIR}/5`]);
+    await session.close();
+  });
+
+  it('reads the whole queue again when the key it waits on is gone', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const granted = ticket.waitUntil(predecessor);
+    await settle();
+    keys.of('get')[0]!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
+    await settle();
+    watchersOf(keys, `${DIR}/5`)[0]!.fail(etcdError(401, 1200));
+    await settle();
+    keys.of('get')[1]!.reply.reject(etcdError(100, 1300));
+    await settle();
+    const again = keys.of('get')[2];
+    expect(again?.key).toBe(DIR);
+    again!.reply.resolve(dirReply(1300, node(`${DIR}/8`, 8, 8)));
+    expect((await granted).entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
+    await session.close();
   });
 });
