@@ -6,11 +6,14 @@
 //   of keys, refreshed every TTL/3 and nothing else) and against etcd3 (microsoft's v3 client) campaigns
 //   waiting in one election on the same etcd (v3's queue recipe: a key and a lease each, the waiter watching
 //   the key before its own);
+// - idle waiters at scale: 1000 Lock waiters at TTL 15 (the default), against the refreshes of as many keys
+//   alone: their sockets and long-polls once settled;
 // - hand-over: release -> the next holder's acquire resolves, with 1, 10, 50 and 200 waiting and a 0 ms or
 //   20 ms hold, against one v2 write + watch notification;
 // - etcd requests per acquisition against the number waiting (flat = herd-free).
 //
-//   node bench/waiting-bench.mjs   (ROUNDS=3, WINDOW_MS=6000, QUICK=1 for a short run)
+//   node bench/waiting-bench.mjs   (ROUNDS=3, WINDOW_MS=6000, SETTLE_MS, SCALE_SETTLE_MS, PARTS=idle|handover,
+//                                    QUICK=1 for a short run)
 import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { createInterface } from 'node:readline';
@@ -27,6 +30,9 @@ const IDLE_TTL = 2;
 // after an idle variant's setup, before its window: the client's keep-alive timeout (10 s) and a second, so that
 // the connections of the setup's burst have closed and the window sees the steady state
 const SETTLE_MS = Number(process.env.SETTLE_MS ?? 11_000);
+// the scale row: a thousand waiters at the default TTL, after a longer settle (their joining takes seconds, and
+// the connections of that burst close 10 s after it)
+const SCALE = { waiters: 1000, ttl: 15, settleMs: Number(process.env.SCALE_SETTLE_MS ?? 25_000) };
 const HANDOVER_WAITING = [1, 10, 50, 200];
 const HOLDS_MS = [0, 20];
 const HANDOVERS = QUICK ? 20 : 40;
@@ -42,11 +48,11 @@ const url = cluster.clientURLs[0];
  * etcd every 250 ms from here (so that counting is no part of the worker's CPU): `sockets` at the window's end
  * and `peakSockets`.
  */
-function runIdle(variant) {
+function runIdle(variant, { waiters = IDLE_WAITERS, ttl = IDLE_TTL, settleMs = SETTLE_MS } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [WORKER, variant, url, String(IDLE_WAITERS), String(IDLE_TTL), String(WINDOW_MS), String(SETTLE_MS)],
+      [WORKER, variant, url, String(waiters), String(ttl), String(WINDOW_MS), String(settleMs)],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const port = Number(new URL(url).port);
@@ -192,7 +198,13 @@ for (let round = 0; round < ROUNDS; round++) {
     console.error(`round ${round + 1}: idle ${variant}`);
     results[variant] = await runIdle(variant);
   }
-  if (variants.length > 0) idleRounds.push(results);
+  if (variants.length > 0) {
+    for (const variant of ['refreshes', 'etcdkit']) {
+      console.error(`round ${round + 1}: idle ${variant}, ${SCALE.waiters} waiters, TTL ${SCALE.ttl}`);
+      results[`${variant}Scale`] = await runIdle(variant, SCALE);
+    }
+    idleRounds.push(results);
+  }
   if (!PARTS.includes('handover')) continue;
   const rows = {};
   for (const waiting of HANDOVER_WAITING) {
@@ -282,6 +294,37 @@ if (idleRounds.length > 0) {
   );
   out.push(`| CPU / TTL refreshes alone | ${perRound(cpuVsRefreshes)} | ${spread(cpuVsRefreshes)} | |`);
   out.push(`| CPU / etcd3 campaigns | ${perRound(cpuVsEtcd3)} | ${spread(cpuVsEtcd3)} | <= 1.5 |`);
+}
+if (idleRounds.length > 0) {
+  out.push(
+    `\n### Idle waiters at scale: ${SCALE.waiters} Lock waiters behind a holder, TTL ${SCALE.ttl} s, a ${WINDOW_MS / 1000} s window ${SCALE.settleMs / 1000} s after the setup\n`,
+  );
+  out.push(
+    'The same measures, for the etcdkit waiters and the TTL refreshes of as many keys alone (the floor: its connections are the writes in flight).\n',
+  );
+  out.push('| variant | requests/s (etcd v2) | CPU | long-polls | sockets (end) | sockets (peak) |');
+  out.push('|---|---|---|---|---|---|');
+  for (const variant of ['refreshes', 'etcdkit']) {
+    const rs = idleRounds.map((r) => r[`${variant}Scale`]);
+    out.push(
+      `| ${variant} | ${spread(
+        rs.map((r) => r.etcdV2RequestsPerSecond),
+        1,
+      )} | ${spread(
+        rs.map((r) => r.cpuPercent),
+        1,
+      )}% | ${spread(
+        rs.map((r) => r.longPolls ?? 0),
+        0,
+      )} | ${spread(
+        rs.map((r) => r.sockets),
+        0,
+      )} | ${spread(
+        rs.map((r) => r.peakSockets),
+        0,
+      )} |`,
+    );
+  }
 }
 if (handoverRounds.length > 0) {
   out.push(
