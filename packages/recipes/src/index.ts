@@ -22,8 +22,9 @@ export {
   StaleTokenError,
 } from './errors.js';
 export { FencedKey, type FencedValue } from './fencing.js';
+export type { AcquireOptions, HeldLock } from './held-lock.js';
 export type { RecipeKeys, RecipeWatcher } from './keys.js';
-export { type AcquireOptions, type HeldLock, Lock, type LockOptions } from './lock.js';
+export { Lock, type LockOptions } from './lock.js';
 export { Queue, type QueueItem, type QueueOptions } from './queue.js';
 export {
   Registration,

@@ -4,36 +4,13 @@ import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue } from './core/queue-listing.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { onAbort } from './core/wait.js';
+import type { AcquireOptions, HeldLock } from './held-lock.js';
 import type { RecipeKeys } from './keys.js';
 
 /** Options of {@link Lock}. */
 export interface LockOptions extends SessionOptions {
   /** A session to keep the lock's key alive; by default the lock makes its own with `ttl`. */
   readonly session?: Session;
-}
-
-/** Options of {@link Lock.acquire}. */
-export interface AcquireOptions {
-  /** Aborts the wait; the waiter's key is removed and the call rejects with `signal.reason`. */
-  readonly signal?: AbortSignal;
-}
-
-/** A held lock. Release it with {@link release}, or with `await using`. */
-export interface HeldLock extends AsyncDisposable {
-  /** The holder's queue key. */
-  readonly key: string;
-  /**
-   * Strictly rising across holders of this lock (the key's createdIndex): pass it to the resource you
-   * protect and have it refuse older tokens (see `FencedKey`).
-   */
-  readonly fencingToken: number;
-  /**
-   * Aborts, with a `SessionLostError`, as soon as the lock can no longer be trusted (before its key expires),
-   * or with a `ReleasedError` when its holder releases it (whichever comes first stays the reason).
-   */
-  readonly signal: AbortSignal;
-  /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */
-  release(): Promise<void>;
 }
 
 /** One in-process queue per (keys object, lock directory): concurrent acquires in a process wait here, not in etcd. */

@@ -1,8 +1,9 @@
 import { heldLock, orRemove } from './core/held.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { Session } from './core/session.js';
+import type { AcquireOptions, HeldLock } from './held-lock.js';
 import type { RecipeKeys } from './keys.js';
-import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
+import type { LockOptions } from './lock.js';
 
 /**
  * A readers-writer lock: readers share it, a writer holds it alone. One FIFO queue for both, so a waiting

@@ -2,8 +2,9 @@ import { heldLock, orRemove } from './core/held.js';
 import { QueueTicket } from './core/queue-driver.js';
 import { Session } from './core/session.js';
 import { SessionLostError } from './errors.js';
+import type { AcquireOptions, HeldLock } from './held-lock.js';
 import type { RecipeKeys } from './keys.js';
-import type { AcquireOptions, HeldLock, LockOptions } from './lock.js';
+import type { LockOptions } from './lock.js';
 
 /**
  * A counting semaphore: at most `permits` holders at once, served in arrival order. The first key past the

@@ -3,8 +3,8 @@
  * `acquired`), on release (remove the key, publish `released`), and when a wait fails (remove the waiter's key).
  */
 import { ReleasedError } from '../errors.js';
+import type { HeldLock } from '../held-lock.js';
 import { publishAcquired, publishHandoff, publishReleased } from '../internal/channels.js';
-import type { HeldLock } from '../lock.js';
 import type { QueueTicket } from './queue-driver.js';
 
 /**

@@ -1,0 +1,32 @@
+/**
+ * What acquiring a lock takes and gives, for every recipe that hands out a lock: {@link Lock}, `RWLock` and
+ * `Semaphore` (and the core's `heldLock`, which makes one).
+ */
+import type { Lock } from './lock.js';
+
+/** Options of an acquire: {@link Lock.acquire}, `RWLock.readLock` / `writeLock`, `Semaphore.acquire`. */
+export interface AcquireOptions {
+  /** Aborts the wait; the waiter's key is removed and the call rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A held lock (or read / write lock, or semaphore permit). Release it with {@link release}, or with
+ * `await using`.
+ */
+export interface HeldLock extends AsyncDisposable {
+  /** The holder's queue key. */
+  readonly key: string;
+  /**
+   * Strictly rising across holders of this lock (the key's createdIndex): pass it to the resource you
+   * protect and have it refuse older tokens (see `FencedKey`).
+   */
+  readonly fencingToken: number;
+  /**
+   * Aborts, with a `SessionLostError`, as soon as the lock can no longer be trusted (before its key expires),
+   * or with a `ReleasedError` when its holder releases it (whichever comes first stays the reason).
+   */
+  readonly signal: AbortSignal;
+  /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */
+  release(): Promise<void>;
+}
