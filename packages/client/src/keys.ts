@@ -113,6 +113,14 @@ export class KeysAPI {
     this.#prefix = options.prefix ?? DEFAULT_KEYS_PREFIX;
   }
 
+  /**
+   * The client this API sends through (not in Go). For code on top of several `KeysAPI`s that needs to know
+   * which of them reach the same cluster through the same client, e.g. to share what one learned.
+   */
+  get client(): Client {
+    return this.#client;
+  }
+
   /** The key's node, or a directory with its children. Fails over between members. */
   async get(key: string, options: GetOptions = {}): Promise<Response> {
     return this.#send(getAction(this.#path(key), options, 'get', label(key)), options);

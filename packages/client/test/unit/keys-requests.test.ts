@@ -21,6 +21,12 @@ const line = (s: Seen): string =>
   `${s.method} ${s.path}${s.body === undefined ? '' : ` body=${JSON.stringify(s.body)}`}`;
 
 describe('KeysAPI request shapes (as the Go client builds them)', () => {
+  it('tells the client it sends through (the same one for every KeysAPI of that client)', () => {
+    const { keys, client } = keysWith();
+    expect(keys.client).toBe(client);
+    expect(new KeysAPI(client, { prefix: '/other' }).client).toBe(client);
+  });
+
   it('get always sends quorum, recursive and sorted, sorted by name, with no body', async () => {
     const { keys, seen } = keysWith();
     const response = await keys.get('foo');
