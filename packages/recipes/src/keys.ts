@@ -27,6 +27,12 @@ export interface RecipeWatcher {
  * calls and answers them when it chooses. Each method means what the `KeysAPI` method of the same name means.
  */
 export interface RecipeKeys {
+  /**
+   * The client the calls go through (`KeysAPI.client`), if any: what the recipes learn through one keys object
+   * (e.g. that a key they deleted is gone) they apply to the others of the same client only. A fake may leave
+   * it out (then only to itself).
+   */
+  readonly client?: object;
   /** Reads a key or directory (`KeysAPI.get`). */
   get(key: string, options?: GetOptions): Promise<Response>;
   /** Writes a key, a compare-and-swap when `prevIndex`/`prevValue`/`prevExist` are given (`KeysAPI.set`). */

@@ -47,7 +47,8 @@ export class RWLock implements AsyncDisposable {
     await orRemove(ticket, async () => {
       await ticket.waitUntil((entries, mine) => {
         if (mode === 'w') return predecessor(entries, mine);
-        for (let i = mine - 1; i >= 0; i--) if (entries[i]!.data.mode !== 'r') return entries[i];
+        for (let i = mine - 1; i >= 0; i--)
+          if (entries[i]!.data.mode !== 'r') return { key: entries[i]!.key, wakesOnRemoval: true };
         return undefined;
       }, signal);
     });

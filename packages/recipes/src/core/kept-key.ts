@@ -269,7 +269,8 @@ export class SessionKey {
           retrySafe: true,
           ...(signal ? { signal } : {}),
         });
-        markRemovedHere(response.clusterId, this.key);
+        const { keys } = this.#session;
+        markRemovedHere(keys.client ?? keys, response.clusterId, this.key, this.#createdIndex);
         return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
@@ -501,9 +502,11 @@ export class SessionKey {
       this.#armDeadline();
       // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
       // come in one batch and timers that fire together after a busy moment would otherwise put keys in step
-      // for good (see `refresh-phase.ts`); it was sent at or after that, so this is never later than an
-      // interval after the send
-      this.#schedule(nextRefreshDelay(this.#dueAt, this.#refreshMs, performance.now()));
+      // for good (see `refresh-phase.ts`); and never later than an interval after the send (a timer set late
+      // in a long turn of the event loop can fire before it is due)
+      this.#schedule(
+        nextRefreshDelay(Math.min(this.#dueAt, sentAt), this.#refreshMs, performance.now(), this.#validUntil),
+      );
     } catch (error) {
       if (this.#stopped) return;
       if (isTestFailed(error)) {

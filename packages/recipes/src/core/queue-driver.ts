@@ -28,7 +28,17 @@ import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 export interface WaitTarget {
   readonly key: string;
   readonly recursive?: boolean;
+  /**
+   * Only the entry's removal wakes the waiter (or its holder's mark, which the removal's event tells too), no
+   * other change of it: after a wait that ended without an event (401, a failed watch), a read of the key that
+   * finds it still there lets the wait go on without reading the queue. Not for a waiter woken by a change a
+   * read cannot show (a semaphore's `touch`).
+   */
+  readonly wakesOnRemoval?: boolean;
 }
+
+/** Whether an entry of the last read is one this process removed itself (see `removed-here.ts`). */
+export type RemovedHere = (clusterId: string, entry: QueueEntry) => boolean;
 
 /** What a watch event tells a waiter about the queue ahead of it, without reading again. */
 export interface Learned {
@@ -56,7 +66,12 @@ function isHeld(value: string | undefined): boolean {
  * - the entry was marked held ({@link QueueTicket.markHeld}): everything ahead of it is gone.
  * In both marked cases the rest of the listing ahead is exact (`trusted`). Anything else gives `undefined`.
  */
-export function learn(listing: QueueListing, event: Response | undefined, mine: number): Learned | undefined {
+export function learn(
+  listing: QueueListing,
+  event: Response | undefined,
+  mine: number,
+  removedHere: RemovedHere = () => false,
+): Learned | undefined {
   const node = event?.node;
   if (!event || !node) return undefined;
   const at = listing.entries.findIndex((entry) => entry.key === node.key);
@@ -68,9 +83,7 @@ export function learn(listing: QueueListing, event: Response | undefined, mine: 
     trusted = isHeld(event.prevNode?.value);
     entries = trusted
       ? listing.entries.slice(at + 1)
-      : listing.entries.filter(
-          (entry, i) => i !== at && !(i < mine && isRemovedHere(event.clusterId, entry.key)),
-        );
+      : listing.entries.filter((entry, i) => i !== at && !(i < mine && removedHere(event.clusterId, entry)));
   } else if (isHeld(node.value)) {
     trusted = true;
     entries = listing.entries.slice(at);
@@ -120,9 +133,9 @@ async function indexIfPresent(
   }
 }
 
-/** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours. */
-export function predecessor(entries: QueueEntry[], mine: number): QueueEntry | undefined {
-  return mine === 0 ? undefined : entries[mine - 1];
+/** The blocker of a plain FIFO queue (lock, writer, election): the entry just before ours, until it goes. */
+export function predecessor(entries: QueueEntry[], mine: number): WaitTarget | undefined {
+  return mine === 0 ? undefined : { key: entries[mine - 1]!.key, wakesOnRemoval: true };
 }
 
 /**
@@ -146,6 +159,8 @@ export class QueueTicket {
   /** The key is marked held, or will be (a mark-held write is due, or a {@link QueueTicket.rewrite} did it). */
   #marked = false;
   #handoffKey: string | undefined;
+  /** Whether an entry is one this process removed through this ticket's client (see `removed-here.ts`). */
+  readonly #removedHere: RemovedHere;
   #handoffAt = 0;
 
   private constructor(
@@ -163,6 +178,9 @@ export class QueueTicket {
     this.owner = entry.data.owner ?? '';
     this.#data = entry.data;
     this.kept = kept;
+    const client = session.keys.client ?? session.keys;
+    this.#removedHere = (clusterId, queued) =>
+      isRemovedHere(client, clusterId, queued.key, queued.createdIndex);
   }
 
   /**
@@ -319,7 +337,7 @@ export class QueueTicket {
       goneKey = removedAhead(listing, event, mine);
       goneAt = goneKey === undefined ? 0 : performance.now();
       waitedOn = wait.recursive === true ? undefined : wait.key;
-      if (!event && wait.recursive !== true) {
+      if (!event && wait.wakesOnRemoval === true && wait.recursive !== true) {
         // No event (error 401: the index left etcd's history, as it does when a thousand waiters join at once;
         // or a failed watch). While the entry waited on is still there, the last read stands (entries ahead
         // can only have gone since) and the wait goes on from a read of that one key, not of the whole queue.
@@ -334,7 +352,7 @@ export class QueueTicket {
       // before its mark went out, or a waiter that gave up) may leave entries of the last read ahead that are
       // gone since: read again, from the member that told the removal (see listQueueAfter). Anything else:
       // read again with a quorum read.
-      const learned = learn(listing, event, mine);
+      const learned = learn(listing, event, mine, this.#removedHere);
       readAfter = undefined;
       if (learned) {
         const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);

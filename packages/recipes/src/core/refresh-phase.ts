@@ -6,8 +6,8 @@
  * the previous one was *due*: counted from its reply instead, keys whose replies arrive together (etcd commits
  * concurrent writes in one batch) would be pulled back into step, batch by batch, and counted from when its
  * timer fired, keys whose timers fired together after a busy moment of the process (a thousand waiters
- * joining) would stay together. A refresh is sent at or after it is due, so the next one is never later than
- * an interval after the send. Refreshes are sent on a grid
+ * joining) would stay together (the key's code counts from the send instead when that was earlier: a timer
+ * can fire a little early). Refreshes are sent on a grid
  * of {@link REFRESH_SLOT_MS} (the keys of a slot go out together, a small burst): a process wakes once per slot,
  * not once per key, which costs less CPU than spreading each key to its own instant. Refreshing early is always
  * safe (the validity deadline counts from each refresh's send; slots round down), and a key released within
@@ -36,17 +36,20 @@ export function firstRefreshDelay(
 
 /**
  * The delay, in ms, of the refresh after one that was due at `dueAt` (and sent then or later) whose reply came
- * at `now` (both `performance.now()`): an interval after `dueAt`, rounded down to its slot. When that has
- * passed already (an overloaded process or member), soon but spread again: at a random point of the next
- * quarter interval. Going at once would put every key whose late reply came in one batch into one slot, for
- * good.
+ * at `now`, the key now being valid until `validUntil` (all `performance.now()`): an interval after `dueAt`,
+ * rounded down to its slot. When that has passed already (an overloaded process or member), soon but spread
+ * again: at a random point of the next quarter interval, as long as more than an interval of validity is
+ * left after it (the spread shrinks to that; none is left: at once). Going at once every time would put every
+ * key whose late reply came in one batch into one slot, for good.
  */
 export function nextRefreshDelay(
   dueAt: number,
   refreshMs: number,
   now: number,
+  validUntil: number = Number.POSITIVE_INFINITY,
   random: () => number = Math.random,
 ): number {
   if (dueAt + refreshMs > now) return slotDelay(dueAt + refreshMs, now);
-  return slotDelay(now + (refreshMs / 4) * random(), now);
+  const spread = Math.max(0, Math.min(refreshMs / 4, validUntil - now - refreshMs));
+  return slotDelay(now + spread * random(), now);
 }

@@ -1,6 +1,6 @@
 import type { Node, Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
-import { learn, predecessor, QueueTicket, watchFrom } from '../../src/core/queue-driver.js';
+import { learn, predecessor, QueueTicket, type RemovedHere, watchFrom } from '../../src/core/queue-driver.js';
 import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
 import { isRemovedHere, markRemovedHere } from '../../src/core/removed-here.js';
 import { Session } from '../../src/core/session.js';
@@ -31,25 +31,40 @@ describe('learn: what an event on an entry ahead tells a waiter without reading 
     }
   });
 
-  it('an unmarked removal also drops the entries ahead that this process removed itself, in that cluster only', () => {
+  it('an unmarked removal also drops the entries ahead that this process removed itself', () => {
     const unmarked = (clusterId: string) => ({
       ...reply('delete', node(`${DIR}/7`, 7, 30), node(`${DIR}/7`, 7, 7, WAITING)),
       clusterId,
     });
-    markRemovedHere('c1', `${DIR}/5`);
-    markRemovedHere('c1', `${DIR}/6`);
-    markRemovedHere('c1', `${DIR}/8`); // ours, behind the event's entry: never dropped by this rule
-    const learned = learn(listing, unmarked('c1'), MINE);
+    const client = {};
+    markRemovedHere(client, 'c1', `${DIR}/5`, 5);
+    markRemovedHere(client, 'c1', `${DIR}/6`, 6);
+    markRemovedHere(client, 'c1', `${DIR}/8`, 8); // ours, behind the event's entry: never dropped by this rule
+    const removed: RemovedHere = (clusterId, entry) =>
+      isRemovedHere(client, clusterId, entry.key, entry.createdIndex);
+    const learned = learn(listing, unmarked('c1'), MINE, removed);
     expect(keysOf(learned?.listing)).toEqual([`${DIR}/8`]);
     expect(learned?.trusted).toBe(false);
     // the same key names in another cluster are not known to be gone
-    expect(keysOf(learn(listing, unmarked('c2'), MINE)?.listing)).toEqual([
+    expect(keysOf(learn(listing, unmarked('c2'), MINE, removed)?.listing)).toEqual([
       `${DIR}/5`,
       `${DIR}/6`,
       `${DIR}/8`,
     ]);
-    expect(isRemovedHere('c1', `${DIR}/5`)).toBe(true);
-    expect(isRemovedHere('c2', `${DIR}/5`)).toBe(false);
+  });
+
+  it('knows a removal only through the same client, in the same cluster, of the same createdIndex', () => {
+    const client = {};
+    const other = {};
+    markRemovedHere(client, 'c1', `${DIR}/5`, 5);
+    expect(isRemovedHere(client, 'c1', `${DIR}/5`, 5)).toBe(true);
+    expect(isRemovedHere(other, 'c1', `${DIR}/5`, 5)).toBe(false);
+    expect(isRemovedHere(client, 'c2', `${DIR}/5`, 5)).toBe(false);
+    // a key of that name made again (a named key, not an in-order one) is another key
+    expect(isRemovedHere(client, 'c1', `${DIR}/5`, 50)).toBe(false);
+    // a reply without a cluster id records nothing
+    markRemovedHere(client, '', `${DIR}/6`, 6);
+    expect(isRemovedHere(client, '', `${DIR}/6`, 6)).toBe(false);
   });
 
   it('a removal of a marked holder drops it and everything ahead of it (the hand-over shortcut)', () => {
@@ -270,6 +285,23 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     const listing = await granted;
     expect(listing.entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
     expect(keys.of('get').map((call) => call.key)).toEqual([DIR, `${DIR}/5`]);
+    await session.close();
+  });
+
+  it('reads the whole queue when the target may wake on a change a read cannot show (a semaphore touch)', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const granted = ticket.waitUntil((entries, mine) =>
+      mine === 0 ? undefined : { key: entries[mine - 1]!.key },
+    );
+    await settle();
+    keys.of('get')[0]!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
+    await settle();
+    watchersOf(keys, `${DIR}/5`)[0]!.fail(etcdError(401, 1200));
+    await settle();
+    const again = keys.of('get')[1];
+    expect(again?.key).toBe(DIR);
+    again!.reply.resolve(dirReply(1300, node(`${DIR}/8`, 8, 8)));
+    expect((await granted).entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
     await session.close();
   });
 

@@ -24,11 +24,15 @@ describe("a kept key's refresh phase", () => {
     // due just after a slot's start: the next one goes out on that slot, a little early
     expect(nextRefreshDelay(1001, 600, 1050)).toBe(550);
     // a reply slower than the interval: the next refresh goes out within a quarter interval, spread again
-    expect(nextRefreshDelay(1000, 600, 1700, () => 0)).toBe(0);
-    expect(nextRefreshDelay(1000, 600, 1700, () => 0.5)).toBe(60);
-    expect(nextRefreshDelay(1000, 600, 1700, () => 0.999)).toBe(140);
-    const late = Array.from({ length: 100 }, () => nextRefreshDelay(1000, 600, 1700));
+    const plenty = 1700 + 2000; // valid for long enough: the whole quarter interval
+    expect(nextRefreshDelay(1000, 600, 1700, plenty, () => 0)).toBe(0);
+    expect(nextRefreshDelay(1000, 600, 1700, plenty, () => 0.5)).toBe(60);
+    expect(nextRefreshDelay(1000, 600, 1700, plenty, () => 0.999)).toBe(140);
+    const late = Array.from({ length: 100 }, () => nextRefreshDelay(1000, 600, 1700, plenty));
     expect(Math.max(...late)).toBeLessThan(150);
     expect(new Set(late).size).toBeGreaterThanOrEqual(4);
+    // little validity left: the spread shrinks so that an interval of it stays, and with none, at once
+    expect(nextRefreshDelay(1000, 600, 1700, 1700 + 600 + 40, () => 0.999)).toBe(20);
+    expect(nextRefreshDelay(1000, 600, 1700, 1700 + 500, () => 0.999)).toBe(0);
   });
 });
