@@ -224,6 +224,15 @@ const spread = (values, digits = 2) => {
   return `${median(sorted).toFixed(digits)} (${sorted[0].toFixed(digits)}-${sorted.at(-1).toFixed(digits)})`;
 };
 const perRound = (values, digits = 2) => values.map((v) => v.toFixed(digits)).join(' / ');
+/** A table row: `label`, then per column [value of a round's result, digits, unit] its spread over `results`. */
+const row = (label, results, columns) =>
+  `| ${label} | ${columns.map(([value, digits, unit = '']) => `${spread(results.map(value), digits)}${unit}`).join(' | ')} |`;
+/** The idle tables' last columns: long-polls and sockets at the window's end, peak sockets. */
+const SOCKET_COLUMNS = [
+  [(r) => r.longPolls ?? 0, 0],
+  [(r) => r.sockets, 0],
+  [(r) => r.peakSockets, 0],
+];
 
 const out = [];
 out.push(
@@ -241,36 +250,20 @@ if (idleRounds.length > 0) {
   );
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const variant of ['refreshes', 'etcdkit', 'etcd3']) {
-    const rs = idleRounds.map((r) => r[variant]);
     out.push(
-      `| ${variant} | ${spread(
-        rs.map((r) => r.requestsPerSecond),
-        1,
-      )} | ${spread(
-        rs.map((r) => r.etcdV2RequestsPerSecond),
-        1,
-      )} | ${spread(
-        rs.map((r) => r.etcdGrpcMessagesPerSecond),
-        1,
-      )} | ${spread(
-        rs.map((r) => r.bytesPerTtl / 1024),
-        1,
-      )} KiB | ${spread(
-        rs.map((r) => r.cpuPercent),
-        1,
-      )}% | ${spread(
-        rs.map((r) => r.etcdCpuPercent),
-        1,
-      )}% | ${spread(
-        rs.map((r) => r.longPolls ?? 0),
-        0,
-      )} | ${spread(
-        rs.map((r) => r.sockets),
-        0,
-      )} | ${spread(
-        rs.map((r) => r.peakSockets),
-        0,
-      )} |`,
+      row(
+        variant,
+        idleRounds.map((r) => r[variant]),
+        [
+          [(r) => r.requestsPerSecond, 1],
+          [(r) => r.etcdV2RequestsPerSecond, 1],
+          [(r) => r.etcdGrpcMessagesPerSecond, 1],
+          [(r) => r.bytesPerTtl / 1024, 1, ' KiB'],
+          [(r) => r.cpuPercent, 1, '%'],
+          [(r) => r.etcdCpuPercent, 1, '%'],
+          ...SOCKET_COLUMNS,
+        ],
+      ),
     );
   }
   const requestsRatio = idleRounds.map(
@@ -305,24 +298,12 @@ if (idleRounds.length > 0) {
   out.push('| variant | requests/s (etcd v2) | CPU | long-polls | sockets (end) | sockets (peak) |');
   out.push('|---|---|---|---|---|---|');
   for (const variant of ['refreshes', 'etcdkit']) {
-    const rs = idleRounds.map((r) => r[`${variant}Scale`]);
     out.push(
-      `| ${variant} | ${spread(
-        rs.map((r) => r.etcdV2RequestsPerSecond),
-        1,
-      )} | ${spread(
-        rs.map((r) => r.cpuPercent),
-        1,
-      )}% | ${spread(
-        rs.map((r) => r.longPolls ?? 0),
-        0,
-      )} | ${spread(
-        rs.map((r) => r.sockets),
-        0,
-      )} | ${spread(
-        rs.map((r) => r.peakSockets),
-        0,
-      )} |`,
+      row(
+        variant,
+        idleRounds.map((r) => r[`${variant}Scale`]),
+        [[(r) => r.etcdV2RequestsPerSecond, 1], [(r) => r.cpuPercent, 1, '%'], ...SOCKET_COLUMNS],
+      ),
     );
   }
 }
