@@ -159,9 +159,9 @@ export class QueueTicket {
   /** The key is marked held, or will be (a mark-held write is due, or a {@link QueueTicket.rewrite} did it). */
   #marked = false;
   #handoffKey: string | undefined;
+  #handoffAt = 0;
   /** Whether an entry is one this process removed through this ticket's client (see `removed-here.ts`). */
   readonly #removedHere: RemovedHere;
-  #handoffAt = 0;
 
   private constructor(
     session: Session,
