@@ -100,6 +100,13 @@ export {
 } from './netns/network.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
+export {
+  faultsFromLog,
+  type HistoryReportInput,
+  type ReportFault,
+  type ReportHold,
+} from './report/input.js';
+export { renderHistoryReport, writeHistoryReport } from './report/render.js';
 export { tcpConnectionsTo } from './sockets.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
