@@ -13,7 +13,12 @@ function version(): string {
 
 /** What a command asks the runner to do, once commander has parsed and validated its line. */
 export type Invocation =
-  | { readonly command: 'demo'; readonly size: number; readonly metricsFile: string | undefined }
+  | {
+      readonly command: 'demo';
+      readonly size: number;
+      readonly metricsFile: string | undefined;
+      readonly reportFile: string | undefined;
+    }
   | { readonly command: 'cluster up'; readonly values: Record<string, unknown> }
   | { readonly command: 'lock' | 'elect'; readonly name: string; readonly values: Record<string, unknown> }
   | {
@@ -71,6 +76,10 @@ export function buildProgram(run: (invocation: Invocation) => Promise<void> | vo
       '--metrics-file <path>',
       'write the metrics of every demo process (requests, failovers, lock waits and holds, sessions lost, ...) to this JSON file',
     )
+    .option(
+      '--report <path>',
+      'write the history as one HTML page: lock holds, fenced writes and terms per process, faults as bands, violations highlighted',
+    )
     .addHelpText(
       'after',
       '\n--metrics-file writes {"version":1,"startedAt","endedAt","complete","workers":{<process>:<metrics>},"total"}:' +
@@ -81,6 +90,7 @@ export function buildProgram(run: (invocation: Invocation) => Promise<void> | vo
         command: 'demo',
         size: command.opts().size as number,
         metricsFile: command.opts().metricsFile as string | undefined,
+        reportFile: command.opts().report as string | undefined,
       }),
     );
 

@@ -17,7 +17,8 @@ function pidsIn(output: string): number[] {
 describe('etcdkit demo', () => {
   it('runs every scenario, measures each recovery, finds no safety violation, and cleans up', async () => {
     const metricsFile = join(dir, 'metrics.json');
-    const run = startCli(['demo', '--metrics-file', metricsFile]);
+    const reportFile = join(dir, 'report.html');
+    const run = startCli(['demo', '--metrics-file', metricsFile, '--report', reportFile]);
     const code = await run.exited;
     expect(run.stderr).toBe('');
     expect(code, run.stdout).toBe(0);
@@ -57,6 +58,24 @@ describe('etcdkit demo', () => {
     expect(total.locks.acquired).toBe(sum((s) => s.locks.acquired));
     expect(total.locks.waitMs.count).toBe(sum((s) => s.locks.waitMs.count));
     expect(total.sessions.lost).toBe(sum((s) => s.sessions.lost));
+
+    // --report: the history as one HTML page, a row per worker, the five faults as bands, no violation
+    expect(run.stdout).toMatch(/history report \(HTML\) written to /);
+    const page = readFileSync(reportFile, 'utf8');
+    expect(page.startsWith('<!doctype html>')).toBe(true);
+    expect(page).toMatch(
+      /<title>etcdkit demo: 3 etcd members, \d+ lock acquisitions, 5 faults, 0 safety violations<\/title>/,
+    );
+    for (const fault of [
+      'SIGKILL etcd leader',
+      'SIGKILL lock holder',
+      'SIGKILL elected leader',
+      'SIGKILL service',
+      'SIGSTOP etcd leader',
+    ])
+      expect(page).toContain(`class="fault-band" data-fault="${fault}"`);
+    // rows of the processes that held the lock or led (a worker started late may have done neither)
+    expect(new Set(page.match(/\b(?:locker|candidate)-\d+\b/g)).size).toBeGreaterThanOrEqual(4);
   }, 120_000);
 
   it('--metrics-file that cannot be written is an error before anything starts', async () => {
@@ -64,6 +83,13 @@ describe('etcdkit demo', () => {
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^etcdkit demo: cannot write --metrics-file .*metrics\.json: ENOENT/);
+  });
+
+  it('--report that cannot be written is an error before anything starts', async () => {
+    const run = await cli(['demo', '--report', join(dir, 'no', 'such', 'dir', 'report.html')]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^etcdkit demo: cannot write --report .*report\.html: ENOENT/);
   });
 
   it('Ctrl-C stops the workers and the cluster and exits 130', async () => {

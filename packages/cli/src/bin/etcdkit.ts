@@ -133,7 +133,11 @@ async function dispatch(invocation: Invocation, tail: readonly string[]): Promis
   switch (invocation.command) {
     case 'demo': {
       const { runDemo } = await import('../demo/run-demo.js');
-      return runDemo({ size: invocation.size, metricsFile: invocation.metricsFile });
+      return runDemo({
+        size: invocation.size,
+        metricsFile: invocation.metricsFile,
+        reportFile: invocation.reportFile,
+      });
     }
     case 'cluster up':
       return clusterUpCommand(invocation.values as unknown as ClusterUpValues, out);

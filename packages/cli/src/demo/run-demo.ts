@@ -17,6 +17,7 @@ import { MetricsFile } from './metrics-file.js';
 import { WorkerPool } from './pool.js';
 import { DEMO_CLIENT, DEMO_KEYS, DEMO_TTL, type WorkerEvent } from './protocol.js';
 import { Recorder } from './recorder.js';
+import { ReportFile } from './report-file.js';
 import * as ui from './ui.js';
 
 const LOCKERS = 4;
@@ -47,6 +48,8 @@ export interface DemoOptions {
   size?: number | undefined;
   /** Where to write the metrics of every demo process as JSON (see {@link MetricsFile}); none when unset. */
   metricsFile?: string | undefined;
+  /** Where to write the history as an HTML page (see {@link ReportFile}); none when unset. */
+  reportFile?: string | undefined;
 }
 
 /** Runs the demo; resolves to the exit code (0 when every recovery happened and no safety check failed). */
@@ -54,6 +57,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const size = options.size ?? 3;
   // before anything starts: a path that cannot be written is an error now, not after the demo
   const metrics = options.metricsFile === undefined ? undefined : new MetricsFile(options.metricsFile);
+  const report = options.reportFile === undefined ? undefined : new ReportFile(options.reportFile);
   let cluster: Cluster | undefined;
   let pool: WorkerPool | undefined;
   const observers = new AbortController();
@@ -149,6 +153,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.phase(3, 'SIGKILL the etcd raft leader');
     const killedMember = await cluster.waitForLeader();
     ui.action(`kill -9 ${killedMember.pid} (${killedMember.name})`);
+    const restarted = report?.fault('SIGKILL etcd leader', killedMember.name);
     const { failover, lockResumed } = await faultEtcdLeader(cluster, recorder, () => killedMember.kill());
     ui.measured('first write accepted after', failover.firstWriteMs);
     ui.note(
@@ -159,6 +164,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     const restartAt = performance.now();
     await killedMember.restart();
     ui.measured(`${killedMember.name} restarted on its data and healthy in`, performance.now() - restartAt);
+    restarted?.();
     results.push(
       ['etcd leader SIGKILL → new raft leader', ms(failover.newLeaderMs), 'election timeout 250 ms'],
       ['etcd leader SIGKILL → first write', ms(failover.firstWriteMs), ''],
@@ -182,6 +188,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       'the next lock holder',
     );
     const takeover = recorder.lastAcquired!;
+    report?.fault('SIGKILL lock holder', hold.worker, holderKilledAt)(takeover.at);
     ui.measured(
       `${takeover.worker} took the lock (token ${takeover.token} > ${hold.token}) after`,
       takeover.at - holderKilledAt,
@@ -205,6 +212,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
       'a new elected leader',
     );
     const newLeader = recorder.observedLeader!;
+    report?.fault('SIGKILL elected leader', leaderName, leaderKilledAt)(newLeader.at);
     ui.measured(`observers saw ${newLeader.value} lead after`, newLeader.at - leaderKilledAt);
     results.push([
       'elected leader SIGKILL → new leader',
@@ -227,6 +235,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     t = await pool.kill(crashed);
     await recorder.until(() => !recorder.services.has(crashed.name), WAIT_MS, `${crashed.name} to expire`);
     const crashedMs = now() - t;
+    report?.fault('SIGKILL service', crashed.name, t)();
     ui.measured('watchers saw the crashed one expire after', crashedMs);
     t = now();
     const fresh = await pool.spawn('service', 8090);
@@ -244,6 +253,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.phase(7, 'SIGSTOP the etcd raft leader (a frozen VM), then SIGCONT');
     const paused = await cluster.waitForLeader();
     ui.action(`kill -STOP ${paused.pid} (${paused.name})`);
+    const continued = report?.fault('SIGSTOP etcd leader', paused.name);
     const { failover: pausedFailover, lockResumed: resumedAfterPause } = await faultEtcdLeader(
       cluster,
       recorder,
@@ -253,6 +263,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.action(`kill -CONT ${paused.pid}`);
     const resumeAt = performance.now();
     await paused.resume();
+    continued?.();
     await paused.waitHealthy();
     ui.measured(`${paused.name} caught up and healthy in`, performance.now() - resumeAt);
     results.push(
@@ -287,6 +298,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.line();
     for (const violation of violations) ui.line(ui.red(`violation: ${violation.message}`));
     if (violations.length === 0) ui.line(ui.green(ui.bold('safety violations: 0')));
+    if (report) {
+      const title = `etcdkit demo: ${size} etcd members, ${recorder.acquisitions} lock acquisitions, ${report.faults.length} faults, ${violations.length} safety violations`;
+      await report.write(title, recorder.history, violations);
+      ui.note(`history report (HTML) written to ${report.path}`);
+    }
     await cleanup(true);
     ui.line('cluster stopped, workers stopped, data removed');
     return violations.length === 0 ? 0 : 1;
