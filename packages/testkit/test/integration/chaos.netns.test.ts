@@ -14,7 +14,6 @@ import {
   checkKvLinearizability,
   KvHistory,
   type KvOperation,
-  type KvRecorder,
   type Member,
   type NetnsCluster,
   type RecordableKeys,
@@ -22,6 +21,7 @@ import {
   seededRandom,
   startCluster,
 } from '../../src/index.js';
+import { type KvWorkload, runKvWorker } from './kv-workload.js';
 import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
 
 /** What the test uses of @etcdkit/client. testkit does not depend on it (the client tests with testkit). */
@@ -53,40 +53,8 @@ const leaderTimeoutMs = 40 * electionMs;
  */
 const requestTimeoutMs = 4 * electionMs;
 
-/** One process: random operations until `stop`, one at a time, paced so that the history stays checkable. */
-async function worker(name: string, recorder: KvRecorder, seed: number, stop: AbortSignal): Promise<void> {
-  const random = seededRandom(seed);
-  const seen = new Map<string, { value: string; index: number }>();
-  for (let n = 0; !stop.aborted; n++) {
-    const key = KEYS[Math.floor(random() * KEYS.length)]!;
-    const value = `${name}.${n}`;
-    const last = seen.get(key);
-    const dice = random();
-    const op =
-      dice < 0.3
-        ? await recorder.get(key)
-        : dice < 0.45
-          ? await recorder.get(key, { quorum: false })
-          : dice < 0.6
-            ? await recorder.set(key, value)
-            : dice < 0.7 && last
-              ? await recorder.cas(key, value, { prevValue: last.value })
-              : dice < 0.8 && last
-                ? await recorder.cas(key, value, { prevIndex: last.index })
-                : dice < 0.87
-                  ? await recorder.create(key, value)
-                  : dice < 0.93
-                    ? await recorder.delete(key, last && random() < 0.5 ? { prevIndex: last.index } : {})
-                    : await recorder.createInOrder(DIR, value);
-    const output = op.output;
-    if (op.input.type === 'get' && output?.status === 'ok' && output.value !== undefined) {
-      seen.set(key, { value: output.value, index: output.index ?? 0 });
-    } else if (output?.status === 'not-found') seen.delete(key);
-    // Paced: about 40 operations a second a worker keeps the search small; a member that is down or cut off
-    // is not spun on.
-    await sleep(op.output === undefined ? 50 : 10 + random() * 30);
-  }
-}
+/** The workload of each process (paced: about 40 operations a second a worker keeps the search small). */
+const WORKLOAD: KvWorkload = { keys: KEYS, dir: DIR, pauseMs: (random) => 10 + random * 30 };
 
 /** Waits until a leader is agreed on and every member answers, after a fault is healed. */
 async function settle(cluster: NetnsCluster): Promise<void> {
@@ -222,7 +190,13 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
     let log: string[] = [];
     try {
       const workers = clients.map((client, i) =>
-        worker(`p${i}`, history.recorder(`p${i}`, new KeysAPI(client)), SEED * 100 + i, stop.signal),
+        runKvWorker(
+          `p${i}`,
+          history.recorder(`p${i}`, new KeysAPI(client)),
+          SEED * 100 + i,
+          WORKLOAD,
+          stop.signal,
+        ),
       );
       try {
         log = await chaos(cluster, SEED);

@@ -12,11 +12,10 @@ import {
   type Cluster,
   checkKvLinearizability,
   KvHistory,
-  type KvRecorder,
   type RecordableKeys,
-  seededRandom,
   startProcessCluster,
 } from '../../src/index.js';
+import { type KvWorkload, runKvWorker } from './kv-workload.js';
 
 /** What the test uses of @etcdkit/client. testkit does not depend on it (the client tests with testkit). */
 interface ClientModule {
@@ -34,39 +33,8 @@ afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
 const KEYS = ['/lin/k0', '/lin/k1', '/lin/k2'];
 const DIR = '/lin/queue';
 
-/** One process: random operations until `stop`, one at a time. */
-async function worker(name: string, recorder: KvRecorder, seed: number, stop: AbortSignal): Promise<void> {
-  const random = seededRandom(seed);
-  const seen = new Map<string, { value: string; index: number }>();
-  for (let n = 0; !stop.aborted; n++) {
-    const key = KEYS[Math.floor(random() * KEYS.length)]!;
-    const value = `${name}.${n}`;
-    const last = seen.get(key);
-    const dice = random();
-    const op =
-      dice < 0.35
-        ? await recorder.get(key)
-        : dice < 0.45
-          ? await recorder.get(key, { quorum: false })
-          : dice < 0.6
-            ? await recorder.set(key, value)
-            : dice < 0.7 && last
-              ? await recorder.cas(key, value, { prevValue: last.value })
-              : dice < 0.8 && last
-                ? await recorder.cas(key, value, { prevIndex: last.index })
-                : dice < 0.87
-                  ? await recorder.create(key, value)
-                  : dice < 0.92
-                    ? await recorder.delete(key, last && random() < 0.5 ? { prevIndex: last.index } : {})
-                    : await recorder.createInOrder(DIR, value);
-    const output = op.output;
-    if (op.input.type === 'get' && output?.status === 'ok' && output.value !== undefined) {
-      seen.set(key, { value: output.value, index: output.index ?? 0 });
-    } else if (output?.status === 'not-found') seen.delete(key);
-    // A refused or timed-out member: do not spin while it is down.
-    await sleep(op.output === undefined ? 50 : 2 + random() * 8);
-  }
-}
+/** The workload of each process. */
+const WORKLOAD: KvWorkload = { keys: KEYS, dir: DIR, pauseMs: (random) => 2 + random * 8 };
 
 /** SIGKILL the leader and restart it, SIGSTOP the leader and continue it, twice. */
 async function faults(cluster: Cluster): Promise<string[]> {
@@ -101,7 +69,7 @@ it('a history recorded under leader SIGKILL and SIGSTOP is linearizable', { time
   });
   try {
     const workers = clients.map((client, i) =>
-      worker(`p${i}`, history.recorder(`p${i}`, new KeysAPI(client)), 1000 + i, stop.signal),
+      runKvWorker(`p${i}`, history.recorder(`p${i}`, new KeysAPI(client)), 1000 + i, WORKLOAD, stop.signal),
     );
     const log = await faults(cluster);
     stop.abort();
