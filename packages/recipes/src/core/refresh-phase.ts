@@ -1,17 +1,17 @@
 /**
  * When a kept key's refreshes go out. Keys made together (a burst of lock contenders, the instances of a registry
  * started at once) would otherwise refresh together for as long as they live: every refresh interval a burst of
- * as many concurrent writes, each on a connection of its own, which keeps that many sockets open. So the first
- * refresh goes out at a random point of the second half of the interval, and each later one an interval after
- * the previous one was *due*: counted from its reply instead, keys whose replies arrive together (etcd commits
- * concurrent writes in one batch) would be pulled back into step, batch by batch, and counted from when its
- * timer fired, keys whose timers fired together after a busy moment of the process (a thousand waiters
- * joining) would stay together (the key's code counts from the send instead when that was earlier: a timer
- * can fire a little early). Refreshes are sent on a grid
- * of {@link REFRESH_SLOT_MS} (the keys of a slot go out together, a small burst): a process wakes once per slot,
- * not once per key, which costs less CPU than spreading each key to its own instant. Refreshing early is always
- * safe (the validity deadline counts from each refresh's send; slots round down), and a key released within
- * half an interval is never refreshed at all.
+ * as many concurrent writes, each on a connection of its own, which keeps that many sockets open. So:
+ * - the first refresh goes out at a random point of the second half of the interval;
+ * - each later one an interval after the previous one was *due*. Counted from its reply instead, keys whose
+ *   replies arrive together (etcd commits concurrent writes in one batch) would be pulled back into step, batch
+ *   by batch; counted from when its timer fired, keys whose timers fired together after a busy moment of the
+ *   process (a thousand waiters joining) would stay together. (The key counts from the send instead when that
+ *   was earlier: a timer can fire a little early.)
+ * - refreshes go out on a grid of {@link REFRESH_SLOT_MS}: the keys of a slot go together, a small burst, and
+ *   the process wakes once per slot, not once per key, which costs less CPU than an instant of its own per key.
+ * Refreshing early is always safe (the validity deadline counts from each refresh's send; slots round down), and
+ * a key released within half an interval is never refreshed at all.
  */
 
 /** The grid refreshes are sent on, in ms of `performance.now()`. */
