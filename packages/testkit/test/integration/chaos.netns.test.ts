@@ -16,23 +16,12 @@ import {
   type KvOperation,
   type Member,
   type NetnsCluster,
-  type RecordableKeys,
   raftTimings,
   seededRandom,
   startCluster,
 } from '../../src/index.js';
-import { type KvWorkload, runKvWorker } from './kv-workload.js';
+import { importClient, type KvWorkload, runKvWorker } from './kv-workload.js';
 import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
-
-/** What the test uses of @etcdkit/client. testkit does not depend on it (the client tests with testkit). */
-interface ClientModule {
-  Client: new (config: {
-    endpoints: string[];
-    headerTimeoutPerRequest?: number;
-  }) => { close(): Promise<void> };
-  KeysAPI: new (client: unknown) => RecordableKeys;
-}
-const clientPackage = '@etcdkit/client';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-chaos-'));
 afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
@@ -84,6 +73,13 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
     const next = await cluster.waitForLeader({ exclude: [old], timeoutMs: leaderTimeoutMs });
     note(`${next.name} leads`);
   };
+  /** Undoes the network fault, waits for the cluster to settle and leaves a healthy gap. */
+  const healed = async (): Promise<void> => {
+    await network.heal();
+    note('healed');
+    await settle(cluster);
+    await gap();
+  };
 
   await gap();
   let leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
@@ -92,10 +88,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   await network.partition([[leader], others]);
   await newLeader(leader);
   await hold();
-  await network.heal();
-  note('healed');
-  await settle(cluster);
-  await gap();
+  await healed();
 
   leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
   others = cluster.members.filter((m) => m !== leader);
@@ -108,10 +101,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   }
   await newLeader(leader);
   await hold();
-  await network.heal();
-  note('healed');
-  await settle(cluster);
-  await gap();
+  await healed();
 
   const lossy = cluster.members[Math.floor(random() * cluster.members.length)]!;
   const fraction = 0.2 + 0.1 * Math.floor(random() * 3);
@@ -120,10 +110,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   );
   await network.loss([lossy], fraction);
   await hold();
-  await network.heal();
-  note('healed');
-  await settle(cluster);
-  await gap();
+  await healed();
 
   leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
   note(`SIGKILL ${leader.name}`);
@@ -169,7 +156,7 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
   it('quorum operations stay linearizable under partitions, packet loss and leader kills', {
     timeout: 60_000,
   }, async () => {
-    const { Client, KeysAPI } = (await import(clientPackage)) as ClientModule;
+    const { Client, KeysAPI } = await importClient();
     const cluster = await startCluster({ backend: 'netns', size: 3, dataDirRoot });
     const run = runFacts(cluster.network);
     const pids = new Set<number>();

@@ -4,7 +4,22 @@
  * KvRecorder, until `stop`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type KvRecorder, seededRandom } from '../../src/index.js';
+import { type KvRecorder, type RecordableKeys, seededRandom } from '../../src/index.js';
+
+/** What the tests use of @etcdkit/client. testkit does not depend on it (the client tests with testkit). */
+export interface ClientModule {
+  Client: new (config: {
+    endpoints: string[];
+    headerTimeoutPerRequest?: number;
+  }) => { close(): Promise<void> };
+  KeysAPI: new (client: unknown) => RecordableKeys;
+}
+
+/** The workspace's @etcdkit/client, imported at run time (a name in a variable: no build-time dependency). */
+export async function importClient(): Promise<ClientModule> {
+  const clientPackage = '@etcdkit/client';
+  return (await import(clientPackage)) as ClientModule;
+}
 
 /** Where a workload runs, and how fast. */
 export interface KvWorkload {

@@ -12,20 +12,9 @@ import {
   type Cluster,
   checkKvLinearizability,
   KvHistory,
-  type RecordableKeys,
   startProcessCluster,
 } from '../../src/index.js';
-import { type KvWorkload, runKvWorker } from './kv-workload.js';
-
-/** What the test uses of @etcdkit/client. testkit does not depend on it (the client tests with testkit). */
-interface ClientModule {
-  Client: new (config: {
-    endpoints: string[];
-    headerTimeoutPerRequest?: number;
-  }) => { close(): Promise<void> };
-  KeysAPI: new (client: unknown) => RecordableKeys;
-}
-const clientPackage = '@etcdkit/client';
+import { importClient, type KvWorkload, runKvWorker } from './kv-workload.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-linearizability-'));
 afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
@@ -58,7 +47,7 @@ async function faults(cluster: Cluster): Promise<string[]> {
 }
 
 it('a history recorded under leader SIGKILL and SIGSTOP is linearizable', { timeout: 60_000 }, async () => {
-  const { Client, KeysAPI } = (await import(clientPackage)) as ClientModule;
+  const { Client, KeysAPI } = await importClient();
   await using cluster = await startProcessCluster({ size: 3, dataDirRoot });
   const history = new KvHistory();
   const stop = new AbortController();
