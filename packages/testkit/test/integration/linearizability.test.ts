@@ -8,12 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
-import {
-  type Cluster,
-  checkKvLinearizability,
-  KvHistory,
-  startProcessCluster,
-} from '../../src/index.js';
+import { type Cluster, checkKvLinearizability, KvHistory, startProcessCluster } from '../../src/index.js';
 import { importClient, type KvWorkload, runKvWorker } from './kv-workload.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-linearizability-'));
