@@ -15,20 +15,27 @@ export interface Violation {
  * between processes (default 0).
  */
 export function checkNoOverlap(holds: readonly Operation[], options: { graceMs?: number } = {}): Violation[] {
-  const grace = options.graceMs ?? 0;
   const sorted = holds.filter((op) => op.ok).sort((a, b) => a.start - b.start);
-  const violations: Violation[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    for (let j = i + 1; j < sorted.length && sorted[j]!.start < sorted[i]!.end - grace; j++) {
-      const [a, b] = [sorted[i]!, sorted[j]!];
-      violations.push({
-        checker: 'no-overlap',
-        message: `${a.process} (token ${a.token}) and ${b.process} (token ${b.token}) held at once for ${(a.end - b.start).toFixed(1)} ms`,
-        ops: [a, b],
-      });
-    }
-  }
-  return violations;
+  return overlappingPairs(sorted, options.graceMs ?? 0).map(([a, b]) => ({
+    checker: 'no-overlap',
+    message: `${a.process} (token ${a.token}) and ${b.process} (token ${b.token}) held at once for ${(a.end - b.start).toFixed(1)} ms`,
+    ops: [a, b],
+  }));
+}
+
+/**
+ * Every pair of intervals of `sorted` (by start) that overlap by more than `graceMs`, the earlier first: the
+ * sweep of {@link checkNoOverlap}, and of the history report's shading of holders at once.
+ */
+export function overlappingPairs<T extends { readonly start: number; readonly end: number }>(
+  sorted: readonly T[],
+  graceMs = 0,
+): [T, T][] {
+  const pairs: [T, T][] = [];
+  for (let i = 0; i < sorted.length; i++)
+    for (let j = i + 1; j < sorted.length && sorted[j]!.start < sorted[i]!.end - graceMs; j++)
+      pairs.push([sorted[i]!, sorted[j]!]);
+  return pairs;
 }
 
 /**

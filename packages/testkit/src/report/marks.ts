@@ -2,7 +2,7 @@
  * The report's marks: operations, lock holds and faults turned into what is drawn (a row, a lane, an outcome,
  * a hover text), with what is highlighted (the counterexample's operations, the checkers' violations).
  */
-import type { Violation } from '../checkers.js';
+import { overlappingPairs, type Violation } from '../checkers.js';
 import type { Operation } from '../history.js';
 import type { KvCheckResult } from '../linearizability/check-kv.js';
 import { formatKvInput, formatKvOutput } from '../linearizability/format.js';
@@ -144,15 +144,12 @@ export function holdRows(
     const sorted = [...byLock.get(lock)!].sort((a, b) => a.start - b.start);
     const overlaps: OverlapMark[] = [];
     const overlapping = new Set<ReportHold>();
-    for (let i = 0; i < sorted.length; i++) {
-      for (let j = i + 1; j < sorted.length && sorted[j]!.start < sorted[i]!.end; j++) {
-        const [a, b] = [sorted[i]!, sorted[j]!];
-        if (a.process === b.process) continue;
-        overlapping.add(a).add(b);
-        const end = Math.min(a.end, b.end);
-        const text = `${a.process} and ${b.process} held ${lock} at once for ${(end - b.start).toFixed(1)} ms`;
-        overlaps.push({ lock, start: b.start, end, text });
-      }
+    for (const [a, b] of overlappingPairs(sorted)) {
+      if (a.process === b.process) continue;
+      overlapping.add(a).add(b);
+      const end = Math.min(a.end, b.end);
+      const text = `${a.process} and ${b.process} held ${lock} at once for ${(end - b.start).toFixed(1)} ms`;
+      overlaps.push({ lock, start: b.start, end, text });
     }
     const rows = new Map<string, HoldMark[]>();
     for (const hold of sorted) {
