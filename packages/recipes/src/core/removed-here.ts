@@ -32,11 +32,12 @@ export function markRemovedHere(client: object, clusterId: string, key: string, 
     removedHere.set(client, removed);
   }
   const id = idOf(clusterId, key, createdIndex);
+  const at = performance.now();
   removed.delete(id);
-  removed.set(id, performance.now());
-  const tooOld = performance.now() - REMEMBER_MS;
-  for (const [oldest, at] of removed) {
-    if (removed.size <= MAX_REMEMBERED && at >= tooOld) break;
+  removed.set(id, at);
+  const tooOld = at - REMEMBER_MS;
+  for (const [oldest, when] of removed) {
+    if (removed.size <= MAX_REMEMBERED && when >= tooOld) break;
     removed.delete(oldest);
   }
 }
