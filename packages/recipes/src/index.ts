@@ -1,5 +1,6 @@
 export { Barrier, BarrierHeldError, type BarrierOptions } from './barrier.js';
-export { type KeptNode, SessionKey } from './core/kept-key.js';
+export { SessionKey } from './core/kept-key.js';
+export type { KeptNode } from './core/own-writes.js';
 export { Session, type SessionOptions } from './core/session.js';
 export {
   type AcquiredMessage,

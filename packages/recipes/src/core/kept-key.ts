@@ -1,29 +1,30 @@
 /**
- * The core's kept key: one key a {@link Session} keeps alive. Its refresh timer and local validity deadline, its
- * compare-and-swap writes (`modify`, `update`) and what a 101 after one of them means, its removal (a
- * compare-and-delete that never deletes someone else's key), and the loss watch that sees it deleted, expired or
- * changed by someone else at once.
+ * The core's kept key: one key a {@link Session} keeps alive. Its refresh timer, its compare-and-swap writes
+ * (`modify`, `update`) and what a 101 after one of them means, and its removal (a compare-and-delete that never
+ * deletes someone else's key). Its parts live beside it: what its own writes were (`own-writes.ts`), its local
+ * validity deadline (`validity.ts`), and the loss watch that sees it deleted, expired or changed by someone else
+ * at once (`loss-watch.ts`).
  */
-import { isKeyNotFound, isTestFailed, type Node, type Response } from '@etcdkit/client';
+import { isKeyNotFound, isTestFailed, type Node } from '@etcdkit/client';
 import { SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
+import { watchForLoss } from './loss-watch.js';
+import { type KeptNode, OwnWrites } from './own-writes.js';
 import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
 import { markRemovedHere } from './removed-here.js';
-import { Pacer, pauseAfter, RetryPacing } from './retry.js';
+import { pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
-import { GONE_ACTIONS, sleep } from './wait.js';
+import { ValidityDeadline } from './validity.js';
+import { sleep } from './wait.js';
 
-/** A key as {@link Session.keep} takes it: its indexes and, best, its value. */
-export interface KeptNode {
-  readonly createdIndex: number;
-  readonly modifiedIndex: number;
-  /** The value the key holds at `modifiedIndex`. */
-  readonly value?: string;
+/** How a {@link Session} times its keys. */
+export interface KeptKeyTiming {
+  /** The refresh interval, in ms. */
+  readonly refreshMs: number;
+  /** How long before the TTL runs out (counted from a refresh's send) the key stops being trusted, in ms. */
+  readonly marginMs: number;
 }
-
-/** How many of its own recent indexes a key remembers, to tell its own writes from others' in watch events. */
-const OWN_INDEXES = 16;
 
 /**
  * One key kept alive by a {@link Session}: refreshed on a timer, and watched from its own index so that its
@@ -34,69 +35,55 @@ export class SessionKey {
   readonly #session: Session;
   readonly #controller = new AbortController();
   /** Aborted by {@link SessionKey.stop} (and on loss): ends the loss watch. */
-  readonly #halted = new AbortController();
+  readonly #ended = new AbortController();
   /** Aborted by {@link SessionKey.halt}: a write still in flight is abandoned (a release never waits for it). */
   readonly #abandon = new AbortController();
   readonly #refreshMs: number;
-  readonly #marginMs: number;
   readonly #onStop: () => void;
-  readonly #createdIndex: number;
-  #modifiedIndex: number;
-  /** The key's recent indexes that its own writes made (refreshes, {@link SessionKey.modify}). */
-  readonly #own: number[] = [];
-  /**
-   * The values the key may hold: the last one a reply confirmed, plus that of a {@link SessionKey.modify} in
-   * flight. `undefined` when not known (then no ambiguous reply can be told to be ours).
-   */
-  #values: string[] | undefined;
+  readonly #own: OwnWrites;
+  readonly #validity: ValidityDeadline;
   #removing: Promise<void> | undefined;
-  #validUntil: number;
   #timer: NodeJS.Timeout | undefined;
   /** When the next refresh is due (`performance.now()`): its timer may fire later, in a busy process. */
   #dueAt = 0;
   /** Tells `atRisk` while the refresh in flight has no answer (see `#warnOverdue`). */
   #overdue: NodeJS.Timeout | undefined;
-  #deadline: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> = Promise.resolve();
-  #stopped = false;
+  /** Set by {@link SessionKey.halt}: no more refreshes, and nothing seen from now on is a loss. */
+  #halted = false;
   #gone = false;
 
   /** @internal Use {@link Session.keep}. */
   static create(
     session: Session,
     key: string,
-    indexes: KeptNode,
+    node: KeptNode,
     sentAt: number,
-    refreshMs: number,
-    marginMs: number,
+    timing: KeptKeyTiming,
     onStop: () => void,
   ): SessionKey {
-    return new SessionKey(session, key, indexes, sentAt, refreshMs, marginMs, onStop);
+    return new SessionKey(session, key, node, sentAt, timing, onStop);
   }
 
   private constructor(
     session: Session,
     key: string,
-    indexes: KeptNode,
+    node: KeptNode,
     sentAt: number,
-    refreshMs: number,
-    marginMs: number,
+    timing: KeptKeyTiming,
     onStop: () => void,
   ) {
     this.#session = session;
     this.key = key;
-    this.#createdIndex = indexes.createdIndex;
-    this.#modifiedIndex = indexes.modifiedIndex;
-    this.#own.push(indexes.modifiedIndex);
-    this.#values = indexes.value === undefined ? undefined : [indexes.value];
-    this.#refreshMs = refreshMs;
-    this.#marginMs = marginMs;
+    this.#own = new OwnWrites(node);
+    this.#refreshMs = timing.refreshMs;
     this.#onStop = onStop;
-    this.#validUntil = sentAt + session.ttl * 1000 - marginMs;
+    this.#validity = new ValidityDeadline(session.ttl * 1000 - timing.marginMs, sentAt, () =>
+      this.lose('no successful refresh before its validity deadline'),
+    );
     markKeptHere(key);
-    this.#armDeadline();
-    this.#schedule(firstRefreshDelay(refreshMs));
-    void this.#watchLoss();
+    this.#schedule(firstRefreshDelay(timing.refreshMs));
+    void this.#watchForLoss();
   }
 
   /**
@@ -109,12 +96,12 @@ export class SessionKey {
 
   /** The key's current modifiedIndex (it changes with each refresh). */
   get modifiedIndex(): number {
-    return this.#modifiedIndex;
+    return this.#own.modifiedIndex;
   }
 
   /** The key's createdIndex. */
   get createdIndex(): number {
-    return this.#createdIndex;
+    return this.#own.createdIndex;
   }
 
   /**
@@ -122,7 +109,7 @@ export class SessionKey {
    * {@link SessionKey.modify} in flight; `undefined` when it was kept without its value.
    */
   get value(): string | undefined {
-    return this.#values?.at(-1);
+    return this.#own.value;
   }
 
   /**
@@ -135,13 +122,13 @@ export class SessionKey {
 
   /** True while the key is within its local validity deadline and not lost. */
   get valid(): boolean {
-    return !this.#controller.signal.aborted && performance.now() < this.#validUntil;
+    return !this.#controller.signal.aborted && !this.#validity.passed;
   }
 
   /** Stops refreshing and watching (waiting for a write in flight), without deleting the key. Idempotent. */
   async stop(): Promise<void> {
     this.halt();
-    this.#halted.abort();
+    this.#ended.abort();
     await this.settled();
   }
 
@@ -152,11 +139,11 @@ export class SessionKey {
    * aborted on the release path) or at {@link SessionKey.stop}. Idempotent.
    */
   halt(): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+    if (this.#halted) return;
+    this.#halted = true;
     this.#abandon.abort();
     clearTimeout(this.#timer);
-    clearTimeout(this.#deadline);
+    this.#validity.clear();
     unmarkKeptHere(this.key);
     this.#onStop();
   }
@@ -186,22 +173,20 @@ export class SessionKey {
     const run = this.#inFlight.then(async () => {
       if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
       const { value } = options;
-      const before = this.#values;
+      const heldBefore = this.#own.mayHold(value);
       for (let attempt = 1; ; attempt++) {
-        // From now on the key may hold this write's value (an abandoned attempt may apply late).
-        if (value === undefined) this.#values = undefined;
-        else if (this.#values && !this.#values.includes(value)) this.#values = [...this.#values, value];
+        this.#own.expect(value); // from now on the key may hold it (an abandoned attempt may apply late)
         try {
-          this.#wrote(await write(this.#modifiedIndex, this.#abandon.signal));
-          this.#values = value === undefined ? undefined : [value];
+          this.#own.wrote(await write(this.#own.modifiedIndex, this.#abandon.signal));
+          this.#own.confirm(value);
           return;
         } catch (error) {
-          if (this.#stopped) throw error;
+          if (this.#halted) throw error;
           if (isTestFailed(error) && value !== undefined && attempt < RetryPacing.ambiguousWriteAttempts) {
             const seen = await this.#recognise(this.#abandon.signal);
-            if (this.#stopped) throw error;
+            if (this.#halted) throw error;
             // this very write, applied late (unless the key held its value already: then write again)
-            if (seen.state === 'ours' && seen.node.value === value && !before?.includes(value)) return;
+            if (seen.state === 'ours' && seen.node.value === value && !heldBefore) return;
             if (seen.state === 'ours') continue; // a late refresh of ours moved the index
             if (seen.state !== 'unknown') this.#loseAsSeen(seen.state, error);
             throw error; // unknown: cannot tell, the refreshes and the deadline decide
@@ -260,7 +245,7 @@ export class SessionKey {
   }
 
   async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
-    let prevIndex = this.#modifiedIndex;
+    let prevIndex = this.#own.modifiedIndex;
     let last: unknown;
     for (let attempt = 1; attempt <= RetryPacing.removeKey.attempts; attempt++) {
       try {
@@ -270,7 +255,7 @@ export class SessionKey {
           ...(signal ? { signal } : {}),
         });
         const { keys } = this.#session;
-        markRemovedHere(keys.client ?? keys, response.clusterId, this.key, this.#createdIndex);
+        markRemovedHere(keys.client ?? keys, response.clusterId, this.key, this.#own.createdIndex);
         return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
@@ -278,8 +263,8 @@ export class SessionKey {
         last = error;
         if (isTestFailed(error)) {
           await this.settled(); // quick: a write in flight was abandoned by the halt
-          if (this.#modifiedIndex !== prevIndex) {
-            prevIndex = this.#modifiedIndex;
+          if (this.#own.modifiedIndex !== prevIndex) {
+            prevIndex = this.#own.modifiedIndex;
             continue;
           }
           const seen = await this.#recognise(signal);
@@ -306,80 +291,39 @@ export class SessionKey {
     if (this.#controller.signal.aborted) return;
     if (gone) this.#gone = true;
     const error = new SessionLostError(this.key, why, cause === undefined ? undefined : { cause });
-    if (!this.#stopped) publishLost(this.key, why, error);
+    if (!this.#halted) publishLost(this.key, why, error);
     this.#controller.abort(error);
     this.halt();
-    this.#halted.abort();
-  }
-
-  /** Our own write gave the key `index` (a late one may be older than the newest we know). */
-  #wrote(index: number): void {
-    if (index > this.#modifiedIndex) this.#modifiedIndex = index;
-    this.#own.push(index);
-    if (this.#own.length > OWN_INDEXES) this.#own.shift();
+    this.#ended.abort();
   }
 
   /** Whether `index` is one our own writes gave the key (waiting for our writes in flight to answer). */
   async #isOwn(index: number): Promise<boolean> {
-    if (this.#own.includes(index)) return true;
+    if (this.#own.made(index)) return true;
     await this.settled();
-    return this.#own.includes(index);
+    return this.#own.made(index);
   }
 
   /**
-   * The loss watch: one long-poll on the key from its own index. A delete or expiry, or a change that none of
-   * our writes made, loses the key at once; our own writes (mark-held, touch, proclaim: refreshes make no
-   * event) are passed over. Error 401 or a failed watch re-reads the key once (a quorum get) and watches on
-   * past the read. Ends when the key is stopped or lost.
+   * The loss watch (`loss-watch.ts`): a delete or expiry, or a change that none of our writes made, loses the
+   * key at once; our own writes (mark-held, touch, proclaim: refreshes make no event) are passed over. Ends
+   * when the key is stopped or lost.
    */
-  async #watchLoss(): Promise<void> {
-    const stop = this.#halted.signal;
-    const watcher = this.#session.keys.watcher(this.key, { afterIndex: this.#modifiedIndex, shared: true });
-    try {
-      const pacer = new Pacer(RetryPacing.lossRecheck); // after a failed re-read
-      while (!stop.aborted && !this.#stopped) {
-        let event: Response;
-        try {
-          event = await watcher.next({ signal: stop });
-        } catch {
-          if (stop.aborted) return;
-          // index cleared (401), or no member could hold the watch: read the key once, watch on past the read
-          if (!(await this.#recheck(watcher))) await sleep(pacer.next(), stop).catch(() => {});
-          else pacer.reset();
-          continue;
-        }
-        await this.#judge(event, watcher);
-      }
-    } finally {
-      watcher.close();
-    }
-  }
-
-  /** One event on the key: ours, or a loss. */
-  async #judge(event: Response, watcher: { resync(options: { signal: AbortSignal }): Promise<Response> }) {
-    const node = event.node;
-    if (!node || this.#stopped) return;
-    if (GONE_ACTIONS.has(event.action)) {
-      if (this.#stopped) return;
-      // Committed, so final; read once more for the server's own word (error 100) as the cause.
-      let cause: unknown;
-      try {
-        const read = await watcher.resync({ signal: AbortSignal.timeout(this.#refreshMs) });
-        if (read.node && read.node.createdIndex !== this.#createdIndex) {
-          this.#lose(
-            `the key was removed (${event.action}) and created again by someone else`,
-            undefined,
-            true,
-          );
-          return;
-        }
-      } catch (error) {
-        cause = isKeyNotFound(error) ? error : undefined;
-      }
-      this.#lose(cause ? 'the key is gone' : `the key was removed (${event.action})`, cause, true);
-      return;
-    }
-    await this.#judgeNode(node, `${event.action} at index ${node.modifiedIndex}`);
+  #watchForLoss(): Promise<void> {
+    const kept = this;
+    return watchForLoss({
+      keys: this.#session.keys,
+      key: this.key,
+      createdIndex: this.#own.createdIndex,
+      afterIndex: this.#own.modifiedIndex,
+      end: this.#ended.signal,
+      get halted() {
+        return kept.#halted;
+      },
+      readTimeoutMs: this.#refreshMs,
+      seen: (node, how) => this.#judgeNode(node, how),
+      gone: (why, cause) => this.#lose(why, cause, true),
+    });
   }
 
   /**
@@ -390,13 +334,13 @@ export class SessionKey {
     node: Pick<Node, 'createdIndex' | 'modifiedIndex' | 'value'>,
     seen: string,
   ): Promise<void> {
-    if (node.createdIndex !== this.#createdIndex) {
+    if (node.createdIndex !== this.#own.createdIndex) {
       this.#lose('the key was created again by someone else', undefined, true);
       return;
     }
-    if ((await this.#isOwn(node.modifiedIndex)) || this.#stopped) return;
+    if ((await this.#isOwn(node.modifiedIndex)) || this.#halted) return;
     // A value only our writes give it: the late effect of an attempt abandoned on a slow member.
-    if (this.#values?.includes(node.value)) this.#wrote(node.modifiedIndex);
+    if (this.#own.mayHold(node.value)) this.#own.wrote(node.modifiedIndex);
     else this.lose(`the key was changed by someone else (${seen})`);
   }
 
@@ -432,35 +376,14 @@ export class SessionKey {
       return { state: isKeyNotFound(error) ? 'gone' : 'unknown' };
     }
     if (!node) return { state: 'unknown' };
-    if (node.createdIndex !== this.#createdIndex) return { state: 'recreated' };
-    if (!this.#values?.includes(node.value)) return { state: 'changed', node };
-    this.#wrote(node.modifiedIndex);
-    this.#values = [node.value];
-    return { state: 'ours', node };
-  }
-
-  /** Re-reads the key after a failed watch; false when the read failed for a transient reason. */
-  async #recheck(watcher: { resync(options: { signal: AbortSignal }): Promise<Response> }): Promise<boolean> {
-    try {
-      const read = await watcher.resync({
-        signal: AbortSignal.any([this.#halted.signal, AbortSignal.timeout(this.#refreshMs)]),
-      });
-      const node = read.node;
-      if (this.#stopped || !node) return true;
-      await this.#judgeNode(node, `index ${node.modifiedIndex}`);
-      return true;
-    } catch (error) {
-      if (this.#stopped) return true;
-      if (isKeyNotFound(error)) {
-        this.#lose('the key is gone', error, true);
-        return true;
-      }
-      return false;
-    }
+    const state = this.#own.judge(node);
+    if (state === 'recreated') return { state };
+    if (state === 'ours') this.#own.adopt(node);
+    return { state, node };
   }
 
   #schedule(ms: number): void {
-    if (this.#stopped) return;
+    if (this.#halted) return;
     this.#dueAt = performance.now() + ms;
     this.#timer = setTimeout(() => {
       this.#inFlight = this.#inFlight.then(() => this.#refresh());
@@ -468,17 +391,8 @@ export class SessionKey {
     this.#timer.unref();
   }
 
-  #armDeadline(): void {
-    clearTimeout(this.#deadline);
-    this.#deadline = setTimeout(
-      () => this.lose('no successful refresh before its validity deadline'),
-      Math.max(0, this.#validUntil - performance.now()),
-    );
-    this.#deadline.unref();
-  }
-
   async #refresh(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#halted) return;
     const sentAt = performance.now();
     this.#warnOverdue(sentAt, this.#refreshMs);
     try {
@@ -488,32 +402,34 @@ export class SessionKey {
         ttl: this.#session.ttl,
         refresh: true,
         prevExist: true,
-        prevIndex: this.#modifiedIndex,
+        prevIndex: this.#own.modifiedIndex,
         retrySafe: true,
         signal: this.#abandon.signal,
       });
-      // Even when stopped meanwhile: the key changed, and a release deletes it with this index.
-      if (response.node) {
-        this.#wrote(response.node.modifiedIndex);
-        this.#values = [response.node.value]; // a refresh keeps the value; its reply says which it is
-      }
-      if (this.#stopped) return;
-      this.#validUntil = sentAt + this.#session.ttl * 1000 - this.#marginMs;
-      this.#armDeadline();
+      // Even when halted meanwhile: the key changed, and a release deletes it with this index.
+      // (A refresh keeps the value; its reply says which it is.)
+      if (response.node) this.#own.adopt(response.node);
+      if (this.#halted) return;
+      this.#validity.push(sentAt);
       // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
       // come in one batch and timers that fire together after a busy moment would otherwise put keys in step
       // for good (see `refresh-phase.ts`); and never later than an interval after the send (a timer set late
       // in a long turn of the event loop can fire before it is due)
       this.#schedule(
-        nextRefreshDelay(Math.min(this.#dueAt, sentAt), this.#refreshMs, performance.now(), this.#validUntil),
+        nextRefreshDelay(
+          Math.min(this.#dueAt, sentAt),
+          this.#refreshMs,
+          performance.now(),
+          this.#validity.until,
+        ),
       );
     } catch (error) {
-      if (this.#stopped) return;
+      if (this.#halted) return;
       if (isTestFailed(error)) {
         // Most often a late attempt of ours (of this refresh, or of one that failed) moved the index. The
         // validity is not pushed by it (when it applied is unknown): the next refresh, sent now, does that.
         const seen = await this.#recognise(this.#abandon.signal);
-        if (this.#stopped) return;
+        if (this.#halted) return;
         if (seen.state === 'ours') {
           this.#schedule(0);
           return;
@@ -527,7 +443,7 @@ export class SessionKey {
         return;
       }
       // At risk: try again soon; the deadline decides when it is lost.
-      publishAtRisk(this.key, error, this.#validUntil);
+      publishAtRisk(this.key, error, this.#validity.until);
       this.#schedule(Math.min(RetryPacing.refreshRetryMaxMs, this.#refreshMs / 2));
     } finally {
       clearTimeout(this.#overdue);
@@ -544,7 +460,7 @@ export class SessionKey {
     this.#overdue = setTimeout(() => {
       const waited = Math.round(performance.now() - sentAt);
       const error = new DOMException(`no answer to a refresh for ${waited} ms`, 'TimeoutError');
-      publishAtRisk(this.key, error, this.#validUntil, `a refresh has had no answer for ${waited} ms`);
+      publishAtRisk(this.key, error, this.#validity.until, `a refresh has had no answer for ${waited} ms`);
       this.#warnOverdue(sentAt, Math.max(100, this.#refreshMs / 2));
     }, afterMs);
     this.#overdue.unref();

@@ -3,7 +3,8 @@
  * the set of keys it keeps (each a {@link SessionKey}, see `kept-key.ts`), stopped together by `close()`.
  */
 import type { RecipeKeys } from '../keys.js';
-import { type KeptNode, SessionKey } from './kept-key.js';
+import { type KeptKeyTiming, SessionKey } from './kept-key.js';
+import type { KeptNode } from './own-writes.js';
 
 /** Options of {@link Session}. */
 export interface SessionOptions {
@@ -40,8 +41,7 @@ export class Session implements AsyncDisposable {
   readonly keys: RecipeKeys;
   /** TTL in seconds. */
   readonly ttl: number;
-  readonly #refreshMs: number;
-  readonly #marginMs: number;
+  readonly #timing: KeptKeyTiming;
   readonly #kept = new Set<SessionKey>();
 
   constructor(keys: RecipeKeys, options: SessionOptions = {}) {
@@ -50,13 +50,14 @@ export class Session implements AsyncDisposable {
       throw new RangeError(`ttl must be a whole number of seconds >= 2, got ${ttl}`);
     this.keys = keys;
     this.ttl = ttl;
-    this.#refreshMs = Math.round(options.refreshIntervalMs ?? (ttl * 1000) / 3);
-    this.#marginMs = Math.max(500, ttl * 100) + (options.maxClockSkewMs ?? 0);
-    if (this.#refreshMs >= ttl * 1000 - this.#marginMs) {
+    const refreshMs = Math.round(options.refreshIntervalMs ?? (ttl * 1000) / 3);
+    const marginMs = Math.max(500, ttl * 100) + (options.maxClockSkewMs ?? 0);
+    if (refreshMs >= ttl * 1000 - marginMs) {
       throw new RangeError(
-        `refreshIntervalMs must be well under the TTL (${ttl} s minus a ${this.#marginMs} ms margin)`,
+        `refreshIntervalMs must be well under the TTL (${ttl} s minus a ${marginMs} ms margin)`,
       );
     }
+    this.#timing = { refreshMs, marginMs };
   }
 
   /**
@@ -75,9 +76,7 @@ export class Session implements AsyncDisposable {
   keep(key: string, node: KeptNode | number, sentAt: number, createdIndex?: number): SessionKey {
     const identity: KeptNode =
       typeof node === 'number' ? { modifiedIndex: node, createdIndex: createdIndex ?? node } : node;
-    const kept = SessionKey.create(this, key, identity, sentAt, this.#refreshMs, this.#marginMs, () =>
-      this.#kept.delete(kept),
-    );
+    const kept = SessionKey.create(this, key, identity, sentAt, this.#timing, () => this.#kept.delete(kept));
     this.#kept.add(kept);
     return kept;
   }
