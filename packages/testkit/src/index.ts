@@ -6,6 +6,7 @@ export {
   checkRisingTokens,
   type Violation,
 } from './checkers.js';
+export { ClockSkewProxy, type ClockSkewProxyOptions, startClockSkewProxy } from './clock-skew-proxy.js';
 export type {
   ClientTLSFiles,
   Cluster,
