@@ -64,6 +64,7 @@ export { History, now, type Operation } from './history.js';
 export type { ProbeTLS } from './internal/http.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
 export {
+export type { FaultScheduleReport } from './faults/schedule-report.js';
   checkKvLinearizability,
   type KvCheckOptions,
   type KvCheckResult,
@@ -112,3 +113,4 @@ export { tcpConnectionsTo } from './sockets.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTestCertificates, type TestCertificates } from './tls.js';
+export { reportViolations } from './report/violations.js';

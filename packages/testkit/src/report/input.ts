@@ -65,16 +65,26 @@ export interface HistoryReportInput {
 }
 
 /**
- * The faults of a `runFaultSchedule` log on the report's time axis. The log's times are ms since the schedule
- * started, so `origin` is `now()` read just before `runFaultSchedule` was called (it reads its own clock
- * synchronously, before its first `await`). An entry without `healedAt` is drawn open to the end.
+ * The faults of a `runFaultSchedule` log on the report's time axis, at the wall-clock times each entry
+ * recorded (`startedAt`, `endedAt`). With `origin` (wall-clock ms, e.g. `now()` read just before
+ * `runFaultSchedule` was called), the times are `origin` plus the entries' `at` and `healedAt` instead, as
+ * before entries had wall-clock times. An entry without an end is drawn open to the end of the history.
  */
-export function faultsFromLog(log: readonly FaultLogEntry[], origin: number): ReportFault[] {
-  return log.map((entry) => ({
-    name: entry.fault,
-    target: entry.members.join(', ') || '-',
-    start: origin + entry.at,
-    ...(entry.healedAt === undefined ? {} : { end: origin + entry.healedAt }),
-    ...(entry.error === undefined ? {} : { error: entry.error }),
-  }));
+export function faultsFromLog(log: readonly FaultLogEntry[], origin?: number): ReportFault[] {
+  return log.map((entry) => {
+    const start = origin === undefined ? entry.startedAt : origin + entry.at;
+    const end =
+      origin === undefined
+        ? entry.endedAt
+        : entry.healedAt === undefined
+          ? undefined
+          : origin + entry.healedAt;
+    return {
+      name: entry.fault,
+      target: entry.members.join(', ') || '-',
+      start,
+      ...(end === undefined ? {} : { end }),
+      ...(entry.error === undefined ? {} : { error: entry.error }),
+    };
+  });
 }

@@ -109,12 +109,11 @@ function sections(input: HistoryReportInput, from: number): string {
  *
  * @example
  * ```ts
- * const origin = now();
  * const log = await runFaultSchedule(cluster, { steps: [{ fault: 'kill', target: 'leader' }], durationMs: 3000 });
  * const result = checkKvLinearizability(history);
  * await writeHistoryReport('report.html', {
  *   operations: history,
- *   faults: faultsFromLog(log, origin),
+ *   faults: faultsFromLog(log),
  *   linearizability: result,
  * });
  * ```

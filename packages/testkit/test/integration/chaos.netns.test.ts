@@ -5,7 +5,7 @@
  * leader and restarts it. The quorum operations must be linearizable; local reads may be stale (etcd v2 allows
  * it) and are reported as a statistic. Needs root; skipped otherwise.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,7 +16,10 @@ import {
   type KvOperation,
   type Member,
   type NetnsCluster,
+  now,
+  type ReportFault,
   raftTimings,
+  reportViolations,
   seededRandom,
   startCluster,
 } from '../../src/index.js';
@@ -25,6 +28,9 @@ import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-chaos-'));
 afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
+/** Where the history report goes when the checker finds a violation (printed then). */
+const reportDir = mkdtempSync(join(tmpdir(), 'etcdkit-chaos-report-'));
+afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
 
 /** The schedule's seed (targets, directions, hold times); set ETCDKIT_CHAOS_SEED to replay another. */
 const SEED = Number(process.env.ETCDKIT_CHAOS_SEED ?? 15);
@@ -55,15 +61,24 @@ async function settle(cluster: NetnsCluster): Promise<void> {
  * The seeded schedule, each fault healed before the next: the leader partitioned from the rest (both ways),
  * a one-way partition between the leader and the rest (the seed picks the direction), packet loss on a member
  * (the seed picks it), and a SIGKILL of the leader, restarted on its data. Each fault that takes the leader
- * away waits for the others to elect a new one. Resolves to what was done.
+ * away waits for the others to elect a new one. Resolves to what was done, as text and as the history
+ * report's fault bands.
  */
-async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
+async function chaos(cluster: NetnsCluster, seed: number): Promise<{ log: string[]; faults: ReportFault[] }> {
   const random = seededRandom(seed);
   const { network } = cluster;
   const log: string[] = [];
+  const faults: { name: string; target: string; start: number; end?: number }[] = [];
   const t0 = performance.now();
   const note = (text: string): void => {
     log.push(`${Math.round(performance.now() - t0)} ms ${text}`);
+  };
+  /** A fault begins now; the next `healed()` (or restart) ends it. */
+  const begin = (name: string, target: string): void => {
+    faults.push({ name, target, start: now() });
+  };
+  const end = (): void => {
+    faults.at(-1)!.end = now();
   };
   /** A fault lasts 4 to 8 election timeouts: long enough for an election and some writes behind it. */
   const hold = (): Promise<void> => sleep((4 + 4 * random()) * electionMs);
@@ -76,6 +91,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   /** Undoes the network fault, waits for the cluster to settle and leaves a healthy gap. */
   const healed = async (): Promise<void> => {
     await network.heal();
+    end();
     note('healed');
     await settle(cluster);
     await gap();
@@ -85,6 +101,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   let leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
   let others = cluster.members.filter((m) => m !== leader);
   note(`partition ${leader.name} | ${others.map((m) => m.name).join(', ')}`);
+  begin('partition', `${leader.name} | ${others.map((m) => m.name).join(', ')}`);
   await network.partition([[leader], others]);
   await newLeader(leader);
   await hold();
@@ -94,9 +111,11 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   others = cluster.members.filter((m) => m !== leader);
   if (random() < 0.5) {
     note(`one-way: ${leader.name} hears nothing from ${others.map((m) => m.name).join(', ')}`);
+    begin('cut', `${others.map((m) => m.name).join(', ')} -> ${leader.name}`);
     await network.cut(others, [leader]);
   } else {
     note(`one-way: ${others.map((m) => m.name).join(', ')} hear nothing from ${leader.name}`);
+    begin('cut', `${leader.name} -> ${others.map((m) => m.name).join(', ')}`);
     await network.cut([leader], others);
   }
   await newLeader(leader);
@@ -108,20 +127,23 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<string[]> {
   note(
     `loss ${fraction.toFixed(1)} on ${lossy.name}${lossy === (await cluster.leader()) ? ' (the leader)' : ''}`,
   );
+  begin('loss', lossy.name);
   await network.loss([lossy], fraction);
   await hold();
   await healed();
 
   leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
   note(`SIGKILL ${leader.name}`);
+  begin('kill', leader.name);
   await leader.kill();
   await newLeader(leader);
   await hold();
   await leader.restart();
+  end();
   note(`restarted ${leader.name}`);
   await settle(cluster);
   await gap();
-  return log;
+  return { log, faults };
 }
 
 /**
@@ -175,6 +197,7 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
         }),
     );
     let log: string[] = [];
+    let faults: ReportFault[] = [];
     try {
       const workers = clients.map((client, i) =>
         runKvWorker(
@@ -186,7 +209,7 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
         ),
       );
       try {
-        log = await chaos(cluster, SEED);
+        ({ log, faults } = await chaos(cluster, SEED));
       } finally {
         stop.abort();
         await Promise.all(workers);
@@ -216,6 +239,10 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
         'read of the key that had completed before they began (allowed by etcd v2)',
     );
     if (result.ok === false) console.log(result.counterexample.text);
+    const report = join(reportDir, `chaos-${SEED}.html`);
+    const title = `chaos, seed ${SEED}`;
+    if (await reportViolations(report, { title, operations: history, faults, linearizability: result }))
+      console.log(`history report: ${report}`);
     expect(result).toMatchObject({ ok: true });
     expect(result.stats.checked).toBeGreaterThan(300);
     expect(count('cas')).toBeGreaterThan(0);
@@ -229,5 +256,15 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
     expect(failed).toMatchObject({ ok: false, key: broken!.key });
     if (failed.ok === false)
       expect(failed.counterexample.ops.some((op) => op.process === 'fabricated')).toBe(true);
+    // ... and its report shows the faults as bands and outlines the counterexample
+    const input = { title, operations: broken!.ops, faults, linearizability: failed };
+    expect(await reportViolations(report, input)).toBe(true);
+    const page = readFileSync(report, 'utf8');
+    const timeline = page.slice(page.indexOf('<svg class="timeline"'));
+    expect(faults.map((fault) => fault.name)).toEqual(['partition', 'cut', 'loss', 'kill']);
+    expect(faults.every((fault) => fault.end !== undefined && fault.end > fault.start)).toBe(true);
+    for (const fault of faults)
+      expect(timeline).toContain(`<rect class="fault-band" data-fault="${fault.name}"`);
+    expect(timeline).toMatch(/<rect class="op [^"]* cx"/);
   });
 });

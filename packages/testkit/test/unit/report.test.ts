@@ -202,11 +202,11 @@ describe('renderHistoryReport', () => {
 });
 
 describe('faultsFromLog', () => {
-  it('puts the log on the wall clock; an entry without healedAt stays open', () => {
+  it("with an origin, puts the log's `at` times on the wall clock; an entry without healedAt stays open", () => {
     const log = [
-      { at: 100, fault: 'kill' as const, members: ['etcd-1'], healedAt: 600 },
-      { at: 900, fault: 'isolate' as const, members: ['etcd-2', 'etcd-3'] },
-      { at: 950, fault: 'pause' as const, members: [], error: 'no leader' },
+      { at: 100, startedAt: 0, fault: 'kill' as const, members: ['etcd-1'], healedAt: 600, endedAt: 0 },
+      { at: 900, startedAt: 0, fault: 'isolate' as const, members: ['etcd-2', 'etcd-3'] },
+      { at: 950, startedAt: 0, fault: 'pause' as const, members: [], error: 'no leader' },
     ];
     expect(faultsFromLog(log, T)).toEqual([
       { name: 'kill', target: 'etcd-1', start: T + 100, end: T + 600 },
