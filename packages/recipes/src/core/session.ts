@@ -13,8 +13,16 @@ export interface SessionOptions {
   /** How often each key is refreshed, in ms. Default a third of the TTL. */
   readonly refreshIntervalMs?: number;
   /**
-   * The largest clock difference expected between this process and the etcd leader, in ms; it shortens the
-   * local validity deadline. Default 0 (TTLs are measured by the server's clock, refresh times by ours).
+   * The largest wall-clock difference expected between the etcd members this process writes through and the
+   * etcd leader (or between any two members, when writes may reach any), in ms; it is added to the validity
+   * margin, so loss is reported that much earlier. Default 0.
+   *
+   * This process's own clock plays no part: validity is counted with `performance.now()` (monotonic) from when
+   * each refresh was sent. But etcd v2 stamps a key's expiration with the wall clock of the member that
+   * received the write (`now + ttl`), and the leader expires keys by its own wall clock: a key refreshed
+   * through a member whose clock is X ms behind the leader's expires X ms early (a leader whose clock is
+   * ahead expires every key early). A skew larger than the margin lets another contender take the key while
+   * this one still believes it holds it: fencing tokens (`FencedKey`) keep that harmless.
    */
   readonly maxClockSkewMs?: number;
 }
