@@ -107,6 +107,7 @@ export {
   type HistoryReportInput,
   type ReportFault,
   type ReportHold,
+export { FaultRecorder } from './report/fault-recorder.js';
 } from './report/input.js';
 export { renderHistoryReport, writeHistoryReport } from './report/render.js';
 export { tcpConnectionsTo } from './sockets.js';

@@ -12,11 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   checkKvLinearizability,
+  FaultRecorder,
   KvHistory,
   type KvOperation,
   type Member,
   type NetnsCluster,
-  now,
   type ReportFault,
   raftTimings,
   reportViolations,
@@ -64,21 +64,22 @@ async function settle(cluster: NetnsCluster): Promise<void> {
  * away waits for the others to elect a new one. Resolves to what was done, as text and as the history
  * report's fault bands.
  */
-async function chaos(cluster: NetnsCluster, seed: number): Promise<{ log: string[]; faults: ReportFault[] }> {
+async function chaos(
+  cluster: NetnsCluster,
+  seed: number,
+): Promise<{ log: string[]; faults: readonly ReportFault[] }> {
   const random = seededRandom(seed);
   const { network } = cluster;
   const log: string[] = [];
-  const faults: { name: string; target: string; start: number; end?: number }[] = [];
+  const recorder = new FaultRecorder();
+  let end = (): void => {};
   const t0 = performance.now();
   const note = (text: string): void => {
     log.push(`${Math.round(performance.now() - t0)} ms ${text}`);
   };
   /** A fault begins now; the next `healed()` (or restart) ends it. */
   const begin = (name: string, target: string): void => {
-    faults.push({ name, target, start: now() });
-  };
-  const end = (): void => {
-    faults.at(-1)!.end = now();
+    end = recorder.begin(name, target);
   };
   /** A fault lasts 4 to 8 election timeouts: long enough for an election and some writes behind it. */
   const hold = (): Promise<void> => sleep((4 + 4 * random()) * electionMs);
@@ -143,7 +144,7 @@ async function chaos(cluster: NetnsCluster, seed: number): Promise<{ log: string
   note(`restarted ${leader.name}`);
   await settle(cluster);
   await gap();
-  return { log, faults };
+  return { log, faults: recorder.faults };
 }
 
 /**
@@ -197,7 +198,7 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
         }),
     );
     let log: string[] = [];
-    let faults: ReportFault[] = [];
+    let faults: readonly ReportFault[] = [];
     try {
       const workers = clients.map((client, i) =>
         runKvWorker(

@@ -9,8 +9,10 @@ import {
   checkNoOverlap,
   checkRisingTokens,
   type FaultLogEntry,
+  FaultRecorder,
   faultsFromLog,
   type KvOperation,
+  now,
   type Operation,
   reportViolations,
 } from '../../src/index.js';
@@ -112,5 +114,20 @@ describe('reportViolations', () => {
     const input = { holds, violations: checkNoOverlap(holds) };
     await expect(reportViolations(path, input, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('FaultRecorder', () => {
+  it('records begin and end on the wall clock; a fault not ended stays open', () => {
+    const recorder = new FaultRecorder();
+    const before = now();
+    const end = recorder.begin('cut', 'm0 -> m1, m2');
+    recorder.begin('kill', 'm1', T);
+    end();
+    const [cut, kill] = recorder.faults;
+    expect(cut!.start).toBeGreaterThanOrEqual(before);
+    expect(cut!.end).toBeGreaterThanOrEqual(cut!.start);
+    expect(cut!.end).toBeLessThanOrEqual(now());
+    expect(kill).toEqual({ name: 'kill', target: 'm1', start: T });
   });
 });
