@@ -59,12 +59,12 @@ export {
   formatFaultLog,
   runFaultSchedule,
 } from './faults/schedule.js';
+export type { FaultScheduleReport } from './faults/schedule-report.js';
 export { resolveTarget, type Target } from './faults/targets.js';
 export { History, now, type Operation } from './history.js';
 export type { ProbeTLS } from './internal/http.js';
 export type { EtcdLauncher, NetworkAttachment } from './launchers/launcher.js';
 export {
-export type { FaultScheduleReport } from './faults/schedule-report.js';
   checkKvLinearizability,
   type KvCheckOptions,
   type KvCheckResult,
@@ -102,16 +102,16 @@ export {
 } from './netns/network.js';
 export { freePorts } from './ports.js';
 export { type ProcessCluster, startProcessCluster } from './process-cluster.js';
+export { FaultRecorder } from './report/fault-recorder.js';
 export {
   faultsFromLog,
   type HistoryReportInput,
   type ReportFault,
   type ReportHold,
-export { FaultRecorder } from './report/fault-recorder.js';
 } from './report/input.js';
 export { renderHistoryReport, writeHistoryReport } from './report/render.js';
+export { reportViolations } from './report/violations.js';
 export { tcpConnectionsTo } from './sockets.js';
 export { type StartAnyClusterOptions, startCluster } from './start-cluster.js';
 export { TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTestCertificates, type TestCertificates } from './tls.js';
-export { reportViolations } from './report/violations.js';
