@@ -1,14 +1,18 @@
 // A lock contender in its own process, for multi-process tests. Prints one JSON line per event on stdout.
 //   node lock-worker.mjs <mode> <endpoints,...> <lock> <ttl> [count]
-// mode "loop": acquire, fenced write, release, <count> times, printing
-//              {token, acquired, released, write ('ok' or the error name), writtenAt, lost}.
+// mode "loop": acquire, fenced write, hold [holdMs] (default 5 ms), release, <count> times, printing
+//              {holding: token} once acquired, then {token, acquired, released, write ('ok' or the error
+//              name), writtenAt, lost, lostAt (when its signal aborted, 0 if it did not)}.
+//   node lock-worker.mjs loop <endpoints,...> <lock> <ttl> <count> [holdMs]
+//              SIGUSR1 while it holds: this hold goes on until the lock is lost (at most ttl + 5 s), as a holder
+//              that keeps believing it holds while a test cuts it off.
 // mode "lead": campaign in the election <lock> and print {leader, token} once leader; then idle.
 // mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
 //              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
 import { Client, KeysAPI } from '@etcdkit/client';
 import { Election, FencedKey, Lock } from '../../dist/index.js';
 
-const [mode, endpoints, name, ttl, count = '5'] = process.argv.slice(2);
+const [mode, endpoints, name, ttl, count = '5', holdMs = '5'] = process.argv.slice(2);
 const client = new Client({ endpoints: endpoints.split(','), headerTimeoutPerRequest: 1000 });
 const keys = new KeysAPI(client);
 const lock = new Lock(keys, name, { ttl: Number(ttl) });
@@ -21,6 +25,10 @@ if (mode === 'lead') {
   say({ leader: true, token: term.fencingToken });
   setInterval(() => {}, 1000);
 } else if (mode === 'loop') {
+  let holdOn = false;
+  process.on('SIGUSR1', () => {
+    holdOn = true;
+  });
   for (let i = 0; i < Number(count); i++) {
     let held;
     try {
@@ -33,6 +41,12 @@ if (mode === 'lead') {
       continue;
     }
     const acquired = now();
+    // when the signal aborted: the loss, if it is lost before the release below (which aborts it too)
+    let abortedAt = held.signal.aborted ? acquired : 0;
+    held.signal.addEventListener('abort', () => {
+      abortedAt = now();
+    });
+    say({ holding: held.fencingToken });
     let write = 'ok';
     let writtenAt = 0;
     try {
@@ -41,11 +55,31 @@ if (mode === 'lead') {
     } catch (error) {
       write = error.name;
     }
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
+    if (holdOn) {
+      holdOn = false;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, Number(ttl) * 1000 + 5000);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (held.signal.aborted) done();
+        held.signal.addEventListener('abort', done);
+      });
+    }
     const lost = held.signal.aborted;
     const released = now();
     await held.release();
-    say({ token: held.fencingToken, acquired, released, write, writtenAt, lost });
+    say({
+      token: held.fencingToken,
+      acquired,
+      released,
+      write,
+      writtenAt,
+      lost,
+      lostAt: lost ? abortedAt : 0,
+    });
   }
   await lock.close();
   await client.close();
