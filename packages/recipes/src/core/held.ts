@@ -45,8 +45,9 @@ export function heldLock(ticket: QueueTicket, startedAt: number, after: () => vo
   const signal = AbortSignal.any([ticket.kept.signal, ended.signal]);
   let released: Promise<void> | undefined;
   const release = (): Promise<void> => {
-    if (!ended.signal.aborted) ended.abort(new ReleasedError(ticket.key, 'released'));
+    // the delete first (the waiter behind waits for it), then the holder's signal
     released ??= releaseHeld(ticket, heldAt).finally(after);
+    if (!ended.signal.aborted) ended.abort(new ReleasedError(ticket.key, 'released'));
     return released;
   };
   return {

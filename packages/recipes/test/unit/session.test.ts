@@ -1,5 +1,5 @@
 import { EtcdError } from '@etcdkit/client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Session } from '../../src/core/session.js';
 import { SessionLostError } from '../../src/errors.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
@@ -82,6 +82,35 @@ describe('SessionKey loss watch: its own key, from its own index', () => {
     await settle();
     expect(key.signal.aborted).toBe(false);
     await session.close();
+  });
+
+  it('after a removal, the watch ends with the delete event (its long-poll is not aborted); without one, after a grace', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { keys, session, key, watcher } = kept();
+      const removing = key.remove();
+      keys.of('delete')[0]!.reply.resolve(reply('compareAndDelete', node(KEY, 10, 20)));
+      await removing;
+      await settle();
+      expect(watcher.waiting).toBe(true); // aborting it now would cost its connection
+      watcher.push(reply('compareAndDelete', node(KEY, 10, 20), node(KEY, 10, 10)));
+      await settle();
+      expect(watcher.closed).toBe(true);
+      expect(key.signal.aborted).toBe(false);
+
+      const other = kept();
+      const removingOther = other.key.remove();
+      other.keys.of('delete')[0]!.reply.resolve(reply('compareAndDelete', node(KEY, 10, 20)));
+      await removingOther;
+      await settle();
+      expect(other.watcher.closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(other.watcher.closed).toBe(true);
+      await session.close();
+      await other.session.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('error 401 or a failed watch: reads the key once and watches on when it is still ours', async () => {
