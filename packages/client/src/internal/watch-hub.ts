@@ -237,7 +237,9 @@ export class WatchHub {
       this.#poll = poll;
       try {
         for (;;) {
-          this.#take(await poll.next());
+          // the waits an event settled run first (a lock's next holder takes over in them), the next
+          // long-poll after: etcd keeps the events meanwhile, and the poll asks from the index it reached
+          if (this.#take(await poll.next()) > 0) await nextTurn();
           if (this.#waiters.lowestBehind !== undefined) break;
           if (this.#waiters.size === 0 && !this.#linger) break;
         }
@@ -258,15 +260,23 @@ export class WatchHub {
     }
   }
 
-  /** One event of the long-poll: buffered, and handed to every served wait it reaches at its index. */
-  #take(event: Response): void {
+  /**
+   * One event of the long-poll: buffered, and handed to every served wait it reaches at its index. Returns how
+   * many waits it settled.
+   */
+  #take(event: Response): number {
     const node = event.node;
-    if (!node) return;
+    if (!node) return 0;
     this.#buffer.add(event);
     this.#position = Math.max(this.#position, node.modifiedIndex + 1);
     this.#frontier = Math.max(this.#frontier, this.#position);
-    for (const waiter of this.#waiters.reachedBy(event, this.#dir))
-      if (this.#remove(waiter)) waiter.settle(event);
+    let settled = 0;
+    for (const waiter of this.#waiters.reachedBy(event, this.#dir)) {
+      if (!this.#remove(waiter)) continue;
+      waiter.settle(event);
+      settled++;
+    }
+    return settled;
   }
 
   /**
@@ -312,6 +322,11 @@ export class WatchHub {
     this.#ended = true;
     this.#registry.forget(this);
   }
+}
+
+/** Resolves in the next turn of the event loop, once the promise chains queued now have run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -43,6 +43,8 @@ class FakeHistory {
 class FakePoll {
   #pending: { resolve(event: Response): void; reject(error: unknown): void } | undefined;
   closed = false;
+  /** How many long-polls (`next()` calls) this poll has made. */
+  nexts = 0;
   /** Rejections of close() come a turn later, as undici's do. */
   lateClose = false;
   constructor(
@@ -51,6 +53,7 @@ class FakePoll {
   ) {}
 
   next(): Promise<Response> {
+    this.nexts++;
     if (this.closed) return Promise.reject(new DOMException('watcher closed', 'AbortError'));
     if (this.waitIndex < this.history.oldest) {
       const cause = `the requested history has been cleared [${this.history.oldest}/${this.waitIndex}]`;
@@ -121,6 +124,30 @@ describe('the watch hub (a fake etcd history)', () => {
     expect(((await next) as Response).node!.modifiedIndex).toBe(inFlight.node!.modifiedIndex);
     const own = history.write('/d/a');
     expect(((await ahead) as Response).node!.modifiedIndex).toBe(own.node!.modifiedIndex);
+  });
+
+  it('the waits an event settles run (several promise hops) before the hub sends its next long-poll', async () => {
+    const history = new FakeHistory('/d');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    const order: string[] = [];
+    const longPolls = (): number => history.polls.reduce((sum, poll) => sum + poll.nexts, 0);
+    const deep = async (): Promise<void> => {
+      await hub.next('/d/a', false, 101, {}, new AbortHook());
+      await Promise.resolve();
+      await Promise.resolve();
+      order.push(`woken after ${longPolls()} long-poll(s)`);
+    };
+    const woken = deep();
+    const other = hub.next('/d/b', false, 101, {}, new AbortHook()); // keeps the hub polling
+    await turn();
+    expect(longPolls()).toBe(1);
+    history.write('/d/a');
+    await woken;
+    await turn();
+    expect(order).toEqual(['woken after 1 long-poll(s)']);
+    expect(longPolls()).toBe(2); // then the next long-poll
+    history.write('/d/b');
+    await other;
   });
 
   it('a wait that joins while the hub stops its idle long-poll is served, not failed', async () => {
