@@ -83,8 +83,13 @@ function runIdle(variant, { waiters = IDLE_WAITERS, ttl = IDLE_TTL, settleMs = S
   });
 }
 
-/** Baseline: a write through one client, seen by a watch of another (median of `rounds`). */
-async function writeAndNotify(rounds = 30) {
+/**
+ * Baseline: a write through one client, seen by a watch of another (median of `rounds`), `idleMs` after the
+ * watch was set up. The idle time matters on this machine: a write after 5 ms without traffic took 1.0-1.1 ms,
+ * after 20 ms 1.35-1.5 ms, after 50 ms 1.5-1.6 ms (etcd's and the VM's wake-up), so the hand-over's baseline
+ * idles as long as its holder does before releasing (see {@link idleBeforeRelease}).
+ */
+async function writeAndNotify(idleMs, rounds = 30) {
   const writerClient = new Client({ endpoints: [url] });
   const watcherClient = new Client({ endpoints: [url] });
   const writer = new KeysAPI(writerClient);
@@ -93,7 +98,7 @@ async function writeAndNotify(rounds = 30) {
   for (let i = 0; i < rounds; i++) {
     const { node } = await writer.set('/bench/baseline', `v${i}`);
     const next = watcherKeys.watcher('/bench/baseline', { afterIndex: node.modifiedIndex }).next();
-    await sleep(5);
+    await sleep(idleMs);
     const t0 = performance.now();
     await writer.set('/bench/baseline', `w${i}`);
     await next;
@@ -107,12 +112,20 @@ async function writeAndNotify(rounds = 30) {
 /**
  * `waiting` + 1 contenders loop acquire -> hold -> release -> acquire again, each with a Lock of its own on one
  * client. Hand-over = the release call -> the next holder's acquire resolving. The holder releases `holdMs`
- * after its acquisition, but not before the contender next in line has been queued for 10 ms (so that it
- * watches: with 1 waiting, that is the one that just re-queued); a released contender queues again only
- * once the next holder has acquired (so that its create and read are not part of the hand-over measured, as
- * in recipes-bench.mjs). Measured after every contender has held once, for `count` hand-overs; requests =
- * every etcd request the client sent meanwhile (refreshes included), per acquisition.
+ * after its acquisition, but not before every other contender has been queued for 10 ms (so that the next in
+ * line watches, and no contender's joining is in flight: with 1 waiting, the one that just re-queued); a
+ * released contender queues again only once the next holder has acquired. So its create and read (two raft
+ * proposals) are not part of a hand-over measured, as in recipes-bench.mjs; until this bench waited for
+ * everyone queued, with a 0 ms hold they overlapped the next hand-over. Measured after every contender has
+ * held once, for `count` hand-overs; requests = every etcd request the client sent meanwhile (refreshes
+ * included), per acquisition.
  */
+/**
+ * How long etcd sees no traffic of the hand-over before a release, about: the holder holds `holdMs`, and not
+ * less than 10 ms after the last contender joined (see {@link handover}).
+ */
+const idleBeforeRelease = (holdMs) => Math.max(holdMs, 10);
+
 async function handover(waiting, holdMs, count) {
   const name = `/bench/handover-${waiting}-${holdMs}-${process.hrtime.bigint()}`;
   const client = new Client({ endpoints: [url] });
@@ -129,11 +142,18 @@ async function handover(waiting, holdMs, count) {
   };
   diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
   diagnosticsChannel.subscribe(RecipeChannels.enqueue, onEnqueue);
-  const successorReady = (token) => {
-    let next;
-    for (const index of enqueuedAt.keys())
-      if (index > token && (next === undefined || index < next)) next = index;
-    return next !== undefined && performance.now() - enqueuedAt.get(next) >= 10;
+  // every other contender queued behind the holder for 10 ms (its create, read and watch done): the hand-over
+  // measured is not slowed by a released contender's joining again, whose create and quorum read are two raft
+  // proposals of their own
+  const successorsReady = (token) => {
+    let behind = 0;
+    const now = performance.now();
+    for (const [index, at] of enqueuedAt) {
+      if (index <= token) continue;
+      if (now - at < 10) return false;
+      behind++;
+    }
+    return behind === waiting;
   };
   let onAcquired = [];
   const nextAcquired = () => new Promise((resolve) => onAcquired.push(resolve));
@@ -157,7 +177,7 @@ async function handover(waiting, holdMs, count) {
       onAcquired = [];
       for (const resolve of wake) resolve();
       const releaseAt = performance.now() + holdMs;
-      while (!stop && !(performance.now() >= releaseAt && successorReady(held.fencingToken))) {
+      while (!stop && !(performance.now() >= releaseAt && successorsReady(held.fencingToken))) {
         const left = releaseAt - performance.now();
         await (left > 1 ? sleep(left) : new Promise((resolve) => setImmediate(resolve)));
       }
@@ -210,9 +230,14 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const waiting of HANDOVER_WAITING) {
     for (const holdMs of HOLDS_MS) {
       console.error(`round ${round + 1}: hand-over, ${waiting} waiting, ${holdMs} ms hold`);
-      // the baseline right before each row: the machine's load drifts within a round
-      const baseline = await writeAndNotify();
-      rows[`${waiting}/${holdMs}`] = { ...(await handover(waiting, holdMs, HANDOVERS)), baseline };
+      // the baselines right before each row: the machine's load drifts within a round
+      const baseline = await writeAndNotify(idleBeforeRelease(holdMs));
+      const baselineAfter5ms = await writeAndNotify(5);
+      rows[`${waiting}/${holdMs}`] = {
+        ...(await handover(waiting, holdMs, HANDOVERS)),
+        baseline,
+        baselineAfter5ms,
+      };
     }
   }
   handoverRounds.push(rows);
@@ -312,12 +337,12 @@ if (handoverRounds.length > 0) {
     `\n### Hand-over: release -> next holder, against one v2 write + watch notification (${HANDOVERS} hand-overs a row and round)\n`,
   );
   out.push(
-    'The baseline (median of 30) is measured right before each row of each round. Each contender has a Lock of its own (one client); a holder releases after its hold, once the next in line has been queued 10 ms; it queues again once the next holder has acquired.\n',
+    'The baseline (median of 30) is measured right before each row of each round, after as long without traffic as the row holds before a release (its hold, at least 10 ms): a write after a longer idle is slower here. The last column compares with the baseline after 5 ms, as earlier runs did. Each contender has a Lock of its own (one client); a holder releases after its hold, once every other contender has been queued 10 ms (none is joining); it queues again once the next holder has acquired.\n',
   );
   out.push(
-    '| waiting | hold | hand-over p50 (ms) | baseline (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes |',
+    '| waiting | hold | hand-over p50 (ms) | baseline (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes | ratio to the 5 ms-idle baseline |',
   );
-  out.push('|---|---|---|---|---|---|---|---|');
+  out.push('|---|---|---|---|---|---|---|---|---|');
   for (const waiting of HANDOVER_WAITING) {
     for (const holdMs of HOLDS_MS) {
       const rs = handoverRounds.map((r) => r[`${waiting}/${holdMs}`]);
@@ -335,7 +360,7 @@ if (handoverRounds.length > 0) {
         )} | ${spread(
           rs.map((r) => r.withoutRefreshes),
           1,
-        )} |`,
+        )} | ${spread(rs.map((r) => r.p50 / r.baselineAfter5ms))} |`,
       );
     }
   }
