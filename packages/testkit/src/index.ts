@@ -90,10 +90,10 @@ export {
 export type { KvHistoryStats } from './linearizability/partition.js';
 export { type FailoverTimes, measureFailover, median } from './measure.js';
 export { EtcdMember, type EtcdMemberSpec } from './member.js';
+export { KernelFaultNetwork, kernelHasNetem } from './netns/kernel-faults.js';
+export type { NetemOptions } from './netns/link-faults.js';
 export { NetnsCluster, type NetnsClusterOptions, startNetnsCluster } from './netns/netns-cluster.js';
 export {
-  kernelHasNetem,
-  type NetemOptions,
   type NetnsClient,
   type NetnsEndpoint,
   NetnsNetwork,

@@ -1,16 +1,15 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Link, StartClusterOptions } from '../cluster.js';
-import { UnsupportedFaultError } from '../errors.js';
+import type { StartClusterOptions } from '../cluster.js';
 import { clusterToken, memberArgs } from '../etcd-args.js';
 import { resolveEtcdBinary } from '../etcd-binary.js';
 import { EtcdCluster } from '../etcd-cluster.js';
 import { forgetDir, reapDir } from '../internal/reaper.js';
 import { ProcessLauncher } from '../launchers/process-launcher.js';
-import { EtcdMember, type EtcdMemberSpec } from '../member.js';
 import { freePorts, releasePorts } from '../ports.js';
 import { TcpProxy } from '../tcp-proxy.js';
+import { KernelFaultMember } from './kernel-member.js';
 import { NetnsNetwork } from './network.js';
 
 /** Options of the netns backend: the common options (`clientTLS` aside). */
@@ -18,43 +17,6 @@ export type NetnsClusterOptions = StartClusterOptions;
 
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
-
-/**
- * A member in a network namespace of its own. `isolate()` drops its packets to and from every other member in
- * the kernel; a peer-link `delay()` is netem on its interface (when the kernel has sch_netem); `heal()` also
- * ends every fault of the run's {@link NetnsNetwork} that involves it.
- */
-class NetnsMember extends EtcdMember {
-  readonly #network: NetnsNetwork;
-
-  constructor(spec: EtcdMemberSpec, network: NetnsNetwork) {
-    super(spec);
-    this.#network = network;
-  }
-
-  override async heal(): Promise<void> {
-    await super.heal();
-    await this.#network.heal([this]);
-  }
-
-  /**
-   * On the peer link (default): netem on the member's interface, so every packet it sends (raft and client
-   * replies alike) waits `ms` plus up to `jitterMs`.
-   * @throws {UnsupportedFaultError} when the kernel lacks sch_netem.
-   */
-  override async delay(ms: number, options: { jitterMs?: number; link?: Link } = {}): Promise<void> {
-    if (options.link === 'client') return super.delay(ms, options);
-    await this.#network.netem([this], { delayMs: ms, jitterMs: options.jitterMs ?? 0 });
-  }
-
-  override async dropConnections(fraction: number, options: { link?: Link } = {}): Promise<void> {
-    if (options.link === 'client') return super.dropConnections(fraction, options);
-    throw new UnsupportedFaultError(
-      `cannot drop connections on the peer link of ${this.name}: the netns backend has no peer proxy; ` +
-        'lose packets instead with cluster.network.loss([member], fraction)',
-    );
-  }
-}
 
 /** A cluster whose members each run in a network namespace of their own; `network` injects kernel-level faults. */
 export class NetnsCluster extends EtcdCluster {
@@ -131,7 +93,7 @@ async function createNetnsCluster(
     const token = clusterToken();
     const nodes = await Promise.all(Array.from({ length: size }, (_, i) => network.addMember(`m${i}`, i)));
     if (options.clientProxies) ports = await freePorts(size, network.hostAddress);
-    const members: NetnsMember[] = [];
+    const members: KernelFaultMember[] = [];
     for (const [i, node] of nodes.entries()) {
       const directClientURL = `http://${node.address}:${CLIENT_PORT}`;
       const clientProxy = options.clientProxies
@@ -157,8 +119,8 @@ async function createNetnsCluster(
         },
         [],
       );
-      let self: NetnsMember | undefined;
-      const member = new NetnsMember(
+      let self: KernelFaultMember | undefined;
+      const member = new KernelFaultMember(
         {
           name: node.name,
           clientURL,
@@ -184,6 +146,7 @@ async function createNetnsCluster(
           },
         },
         network,
+        'the netns backend',
       );
       self = member;
       network.attach(member, node);

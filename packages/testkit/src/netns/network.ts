@@ -1,6 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import type { Member } from '../cluster.js';
-import { NetnsUnavailableError, UnsupportedFaultError } from '../errors.js';
+import { NetnsUnavailableError } from '../errors.js';
 import { processAlive } from '../internal/process-alive.js';
 import {
   forgetDir,
@@ -12,7 +12,9 @@ import {
   reapNetns,
   reapPid,
 } from '../internal/reaper.js';
-import { type CommandError, inNamespace, ip, ipSync, run } from './commands.js';
+import { type CommandError, ip, ipSync, run } from './commands.js';
+import { KernelFaultNetwork, NETNS_PREFIX, reapplyFaults } from './kernel-faults.js';
+import { LinkFaults } from './link-faults.js';
 import { releaseSubnet, reserveSubnet, type Subnet } from './subnet.js';
 
 /** A network namespace of a run, attached to the run's bridge: a member's, or a client's. */
@@ -27,18 +29,6 @@ export interface NetnsNode {
 
 /** What the partition and loss faults take: members of the run's cluster, or its client namespaces. */
 export type NetnsEndpoint = Member | NetnsNode;
-
-/** Options of {@link NetnsNetwork.netem}: what the kernel's netem qdisc does to a node's outgoing packets. */
-export interface NetemOptions {
-  /** Added latency, ms. */
-  readonly delayMs?: number;
-  /** Random extra latency, ms (needs `delayMs`). */
-  readonly jitterMs?: number;
-  /** Fraction (0..1) of packets sent twice. */
-  readonly duplicate?: number;
-  /** Fraction (0..1) of packets sent at once, ahead of the delayed ones (needs `delayMs`). */
-  readonly reorder?: number;
-}
 
 /** A namespace on the run's bridge for test processes: whatever runs in it is a node the faults can cut. */
 export interface NetnsClient extends NetnsNode, AsyncDisposable {
@@ -56,14 +46,8 @@ export interface NetnsClient extends NetnsNode, AsyncDisposable {
 interface NodeState extends NetnsNode {
   /** Its veth's name in the hub namespace. */
   readonly hubLink: string;
-  /** The last iptables ruleset applied, to skip unchanged ones. */
-  applied: string;
-  /** The last qdisc applied (`''`: none). */
-  qdisc: string;
 }
 
-/** Every run's namespaces start with this, then the owner's pid: `etcdkit-<pid>-<n>-<node>`. */
-export const NETNS_PREFIX = 'etcdkit-';
 /** Host interfaces of runs start with this, then the owner's pid in base 36, `x`, and the run counter. */
 const HOST_LINK_PREFIX = 'etk';
 /** Address of the first member (`.10`) and the first client (`.100`) in the run's /24. */
@@ -72,16 +56,6 @@ const FIRST_CLIENT = 100;
 const MAX_CLIENTS = 150;
 
 let runs = 0;
-
-/** Whether the running kernel has the netem qdisc (`CONFIG_NET_SCH_NETEM`), once probed. */
-let netemProbe: Promise<boolean> | undefined;
-
-const edge = (from: string, to: string): string => `${from}>${to}`;
-const percent = (fraction: number): string => `${Math.round(fraction * 1e6) / 1e4}%`;
-
-function checkFraction(name: string, value: number): void {
-  if (!(value >= 0 && value <= 1)) throw new RangeError(`${name} must be within 0..1, got ${value}`);
-}
 
 /**
  * The network of one netns run: a hub namespace holding a bridge, one namespace per member and per client
@@ -95,7 +69,7 @@ function checkFraction(name: string, value: number): void {
  * collide; the reaper deletes them if the test process dies, and {@link sweepNetnsLeftovers} deletes those of
  * dead processes.
  */
-export class NetnsNetwork {
+export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
   /** `<pid>-<n>`: unique per run on the machine. */
   readonly id: string;
   /** The run's /24, as its first three octets (`10.213.7`). */
@@ -105,22 +79,34 @@ export class NetnsNetwork {
   readonly #subnet: Subnet;
   readonly #hub: string;
   readonly #hostLink: string;
-  readonly #nodes = new Map<string, NodeState>();
-  readonly #members = new Map<Member, NodeState>();
+  readonly #nodes: Map<string, NodeState>;
+  readonly #members: Map<Member, NodeState>;
+  readonly #faults: LinkFaults;
   readonly #clients = new Set<NetnsClient>();
-  /** Directed edges whose packets are dropped (`from>to`). */
-  readonly #blocked = new Set<string>();
-  /** Directed edges losing a fraction of their packets. */
-  readonly #linkLoss = new Map<string, number>();
-  /** Nodes losing a fraction of what they send and receive (the host's traffic aside). */
-  readonly #nodeLoss = new Map<string, number>();
-  readonly #rate = new Map<string, number>();
-  readonly #netem = new Map<string, NetemOptions>();
-  /** Serializes fault changes: each applies the state as a whole. */
-  #queue: Promise<void> = Promise.resolve();
-  #closed = false;
+  /** Shared with the fault driver, which refuses changes once closed. */
+  readonly #life: { closed: boolean };
 
   private constructor(id: string, subnet: Subnet, hostLink: string) {
+    const nodes = new Map<string, NodeState>();
+    const members = new Map<Member, NodeState>();
+    const faults = new LinkFaults(`etcdkit-${id}`, `${subnet.prefix}.1`);
+    const life = { closed: false };
+    super({
+      faults,
+      nodeOf: (endpoint) => nodeOf(nodes, members, endpoint, id).name,
+      members: () => [...members.keys()],
+      prefixOf: (name) => {
+        const node = nodes.get(name);
+        return node && ['ip', 'netns', 'exec', node.namespace];
+      },
+      checkUsable: async () => {
+        if (life.closed) throw new NetnsUnavailableError(`the network of run ${id} is closed`);
+      },
+    });
+    this.#nodes = nodes;
+    this.#members = members;
+    this.#faults = faults;
+    this.#life = life;
     this.id = id;
     this.#subnet = subnet;
     this.subnet = subnet.prefix;
@@ -195,17 +181,16 @@ export class NetnsNetwork {
   }
 
   async #addNode(name: string, address: string): Promise<NodeState> {
-    if (this.#closed) throw new NetnsUnavailableError(`the network of run ${this.id} is closed`);
+    if (this.#life.closed) throw new NetnsUnavailableError(`the network of run ${this.id} is closed`);
     if (this.#nodes.has(name)) throw new TypeError(`a node named ${JSON.stringify(name)} exists already`);
     const node: NodeState = {
       name,
       namespace: `${NETNS_PREFIX}${this.id}-${name}`,
       address,
       hubLink: `v-${name}`,
-      applied: '',
-      qdisc: '',
     };
     this.#nodes.set(name, node);
+    this.#faults.setNode(name, address);
     const ns = node.namespace;
     reapNetns(ns);
     await ip('netns', 'add', ns);
@@ -270,6 +255,7 @@ export class NetnsNetwork {
           }),
         );
         await this.heal([client]);
+        this.#faults.removeNode(name);
         this.#nodes.delete(name);
         await this.#deleteNamespace(node.namespace);
       },
@@ -279,253 +265,8 @@ export class NetnsNetwork {
     return client;
   }
 
-  /**
-   * Splits the nodes into `groups` that cannot reach each other (both directions). Nodes in no group keep
-   * reaching every node. Adds to the faults already in place; {@link heal} ends them.
-   */
-  partition(groups: readonly (readonly NetnsEndpoint[])[]): Promise<void> {
-    const sets = groups.map((group) => group.map((e) => this.#node(e).name));
-    return this.#change(() => {
-      for (const [i, a] of sets.entries())
-        for (const [j, b] of sets.entries())
-          if (i !== j) for (const from of a) for (const to of b) this.#blocked.add(edge(from, to));
-    });
-  }
-
-  /**
-   * A one-way partition: packets from `from` to `to` are dropped, packets from `to` to `from` still arrive (as
-   * Jepsen does it: a drop rule in the receiver's INPUT chain). TCP needs both directions, so connections
-   * between them stall either way, but datagrams, SYNs and the first bytes of a stream still get through.
-   */
-  cut(from: readonly NetnsEndpoint[], to: readonly NetnsEndpoint[]): Promise<void> {
-    const senders = from.map((e) => this.#node(e).name);
-    const receivers = to.map((e) => this.#node(e).name);
-    return this.#change(() => {
-      for (const s of senders) for (const r of receivers) if (s !== r) this.#blocked.add(edge(s, r));
-    });
-  }
-
-  /** Cuts `member` from every other member, both ways (clients and the host still reach it). */
-  isolate(member: NetnsEndpoint): Promise<void> {
-    const node = this.#node(member).name;
-    const others = [...this.#members.values()].map((m) => m.name).filter((name) => name !== node);
-    return this.#change(() => {
-      for (const other of others) {
-        this.#blocked.add(edge(node, other));
-        this.#blocked.add(edge(other, node));
-      }
-    });
-  }
-
-  /**
-   * Jepsen's bridge: the other members are split in two halves that cannot reach each other, and `bridge` reaches
-   * both. Default halves: the members before and after `bridge` in member order, rotated so that each half has
-   * ⌊(n-1)/2⌋ or ⌈(n-1)/2⌉ members.
-   */
-  bridge(
-    bridge: NetnsEndpoint,
-    halves?: readonly [readonly NetnsEndpoint[], readonly NetnsEndpoint[]],
-  ): Promise<void> {
-    const middle = this.#node(bridge).name;
-    let pair: readonly [readonly NetnsEndpoint[], readonly NetnsEndpoint[]];
-    if (halves) pair = halves;
-    else {
-      const others = [...this.#members.keys()].filter((m) => this.#node(m).name !== middle);
-      const half = Math.floor(others.length / 2);
-      pair = [others.slice(0, half), others.slice(half)];
-    }
-    if (pair.some((half) => half.some((e) => this.#node(e).name === middle)))
-      throw new TypeError('the bridge must be in neither half');
-    return this.partition(pair);
-  }
-
-  /**
-   * Jepsen's majorities ring: members in `order` (default member order) form a ring and each reaches only its
-   * nearest neighbours, enough of them that it sees a majority, so that no two members see the same majority.
-   * With 3 members every member still sees every other (use 5).
-   */
-  ring(order?: readonly NetnsEndpoint[]): Promise<void> {
-    const names = (order ?? [...this.#members.keys()]).map((e) => this.#node(e).name);
-    const n = names.length;
-    const reach = Math.ceil(Math.floor(n / 2) / 2);
-    return this.#change(() => {
-      for (const [i, a] of names.entries())
-        for (const [j, b] of names.entries()) {
-          const distance = Math.min(Math.abs(i - j), n - Math.abs(i - j));
-          if (distance > reach) this.#blocked.add(edge(a, b));
-        }
-    });
-  }
-
-  /**
-   * Each node in `targets` loses a `fraction` (0..1) of the packets it receives and of those it sends, the
-   * host's aside (iptables `statistic --mode random`).
-   */
-  loss(targets: readonly NetnsEndpoint[], fraction: number): Promise<void> {
-    checkFraction('fraction', fraction);
-    const names = targets.map((e) => this.#node(e).name);
-    return this.#change(() => {
-      for (const name of names)
-        if (fraction > 0) this.#nodeLoss.set(name, fraction);
-        else this.#nodeLoss.delete(name);
-    });
-  }
-
-  /** Packets from each of `from` to each of `to` (and back, unless `oneWay`) are lost with probability `fraction`. */
-  linkLoss(
-    from: readonly NetnsEndpoint[],
-    to: readonly NetnsEndpoint[],
-    fraction: number,
-    options: { oneWay?: boolean } = {},
-  ): Promise<void> {
-    checkFraction('fraction', fraction);
-    const a = from.map((e) => this.#node(e).name);
-    const b = to.map((e) => this.#node(e).name);
-    return this.#change(() => {
-      for (const s of a)
-        for (const r of b) {
-          if (s === r) continue;
-          this.#linkLoss.set(edge(s, r), fraction);
-          if (!options.oneWay) this.#linkLoss.set(edge(r, s), fraction);
-        }
-    });
-  }
-
-  /** Limits what each of `targets` sends to `kbitPerSecond` (a tbf qdisc on its interface; every peer and the host). */
-  rate(targets: readonly NetnsEndpoint[], kbitPerSecond: number): Promise<void> {
-    if (!(kbitPerSecond >= 1)) throw new RangeError(`kbitPerSecond must be >= 1, got ${kbitPerSecond}`);
-    const names = targets.map((e) => this.#node(e).name);
-    return this.#change(() => {
-      for (const name of names) this.#rate.set(name, kbitPerSecond);
-    });
-  }
-
-  /**
-   * Delays, jitters, duplicates or reorders what each of `targets` sends (a netem qdisc on its interface: every
-   * packet it sends, to peers and to the host).
-   *
-   * @throws {UnsupportedFaultError} when the kernel has no sch_netem (`CONFIG_NET_SCH_NETEM`).
-   */
-  async netem(targets: readonly NetnsEndpoint[], options: NetemOptions): Promise<void> {
-    const { delayMs = 0, jitterMs = 0, duplicate = 0, reorder = 0 } = options;
-    if (!(delayMs >= 0 && jitterMs >= 0)) throw new RangeError('delayMs and jitterMs must be >= 0');
-    checkFraction('duplicate', duplicate);
-    checkFraction('reorder', reorder);
-    if ((jitterMs > 0 || reorder > 0) && delayMs <= 0)
-      throw new RangeError('jitterMs and reorder need a delayMs above 0');
-    if (!(await kernelHasNetem()))
-      throw new UnsupportedFaultError(
-        'delay, jitter, duplication and reordering need the netem qdisc, and this kernel lacks sch_netem ' +
-          '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown")',
-      );
-    const names = targets.map((e) => this.#node(e).name);
-    return this.#change(() => {
-      for (const name of names) this.#netem.set(name, { delayMs, jitterMs, duplicate, reorder });
-    });
-  }
-
-  /** Ends every fault (with `targets`: every fault that involves one of them). */
-  heal(targets?: readonly NetnsEndpoint[]): Promise<void> {
-    const names = targets ? new Set(targets.map((e) => this.#node(e).name)) : undefined;
-    const involves = (key: string): boolean => {
-      if (!names) return true;
-      const [from = '', to = ''] = key.split('>');
-      return names.has(from) || names.has(to);
-    };
-    return this.#change(() => {
-      for (const key of [...this.#blocked]) if (involves(key)) this.#blocked.delete(key);
-      for (const key of [...this.#linkLoss.keys()]) if (involves(key)) this.#linkLoss.delete(key);
-      for (const map of [this.#nodeLoss, this.#rate, this.#netem])
-        for (const key of [...map.keys()]) if (!names || names.has(key)) map.delete(key);
-    });
-  }
-
-  /** The iptables rules (as `iptables-save` prints them) in each node's namespace now, for tests and reports. */
-  async rules(): Promise<Record<string, string>> {
-    const entries = await Promise.all(
-      [...this.#nodes.values()].map(
-        async (node) => [node.name, await inNamespace(node.namespace, 'iptables-save', [])] as const,
-      ),
-    );
-    return Object.fromEntries(entries);
-  }
-
-  /** Changes the fault state, then brings every node's rules and qdisc in line with it. */
-  #change(mutate: () => void): Promise<void> {
-    const next = this.#queue.then(async () => {
-      if (this.#closed) throw new NetnsUnavailableError(`the network of run ${this.id} is closed`);
-      mutate();
-      await Promise.all([...this.#nodes.values()].map((node) => this.#apply(node)));
-    });
-    this.#queue = next.catch(() => {});
-    return next;
-  }
-
-  async #apply(node: NodeState): Promise<void> {
-    const rules = this.#rulesOf(node);
-    if (rules !== node.applied) {
-      await inNamespace(node.namespace, 'iptables-restore', [], rules);
-      node.applied = rules;
-    }
-    const qdisc = this.#qdiscOf(node);
-    if (qdisc !== node.qdisc) {
-      if (node.qdisc)
-        await inNamespace(node.namespace, 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {});
-      node.qdisc = '';
-      if (qdisc)
-        await inNamespace(node.namespace, 'tc', ['qdisc', 'add', 'dev', 'eth0', 'root', ...qdisc.split(' ')]);
-      node.qdisc = qdisc;
-    }
-  }
-
-  /** The whole filter table of `node`'s namespace, for `iptables-restore`. */
-  #rulesOf(node: NodeState): string {
-    const tag = `-m comment --comment etcdkit-${this.id}`;
-    const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
-    const random = (fraction: number): string => `-m statistic --mode random --probability ${fraction}`;
-    for (const other of this.#nodes.values()) {
-      if (other === node) continue;
-      if (this.#blocked.has(edge(other.name, node.name)))
-        lines.push(`-A INPUT -s ${other.address}/32 ${tag} -j DROP`);
-      const loss = this.#linkLoss.get(edge(other.name, node.name));
-      if (loss) lines.push(`-A INPUT -s ${other.address}/32 ${random(loss)} ${tag} -j DROP`);
-    }
-    const loss = this.#nodeLoss.get(node.name);
-    if (loss) {
-      lines.push(`-A INPUT ! -s ${this.hostAddress}/32 ${random(loss)} ${tag} -j DROP`);
-      lines.push(`-A OUTPUT ! -d ${this.hostAddress}/32 ${random(loss)} ${tag} -j DROP`);
-    }
-    lines.push('COMMIT', '');
-    return lines.join('\n');
-  }
-
-  /** The root qdisc of `node`'s interface (`tc qdisc add ... root` arguments), `''` for none. */
-  #qdiscOf(node: NodeState): string {
-    const rate = this.#rate.get(node.name);
-    const netem = this.#netem.get(node.name);
-    if (netem) {
-      const parts = ['netem'];
-      if (netem.delayMs)
-        parts.push('delay', `${netem.delayMs}ms`, ...(netem.jitterMs ? [`${netem.jitterMs}ms`] : []));
-      if (netem.duplicate) parts.push('duplicate', percent(netem.duplicate));
-      if (netem.reorder) parts.push('reorder', percent(netem.reorder));
-      if (rate) parts.push('rate', `${rate}kbit`);
-      return parts.join(' ');
-    }
-    if (rate) {
-      // a bucket of 20 ms at that rate, at least two full-size frames
-      const burst = Math.max(3200, Math.ceil((rate * 1000) / 8 / 50));
-      return `tbf rate ${rate}kbit burst ${burst} latency 200ms`;
-    }
-    return '';
-  }
-
   #node(endpoint: NetnsEndpoint): NodeState {
-    const member = this.#members.get(endpoint as Member);
-    if (member) return member;
-    const node = this.#nodes.get(endpoint.name);
-    if (node && node.namespace === (endpoint as NetnsNode).namespace) return node;
-    throw new TypeError(`${endpoint.name} is neither a member nor a client of netns run ${this.id}`);
+    return nodeOf(this.#nodes, this.#members, endpoint, this.id);
   }
 
   async #deleteNamespace(ns: string): Promise<void> {
@@ -541,10 +282,10 @@ export class NetnsNetwork {
    * Idempotent.
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.#queue;
+    if (this.#life.closed) return;
+    await reapplyFaults(this).catch(() => {});
     await Promise.all([...this.#clients].map((client) => client.close()));
-    this.#closed = true;
+    this.#life.closed = true;
     const results = await Promise.allSettled(
       [...this.#nodes.values()].map((node) => this.#deleteNamespace(node.namespace)),
     );
@@ -559,34 +300,26 @@ export class NetnsNetwork {
 
   /** Synchronous last resort of {@link close}, for `process.on('exit')`. */
   closeSync(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#life.closed) return;
+    this.#life.closed = true;
     for (const ns of this.namespaces) ipSync('netns', 'delete', ns);
     ipSync('link', 'delete', this.#hostLink);
     releaseSubnet(this.#subnet);
   }
 }
 
-/**
- * Whether the kernel has the netem qdisc: probed once per process by adding one to the loopback of a scratch
- * namespace.
- */
-export function kernelHasNetem(): Promise<boolean> {
-  netemProbe ??= (async () => {
-    const ns = `${NETNS_PREFIX}${process.pid}-netem-probe`;
-    reapNetns(ns);
-    try {
-      await ip('netns', 'add', ns);
-      await inNamespace(ns, 'tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await ip('netns', 'delete', ns).catch(() => {});
-      forgetNetns(ns);
-    }
-  })();
-  return netemProbe;
+/** The node of `endpoint` (a member or a client of run `id`). */
+function nodeOf(
+  nodes: ReadonlyMap<string, NodeState>,
+  members: ReadonlyMap<Member, NodeState>,
+  endpoint: NetnsEndpoint,
+  id: string,
+): NodeState {
+  const member = members.get(endpoint as Member);
+  if (member) return member;
+  const node = nodes.get(endpoint.name);
+  if (node && node.namespace === (endpoint as NetnsNode).namespace) return node;
+  throw new TypeError(`${endpoint.name} is neither a member nor a client of netns run ${id}`);
 }
 
 /** Checks Linux and root on each call, and `ip`, `tc` and `iptables-restore` once per process. */

@@ -1,0 +1,287 @@
+import { UnsupportedFaultError } from '../errors.js';
+import { forgetNetns, reapNetns } from '../internal/reaper.js';
+import { inNamespace, ip, run } from './commands.js';
+import {
+  checkFraction,
+  checkNetem,
+  checkRate,
+  type LinkFaults,
+  type NetemOptions,
+  NO_RULES,
+} from './link-faults.js';
+
+/** Every netns run's namespaces start with this, then the owner's pid: `etcdkit-<pid>-<n>-<node>`. */
+export const NETNS_PREFIX = 'etcdkit-';
+
+/** Whether the running kernel has the netem qdisc (`CONFIG_NET_SCH_NETEM`), once probed. */
+let netemProbe: Promise<boolean> | undefined;
+
+/**
+ * Whether the kernel has the netem qdisc: probed once per process by adding one to the loopback of a scratch
+ * namespace (false without root).
+ */
+export function kernelHasNetem(): Promise<boolean> {
+  netemProbe ??= (async () => {
+    const ns = `${NETNS_PREFIX}${process.pid}-netem-probe`;
+    reapNetns(ns);
+    try {
+      await ip('netns', 'add', ns);
+      await inNamespace(ns, 'tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'netem', 'delay', '1ms']);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await ip('netns', 'delete', ns).catch(() => {});
+      forgetNetns(ns);
+    }
+  })();
+  return netemProbe;
+}
+
+/** What was last applied to a node's namespace, and through which argv prefix (a new one: a new namespace). */
+export interface AppliedFaults {
+  via: string;
+  rules: string;
+  qdisc: string;
+}
+
+/**
+ * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`) and
+ * `qdisc` (the root qdisc of its `eth0`, `''` for none), running each command through `prefix`: the argv that
+ * enters the namespace, `ip netns exec <ns>` or `nsenter --net=/proc/<pid>/ns/net`. Skips what `applied` says
+ * is there already, and updates it.
+ */
+export async function applyFaults(
+  prefix: readonly string[],
+  rules: string,
+  qdisc: string,
+  applied: AppliedFaults,
+): Promise<void> {
+  const via = prefix.join(' ');
+  // a new namespace: an empty filter table, no root qdisc
+  if (applied.via !== via) Object.assign(applied, { via, rules: NO_RULES, qdisc: '' });
+  const [file = '', ...head] = prefix;
+  const exec = (command: string, args: readonly string[], input?: string): Promise<string> =>
+    run(file, [...head, command, ...args], input);
+  if (rules !== applied.rules) {
+    await exec('iptables-restore', [], rules);
+    applied.rules = rules;
+  }
+  if (qdisc !== applied.qdisc) {
+    if (applied.qdisc) await exec('tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {});
+    applied.qdisc = '';
+    if (qdisc) await exec('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', ...qdisc.split(' ')]);
+    applied.qdisc = qdisc;
+  }
+}
+
+/** What a {@link KernelFaultNetwork} needs from the backend that made the nodes. */
+export interface KernelFaultDriver<E> {
+  /** The run's fault state; the backend keeps its nodes' names and addresses up to date in it. */
+  readonly faults: LinkFaults;
+  /** The node name of `endpoint`. @throws {TypeError} when it is no node of the run. */
+  nodeOf(endpoint: E): string;
+  /** The members, in member order. */
+  members(): readonly E[];
+  /** The argv prefix that runs a command in node `name`'s network namespace; `undefined` while it has none. */
+  prefixOf(name: string): readonly string[] | undefined;
+  /** Brings the node addresses in `faults` (and what {@link prefixOf} knows) up to date, before each apply. */
+  sync?(): Promise<void>;
+  /**
+   * @param healing - true for {@link KernelFaultNetwork.heal}: a backend where no fault could be made has none
+   *   to end, and may let it pass.
+   * @throws when faults cannot be changed now (the run is closed, no root).
+   */
+  checkUsable(healing: boolean): Promise<void>;
+}
+
+const reappliers = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * Applies `network`'s fault state again, after the changes pending: to a node's new namespace (a restarted
+ * container), or to wait for those changes. Only nodes whose namespace changed are touched.
+ */
+export function reapplyFaults(network: object): Promise<void> {
+  return reappliers.get(network)!();
+}
+
+/**
+ * Network faults in the kernel, as Jepsen injects them: iptables rules in the receiving (or sending) node's own
+ * network namespace and a qdisc on its interface, tagged with the run's comment. The host (testkit's probes, the
+ * test's own requests) is the control node: faults never cut it. Each call adds to the faults in place;
+ * {@link KernelFaultNetwork.heal | heal} ends them. The netns backend's {@link NetnsNetwork} is one.
+ */
+export class KernelFaultNetwork<E extends { readonly name: string }> {
+  readonly #driver: KernelFaultDriver<E>;
+  readonly #applied = new Map<string, AppliedFaults>();
+  /** Serializes fault changes: each applies the state as a whole. */
+  #queue: Promise<void> = Promise.resolve();
+
+  /**
+   * For the backends' subclasses.
+   * @param driver - the backend's nodes.
+   * @internal
+   */
+  protected constructor(driver: KernelFaultDriver<E>) {
+    this.#driver = driver;
+    reappliers.set(this, () => this.#change());
+  }
+
+  /**
+   * Splits the nodes into `groups` that cannot reach each other (both directions). Nodes in no group keep
+   * reaching every node.
+   */
+  partition(groups: readonly (readonly E[])[]): Promise<void> {
+    const sets = groups.map((group) => this.#names(group));
+    return this.#change((faults) => faults.partition(sets));
+  }
+
+  /**
+   * A one-way partition: packets from `from` to `to` are dropped, packets from `to` to `from` still arrive (as
+   * Jepsen does it: a drop rule in the receiver's INPUT chain). TCP needs both directions, so connections
+   * between them stall either way, but datagrams, SYNs and the first bytes of a stream still get through.
+   */
+  cut(from: readonly E[], to: readonly E[]): Promise<void> {
+    const senders = this.#names(from);
+    const receivers = this.#names(to);
+    return this.#change((faults) => faults.cut(senders, receivers));
+  }
+
+  /** Cuts `member` from every other member, both ways (clients and the host still reach it). */
+  isolate(member: E): Promise<void> {
+    const node = this.#driver.nodeOf(member);
+    const others = this.#names(this.#driver.members()).filter((name) => name !== node);
+    return this.#change((faults) => faults.partition([[node], others]));
+  }
+
+  /**
+   * Jepsen's bridge: the other members are split in two halves that cannot reach each other, and `bridge` reaches
+   * both. Default halves: the members before and after `bridge` in member order, rotated so that each half has
+   * ⌊(n-1)/2⌋ or ⌈(n-1)/2⌉ members.
+   */
+  bridge(bridge: E, halves?: readonly [readonly E[], readonly E[]]): Promise<void> {
+    const middle = this.#driver.nodeOf(bridge);
+    let pair: readonly [readonly E[], readonly E[]];
+    if (halves) pair = halves;
+    else {
+      const others = this.#driver.members().filter((m) => this.#driver.nodeOf(m) !== middle);
+      const half = Math.floor(others.length / 2);
+      pair = [others.slice(0, half), others.slice(half)];
+    }
+    if (pair.some((half) => half.some((e) => this.#driver.nodeOf(e) === middle)))
+      throw new TypeError('the bridge must be in neither half');
+    return this.partition(pair);
+  }
+
+  /**
+   * Jepsen's majorities ring: members in `order` (default member order) form a ring and each reaches only its
+   * nearest neighbours, enough of them that it sees a majority, so that no two members see the same majority.
+   * With 3 members every member still sees every other (use 5).
+   */
+  ring(order?: readonly E[]): Promise<void> {
+    const names = this.#names(order ?? this.#driver.members());
+    return this.#change((faults) => faults.ring(names));
+  }
+
+  /**
+   * Each node in `targets` loses a `fraction` (0..1) of the packets it receives and of those it sends, the
+   * host's aside (iptables `statistic --mode random`).
+   */
+  loss(targets: readonly E[], fraction: number): Promise<void> {
+    checkFraction('fraction', fraction);
+    const names = this.#names(targets);
+    return this.#change((faults) => faults.loss(names, fraction));
+  }
+
+  /** Packets from each of `from` to each of `to` (and back, unless `oneWay`) are lost with probability `fraction`. */
+  linkLoss(
+    from: readonly E[],
+    to: readonly E[],
+    fraction: number,
+    options: { oneWay?: boolean } = {},
+  ): Promise<void> {
+    checkFraction('fraction', fraction);
+    const a = this.#names(from);
+    const b = this.#names(to);
+    return this.#change((faults) => faults.linkLoss(a, b, fraction, options.oneWay));
+  }
+
+  /** Limits what each of `targets` sends to `kbitPerSecond` (a tbf qdisc on its interface; every peer and the host). */
+  rate(targets: readonly E[], kbitPerSecond: number): Promise<void> {
+    checkRate(kbitPerSecond);
+    const names = this.#names(targets);
+    return this.#change((faults) => faults.rate(names, kbitPerSecond));
+  }
+
+  /**
+   * Delays, jitters, duplicates or reorders what each of `targets` sends (a netem qdisc on its interface: every
+   * packet it sends, to peers and to the host).
+   *
+   * @throws {UnsupportedFaultError} when the kernel has no sch_netem (`CONFIG_NET_SCH_NETEM`).
+   */
+  async netem(targets: readonly E[], options: NetemOptions): Promise<void> {
+    const checked = checkNetem(options);
+    if (!(await kernelHasNetem()))
+      throw new UnsupportedFaultError(
+        'delay, jitter, duplication and reordering need the netem qdisc, and this kernel lacks sch_netem ' +
+          '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown")',
+      );
+    const names = this.#names(targets);
+    return this.#change((faults) => faults.netem(names, checked));
+  }
+
+  /** Ends every fault (with `targets`: every fault that involves one of them). */
+  heal(targets?: readonly E[]): Promise<void> {
+    const names = targets && this.#names(targets);
+    return this.#change((faults) => faults.heal(names), true);
+  }
+
+  /** The iptables rules (as `iptables-save` prints them) in each node's namespace now, for tests and reports. */
+  async rules(): Promise<Record<string, string>> {
+    const entries = await Promise.all(
+      this.#driver.faults.nodes.flatMap((name) => {
+        const prefix = this.#driver.prefixOf(name);
+        if (!prefix) return [];
+        const [file = '', ...head] = prefix;
+        return [run(file, [...head, 'iptables-save']).then((text) => [name, text] as const)];
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
+  #names(endpoints: readonly E[]): string[] {
+    return endpoints.map((e) => this.#driver.nodeOf(e));
+  }
+
+  /**
+   * Changes the fault state, then brings every node's rules and qdisc in line with it. Without `mutate`, only
+   * the latter (for a node with a new namespace), and without checking that faults can be changed.
+   */
+  #change(mutate?: (faults: LinkFaults) => void, healing = false): Promise<void> {
+    const next = this.#queue.then(async () => {
+      const { faults } = this.#driver;
+      if (mutate) {
+        await this.#driver.checkUsable(healing);
+        mutate(faults);
+      }
+      await this.#driver.sync?.();
+      await Promise.all(faults.nodes.map((name) => this.#apply(name)));
+    });
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #apply(name: string): Promise<void> {
+    const prefix = this.#driver.prefixOf(name);
+    if (!prefix) return; // no namespace now (a stopped container): applied when it starts
+    const applied = this.#applied.get(name) ?? { via: '', rules: '', qdisc: '' };
+    this.#applied.set(name, applied);
+    const { faults } = this.#driver;
+    try {
+      await applyFaults(prefix, faults.rulesOf(name), faults.qdiscOf(name), applied);
+    } catch (error) {
+      // a namespace that went away meanwhile (a container killed) takes no rules: its next one will
+      if (this.#driver.prefixOf(name)?.join(' ') === prefix.join(' ')) throw error;
+    }
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The kernel-fault state of one run (blocked edges, packet loss, rate limits, netem) and its rendering, per node,
+ * into what the node's network namespace must hold: a whole iptables filter table and a root qdisc. Pure: no I/O,
+ * shared by the netns backend and Docker bridge networks.
+ */
+
+/** Options of a netem fault: what the kernel's netem qdisc does to a node's outgoing packets. */
+export interface NetemOptions {
+  /** Added latency, ms. */
+  readonly delayMs?: number;
+  /** Random extra latency, ms (needs `delayMs`). */
+  readonly jitterMs?: number;
+  /** Fraction (0..1) of packets sent twice. */
+  readonly duplicate?: number;
+  /** Fraction (0..1) of packets sent at once, ahead of the delayed ones (needs `delayMs`). */
+  readonly reorder?: number;
+}
+
+const HEADER = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
+/** The filter table with no rules: what a new network namespace has. */
+export const NO_RULES = [...HEADER, 'COMMIT', ''].join('\n');
+
+const edge = (from: string, to: string): string => `${from}>${to}`;
+const percent = (fraction: number): string => `${Math.round(fraction * 1e6) / 1e4}%`;
+
+/** @throws {RangeError} unless `value` is within 0..1. */
+export function checkFraction(name: string, value: number): void {
+  if (!(value >= 0 && value <= 1)) throw new RangeError(`${name} must be within 0..1, got ${value}`);
+}
+
+/** @throws {RangeError} unless `kbitPerSecond` is at least 1. */
+export function checkRate(kbitPerSecond: number): void {
+  if (!(kbitPerSecond >= 1)) throw new RangeError(`kbitPerSecond must be >= 1, got ${kbitPerSecond}`);
+}
+
+/**
+ * `options` with every field set, checked.
+ *
+ * @throws {RangeError} on a negative delay, a fraction outside 0..1, or jitter / reordering without a delay.
+ */
+export function checkNetem(options: NetemOptions): Required<NetemOptions> {
+  const { delayMs = 0, jitterMs = 0, duplicate = 0, reorder = 0 } = options;
+  if (!(delayMs >= 0 && jitterMs >= 0)) throw new RangeError('delayMs and jitterMs must be >= 0');
+  checkFraction('duplicate', duplicate);
+  checkFraction('reorder', reorder);
+  if ((jitterMs > 0 || reorder > 0) && delayMs <= 0)
+    throw new RangeError('jitterMs and reorder need a delayMs above 0');
+  return { delayMs, jitterMs, duplicate, reorder };
+}
+
+/**
+ * Which packets between the nodes of a run the kernel drops, delays or throttles. Nodes are known by name and
+ * address; every fault is stated in node names. Rules are tagged `-m comment --comment <tag>`; packets from and
+ * to `exempt` (the host: testkit's probes, the test's own requests) are never dropped by the loss rules.
+ */
+export class LinkFaults {
+  readonly #tag: string;
+  readonly #exempt: string;
+  /** Node name to its address, in the order nodes were added. */
+  readonly #nodes = new Map<string, string>();
+  /** Directed edges whose packets are dropped (`from>to`). */
+  readonly #blocked = new Set<string>();
+  /** Directed edges losing a fraction of their packets. */
+  readonly #linkLoss = new Map<string, number>();
+  /** Nodes losing a fraction of what they send and receive (the exempt address aside). */
+  readonly #nodeLoss = new Map<string, number>();
+  readonly #rate = new Map<string, number>();
+  readonly #netem = new Map<string, Required<NetemOptions>>();
+
+  /**
+   * @param tag - the comment on every rule (`etcdkit-<run>`).
+   * @param exempt - the address whose traffic loss never touches (the host's on the run's bridge).
+   */
+  constructor(tag: string, exempt: string) {
+    this.#tag = tag;
+    this.#exempt = exempt;
+  }
+
+  /** Adds node `name` at `address`, or moves it there (a container restarted with another address). */
+  setNode(name: string, address: string): void {
+    this.#nodes.set(name, address);
+  }
+
+  /** Forgets node `name` and every fault that involves it. */
+  removeNode(name: string): void {
+    this.heal([name]);
+    this.#nodes.delete(name);
+  }
+
+  /** The names of the nodes, in the order they were added. */
+  get nodes(): string[] {
+    return [...this.#nodes.keys()];
+  }
+
+  /** Packets from each of `from` to each of `to` are dropped (a node is never cut from itself). */
+  cut(from: readonly string[], to: readonly string[]): void {
+    for (const s of from) for (const r of to) if (s !== r) this.#blocked.add(edge(s, r));
+  }
+
+  /** No node of one group reaches a node of another, both ways. */
+  partition(groups: readonly (readonly string[])[]): void {
+    for (const [i, a] of groups.entries()) for (const [j, b] of groups.entries()) if (i !== j) this.cut(a, b);
+  }
+
+  /**
+   * `names` form a ring in which each node reaches only the nodes within ⌈⌊n/2⌋/2⌉ steps of it (Jepsen's
+   * majorities ring).
+   */
+  ring(names: readonly string[]): void {
+    const n = names.length;
+    const reach = Math.ceil(Math.floor(n / 2) / 2);
+    for (const [i, a] of names.entries())
+      for (const [j, b] of names.entries()) {
+        const distance = Math.min(Math.abs(i - j), n - Math.abs(i - j));
+        if (distance > reach) this.#blocked.add(edge(a, b));
+      }
+  }
+
+  /** Each of `names` loses `fraction` of what it sends and receives (0 ends it). */
+  loss(names: readonly string[], fraction: number): void {
+    checkFraction('fraction', fraction);
+    for (const name of names)
+      if (fraction > 0) this.#nodeLoss.set(name, fraction);
+      else this.#nodeLoss.delete(name);
+  }
+
+  /** Packets from each of `from` to each of `to` (and back, unless `oneWay`) are lost with probability `fraction`. */
+  linkLoss(from: readonly string[], to: readonly string[], fraction: number, oneWay = false): void {
+    checkFraction('fraction', fraction);
+    for (const s of from)
+      for (const r of to) {
+        if (s === r) continue;
+        this.#linkLoss.set(edge(s, r), fraction);
+        if (!oneWay) this.#linkLoss.set(edge(r, s), fraction);
+      }
+  }
+
+  /** What each of `names` sends is limited to `kbitPerSecond`. */
+  rate(names: readonly string[], kbitPerSecond: number): void {
+    checkRate(kbitPerSecond);
+    for (const name of names) this.#rate.set(name, kbitPerSecond);
+  }
+
+  /** What each of `names` sends goes through netem with `options`. */
+  netem(names: readonly string[], options: NetemOptions): void {
+    const checked = checkNetem(options);
+    for (const name of names) this.#netem.set(name, checked);
+  }
+
+  /** Ends every fault (with `names`: every fault that involves one of them). */
+  heal(names?: readonly string[]): void {
+    const set = names ? new Set(names) : undefined;
+    const involves = (key: string): boolean => {
+      if (!set) return true;
+      const [from = '', to = ''] = key.split('>');
+      return set.has(from) || set.has(to);
+    };
+    for (const key of [...this.#blocked]) if (involves(key)) this.#blocked.delete(key);
+    for (const key of [...this.#linkLoss.keys()]) if (involves(key)) this.#linkLoss.delete(key);
+    for (const map of [this.#nodeLoss, this.#rate, this.#netem])
+      for (const key of [...map.keys()]) if (!set || set.has(key)) map.delete(key);
+  }
+
+  /**
+   * The whole filter table of node `name`'s namespace, for `iptables-restore`: drops in its INPUT chain for the
+   * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address aside).
+   */
+  rulesOf(name: string): string {
+    const tag = `-m comment --comment ${this.#tag}`;
+    const lines = [...HEADER];
+    const random = (fraction: number): string => `-m statistic --mode random --probability ${fraction}`;
+    for (const [other, address] of this.#nodes) {
+      if (other === name) continue;
+      if (this.#blocked.has(edge(other, name))) lines.push(`-A INPUT -s ${address}/32 ${tag} -j DROP`);
+      const loss = this.#linkLoss.get(edge(other, name));
+      if (loss) lines.push(`-A INPUT -s ${address}/32 ${random(loss)} ${tag} -j DROP`);
+    }
+    const loss = this.#nodeLoss.get(name);
+    if (loss) {
+      lines.push(`-A INPUT ! -s ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
+      lines.push(`-A OUTPUT ! -d ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
+    }
+    lines.push('COMMIT', '');
+    return lines.join('\n');
+  }
+
+  /** The root qdisc of node `name`'s interface (`tc qdisc add ... root` arguments), `''` for none. */
+  qdiscOf(name: string): string {
+    const rate = this.#rate.get(name);
+    const netem = this.#netem.get(name);
+    if (netem) {
+      const parts = ['netem'];
+      if (netem.delayMs)
+        parts.push('delay', `${netem.delayMs}ms`, ...(netem.jitterMs ? [`${netem.jitterMs}ms`] : []));
+      if (netem.duplicate) parts.push('duplicate', percent(netem.duplicate));
+      if (netem.reorder) parts.push('reorder', percent(netem.reorder));
+      if (rate) parts.push('rate', `${rate}kbit`);
+      return parts.join(' ');
+    }
+    if (rate) {
+      // a bucket of 20 ms at that rate, at least two full-size frames
+      const burst = Math.max(3200, Math.ceil((rate * 1000) / 8 / 50));
+      return `tbf rate ${rate}kbit burst ${burst} latency 200ms`;
+    }
+    return '';
+  }
+}

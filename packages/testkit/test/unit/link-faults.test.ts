@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { LinkFaults, NO_RULES } from '../../src/netns/link-faults.js';
+
+const TAG = '-m comment --comment etcdkit-t';
+
+/** Three nodes, a, b and c, at .10, .11 and .12; the host at .1. */
+function threeNodes(): LinkFaults {
+  const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
+  for (const [i, name] of ['a', 'b', 'c'].entries()) faults.setNode(name, `10.0.0.${10 + i}`);
+  return faults;
+}
+
+/** The rules of `name` without the table's header and COMMIT. */
+const rules = (faults: LinkFaults, name: string): string[] =>
+  faults
+    .rulesOf(name)
+    .split('\n')
+    .filter((line) => line.startsWith('-A'));
+
+describe('LinkFaults', () => {
+  it('renders a whole, empty filter table and no qdisc when there is no fault', () => {
+    const faults = threeNodes();
+    expect(faults.rulesOf('a')).toBe(
+      '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n',
+    );
+    expect(faults.rulesOf('a')).toBe(NO_RULES);
+    expect(faults.qdiscOf('a')).toBe('');
+  });
+
+  it('a one-way cut drops in the receiver only', () => {
+    const faults = threeNodes();
+    faults.cut(['a'], ['b', 'a']);
+    expect(rules(faults, 'b')).toEqual([`-A INPUT -s 10.0.0.10/32 ${TAG} -j DROP`]);
+    expect(rules(faults, 'a')).toEqual([]);
+    expect(rules(faults, 'c')).toEqual([]);
+  });
+
+  it('a partition drops both ways between groups, not within one', () => {
+    const faults = threeNodes();
+    faults.partition([['a'], ['b', 'c']]);
+    expect(rules(faults, 'a')).toEqual([
+      `-A INPUT -s 10.0.0.11/32 ${TAG} -j DROP`,
+      `-A INPUT -s 10.0.0.12/32 ${TAG} -j DROP`,
+    ]);
+    expect(rules(faults, 'b')).toEqual([`-A INPUT -s 10.0.0.10/32 ${TAG} -j DROP`]);
+    expect(rules(faults, 'c')).toEqual([`-A INPUT -s 10.0.0.10/32 ${TAG} -j DROP`]);
+  });
+
+  it('a ring of 5 lets each node reach its two neighbours only', () => {
+    const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    for (const [i, name] of names.entries()) faults.setNode(name, `10.0.0.${10 + i}`);
+    faults.ring(names);
+    expect(rules(faults, 'a')).toEqual([
+      `-A INPUT -s 10.0.0.12/32 ${TAG} -j DROP`,
+      `-A INPUT -s 10.0.0.13/32 ${TAG} -j DROP`,
+    ]);
+    expect(names.map((name) => rules(faults, name).length)).toEqual([2, 2, 2, 2, 2]);
+  });
+
+  it('node loss drops at random both ways, the host (exempt) aside; 0 ends it', () => {
+    const faults = threeNodes();
+    faults.loss(['b'], 0.25);
+    const random = '-m statistic --mode random --probability 0.25';
+    expect(rules(faults, 'b')).toEqual([
+      `-A INPUT ! -s 10.0.0.1/32 ${random} ${TAG} -j DROP`,
+      `-A OUTPUT ! -d 10.0.0.1/32 ${random} ${TAG} -j DROP`,
+    ]);
+    faults.loss(['b'], 0);
+    expect(rules(faults, 'b')).toEqual([]);
+    expect(() => faults.loss(['b'], 1.5)).toThrow(RangeError);
+  });
+
+  it('link loss is per directed edge, both ways unless oneWay', () => {
+    const faults = threeNodes();
+    faults.linkLoss(['a'], ['b'], 0.5, true);
+    const random = '-m statistic --mode random --probability 0.5';
+    expect(rules(faults, 'b')).toEqual([`-A INPUT -s 10.0.0.10/32 ${random} ${TAG} -j DROP`]);
+    expect(rules(faults, 'a')).toEqual([]);
+    faults.linkLoss(['a'], ['c'], 0.5);
+    expect(rules(faults, 'a')).toEqual([`-A INPUT -s 10.0.0.12/32 ${random} ${TAG} -j DROP`]);
+  });
+
+  it('rate is a tbf qdisc, netem takes it over and carries the rate', () => {
+    const faults = threeNodes();
+    faults.rate(['a'], 512);
+    expect(faults.qdiscOf('a')).toBe('tbf rate 512kbit burst 3200 latency 200ms');
+    faults.rate(['a'], 80_000);
+    // 20 ms at 80 Mbit/s: 200 kB
+    expect(faults.qdiscOf('a')).toBe('tbf rate 80000kbit burst 200000 latency 200ms');
+    faults.netem(['a'], { delayMs: 20, jitterMs: 5, duplicate: 0.1, reorder: 0.25 });
+    expect(faults.qdiscOf('a')).toBe('netem delay 20ms 5ms duplicate 10% reorder 25% rate 80000kbit');
+    expect(faults.qdiscOf('b')).toBe('');
+    expect(() => faults.rate(['a'], 0)).toThrow(RangeError);
+    expect(() => faults.netem(['a'], { jitterMs: 5 })).toThrow(/need a delayMs/);
+  });
+
+  it('heal of some nodes ends what involves them; heal of all ends everything', () => {
+    const faults = threeNodes();
+    faults.partition([['a'], ['b'], ['c']]);
+    faults.loss(['a', 'c'], 0.1);
+    faults.rate(['a'], 512);
+    faults.heal(['a']);
+    expect(rules(faults, 'a')).toEqual([]);
+    expect(faults.qdiscOf('a')).toBe('');
+    expect(rules(faults, 'b')).toEqual([`-A INPUT -s 10.0.0.12/32 ${TAG} -j DROP`]);
+    expect(rules(faults, 'c')).toHaveLength(3);
+    faults.heal();
+    expect(['a', 'b', 'c'].map((name) => faults.rulesOf(name))).toEqual([NO_RULES, NO_RULES, NO_RULES]);
+  });
+
+  it('a node that moves is dropped at its new address; a removed node is forgotten', () => {
+    const faults = threeNodes();
+    faults.cut(['a'], ['b']);
+    faults.setNode('a', '10.0.0.99');
+    expect(rules(faults, 'b')).toEqual([`-A INPUT -s 10.0.0.99/32 ${TAG} -j DROP`]);
+    faults.removeNode('a');
+    expect(faults.nodes).toEqual(['b', 'c']);
+    expect(rules(faults, 'b')).toEqual([]);
+  });
+});
