@@ -17,8 +17,13 @@ export type {
   RaftTimings,
   StartClusterOptions,
 } from './cluster.js';
+export { DockerBridgeNetwork } from './docker/bridge-network.js';
 export { ContainerLauncher, type ContainerSpec } from './docker/container-launcher.js';
-export { type DockerClusterOptions, startDockerCluster } from './docker/docker-cluster.js';
+export {
+  DockerBridgeCluster,
+  type DockerClusterOptions,
+  startDockerCluster,
+} from './docker/docker-cluster.js';
 export { buildLocalEtcdImage, DEFAULT_ETCD_IMAGE } from './docker/image.js';
 export { sweepDockerLeftovers } from './docker/sweep.js';
 export {

@@ -10,7 +10,10 @@ import { loadTestcontainers } from './runtime.js';
 /** How a member's container is made. */
 export interface ContainerSpec {
   readonly image: string;
-  /** Container name (unique per cluster: `<token>-<member>`); also its name on a bridge network. */
+  /**
+   * Container name (unique per cluster: `<token>-<member>`); also its name on a bridge network, where the
+   * container has one interface (`eth0`), on that network only.
+   */
   readonly name: string;
   readonly labels: Record<string, string>;
   /** `host`, or a user-defined bridge network's name. */
@@ -61,6 +64,7 @@ export class ContainerLauncher implements EtcdLauncher {
   readonly #spec: ContainerSpec;
   #container: Dockerode.Container | undefined;
   #pid: number | undefined;
+  #address: string | undefined;
   #running = false;
   #paused = false;
   #exited: Promise<void> = Promise.resolve();
@@ -76,6 +80,11 @@ export class ContainerLauncher implements EtcdLauncher {
 
   get pid(): number | undefined {
     return this.#running ? this.#pid : undefined;
+  }
+
+  /** The container's IPv4 address on its bridge network, as the engine reported it at the last start. */
+  get address(): string | undefined {
+    return this.#address;
   }
 
   get running(): boolean {
@@ -96,6 +105,7 @@ export class ContainerLauncher implements EtcdLauncher {
     const container = this.#container;
     const info = await container.inspect();
     this.#pid = info.State.Pid || undefined;
+    this.#address = info.NetworkSettings.Networks[this.#spec.networkMode]?.IPAddress || undefined;
     this.#running = info.State.Running;
     this.#paused = false;
     // wait() resolves when this run of the container ends
@@ -185,7 +195,9 @@ export class ContainerLauncher implements EtcdLauncher {
       // image may have no shell for testcontainers' port checks.
       .withWaitStrategy(Wait.forLogMessage(/./))
       .withStartupTimeout(20_000);
-    if (spec.networkMode !== 'host') definition = definition.withNetworkAliases(spec.name);
+    // No network aliases: with them testcontainers creates the container on Docker's default bridge and then
+    // connects it to the network, so it would have two interfaces (and its published ports the default one).
+    // On a user-defined network the container's name resolves without an alias.
     if (spec.ports?.length) publishOnLoopback(definition, spec.ports);
     if (spec.files?.length) definition = definition.withCopyFilesToContainer([...spec.files]);
     const docker = (await getContainerRuntimeClient()).container;

@@ -1,11 +1,12 @@
 import type { StartClusterOptions } from '../cluster.js';
 import { clientTLSArgs, clusterToken, memberArgs, probeTLSFor } from '../etcd-args.js';
 import { EtcdCluster } from '../etcd-cluster.js';
-import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
+import type { NetworkAttachment } from '../launchers/launcher.js';
 import { bootCluster, createLoopbackCluster } from '../loopback-cluster.js';
-import { EtcdMember } from '../member.js';
+import { KernelFaultMember } from '../netns/kernel-member.js';
 import { freePorts, releasePorts } from '../ports.js';
 import { TcpProxy } from '../tcp-proxy.js';
+import { DockerBridgeNetwork } from './bridge-network.js';
 import { ContainerLauncher, type ContainerSpec } from './container-launcher.js';
 import { DEFAULT_ETCD_IMAGE } from './image.js';
 import { imageEtcdVersion } from './image-version.js';
@@ -18,9 +19,10 @@ export interface DockerClusterOptions extends StartClusterOptions {
   readonly image?: string;
   /**
    * `host` (default): members share the host's network and loopback ports, with the same TCP proxies as the
-   * process backend, so every network fault works. `bridge`: a network of its own, members reach each other by
-   * name, client URLs are published on 127.0.0.1; isolation disconnects the member from the network, and peer
-   * delays and drops are not available (there is no proxy between members).
+   * process backend, so every proxy fault works. `bridge`: a network of its own, members reach each other by
+   * name, client URLs are published on 127.0.0.1, and network faults are the kernel's, in the containers'
+   * network namespaces (a {@link DockerBridgeCluster}'s `network`; root on the Docker host). Peer-link connection
+   * drops are not available (there is no proxy between members); peer delay is netem (needs sch_netem).
    */
   readonly network?: 'host' | 'bridge';
 }
@@ -36,9 +38,15 @@ const tlsPathInContainer = (file: string): string => `${TLS_DIR}/${file.replaceA
  * are swept first. Everything is labelled (`org.etcdkit.testkit=true`, the cluster token, the owner) and
  * removed on close, on a failed start, by the reaper if the test process dies, and by the next sweep.
  *
+ * With `network: 'bridge'`, a {@link DockerBridgeCluster}.
+ *
  * @throws {UnsupportedEtcdVersionError} when the image's etcd has no v2 API.
  * @throws {ClusterStartError} when the cluster did not come up.
  */
+export async function startDockerCluster(
+  options: DockerClusterOptions & { readonly network: 'bridge' },
+): Promise<DockerBridgeCluster>;
+export async function startDockerCluster(options?: DockerClusterOptions): Promise<EtcdCluster>;
 export async function startDockerCluster(options: DockerClusterOptions = {}): Promise<EtcdCluster> {
   const size = options.size ?? 3;
   if (!Number.isInteger(size) || size < 1)
@@ -83,30 +91,42 @@ function createHostCluster(size: number, image: string, options: DockerClusterOp
   });
 }
 
+/**
+ * A Docker cluster on a bridge network of its own (`network: 'bridge'`); `network` injects kernel-level faults in
+ * the containers' network namespaces, as the netns backend does.
+ */
+export class DockerBridgeCluster extends EtcdCluster {
+  /** The cluster's bridge network and its faults (partitions, one-way cuts, loss, rate limits, netem). */
+  readonly network: DockerBridgeNetwork;
+
+  constructor(spec: ConstructorParameters<typeof EtcdCluster>[0], network: DockerBridgeNetwork) {
+    super(spec);
+    this.network = network;
+  }
+}
+
 /** A bridge network of the cluster's own: peers by container name, client ports published on 127.0.0.1. */
 async function createBridgeCluster(
   size: number,
   image: string,
   options: DockerClusterOptions,
-): Promise<EtcdCluster> {
+): Promise<DockerBridgeCluster> {
   const { getContainerRuntimeClient } = await loadTestcontainers();
   const docker = (await getContainerRuntimeClient()).container.dockerode;
   const token = clusterToken();
-  const network = await docker.createNetwork({ Name: token, Driver: 'bridge', Labels: ownLabels(token) });
-  reapNetwork(network.id);
+  const network = await DockerBridgeNetwork.create(docker, token);
   const ports = await freePorts(size * 2);
   const proxies: TcpProxy[] = [];
   const release = async (): Promise<void> => {
     await Promise.all(proxies.map((proxy) => proxy.close()));
     releasePorts(ports);
-    await network.remove().catch(() => {});
-    forgetNetwork(network.id);
+    await network.remove();
   };
   try {
     const scheme = options.clientTLS ? 'https' : 'http';
     const tlsArgs = clientTLSArgs(options.clientTLS, tlsPathInContainer);
     const probeTLS = probeTLSFor(options.clientTLS);
-    const members: EtcdMember[] = [];
+    const members: KernelFaultMember[] = [];
     for (let i = 0; i < size; i++) {
       const name = `m${i}`;
       const host = `${token}-${name}`;
@@ -126,8 +146,9 @@ async function createBridgeCluster(
         files: tlsFiles(options),
         dataDir: DATA_DIR,
       });
-      members.push(
-        new EtcdMember({
+      let attachment: NetworkAttachment | undefined;
+      const member = new KernelFaultMember(
+        {
           name,
           clientURL,
           directClientURL,
@@ -136,12 +157,8 @@ async function createBridgeCluster(
           probeTLS,
           launcher,
           network: {
-            disconnect: () => network.disconnect({ Container: launcher.containerId ?? host, Force: true }),
-            connect: () =>
-              network.connect({
-                Container: launcher.containerId ?? host,
-                EndpointConfig: { Aliases: [host] },
-              }),
+            disconnect: () => attachment!.disconnect(),
+            connect: () => attachment!.connect(),
           },
           args: memberArgs(
             name,
@@ -155,17 +172,17 @@ async function createBridgeCluster(
             },
             tlsArgs,
           ),
-        }),
+        },
+        network,
+        'a Docker bridge network',
       );
+      attachment = network.attach(member, launcher, host);
+      members.push(member);
     }
-    return new EtcdCluster({
-      backend: 'docker',
-      members,
-      token,
-      version: image,
-      release,
-      releaseSync: () => {},
-    });
+    return new DockerBridgeCluster(
+      { backend: 'docker', members, token, version: image, release, releaseSync: () => {} },
+      network,
+    );
   } catch (error) {
     await release();
     throw error;

@@ -109,7 +109,8 @@ export function reapplyFaults(network: object): Promise<void> {
  * Network faults in the kernel, as Jepsen injects them: iptables rules in the receiving (or sending) node's own
  * network namespace and a qdisc on its interface, tagged with the run's comment. The host (testkit's probes, the
  * test's own requests) is the control node: faults never cut it. Each call adds to the faults in place;
- * {@link KernelFaultNetwork.heal | heal} ends them. The netns backend's {@link NetnsNetwork} is one.
+ * {@link KernelFaultNetwork.heal | heal} ends them. The netns backend's {@link NetnsNetwork} and Docker bridge
+ * networks' {@link DockerBridgeNetwork} are ones.
  */
 export class KernelFaultNetwork<E extends { readonly name: string }> {
   readonly #driver: KernelFaultDriver<E>;

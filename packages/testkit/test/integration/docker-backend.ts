@@ -1,5 +1,5 @@
 import { getContainerRuntimeClient } from 'testcontainers';
-import { buildLocalEtcdImage, type Cluster, startDockerCluster } from '../../src/index.js';
+import { buildLocalEtcdImage, type Cluster, kernelHasNetem, startDockerCluster } from '../../src/index.js';
 import type { Backend } from './fault-suite.js';
 
 /**
@@ -23,9 +23,12 @@ export async function dockerLeftovers(token: string): Promise<string[]> {
   return [...containers.map((c) => `container ${c.Names[0]}`), ...networks.map((n) => `network ${n.Name}`)];
 }
 
+/** Bridge networks' peer delay is netem in the container's namespace: there when the kernel has sch_netem. */
+const netem = await kernelHasNetem();
+
 export function dockerBackend(network: 'host' | 'bridge'): Backend {
   return {
-    peerProxies: network === 'host',
+    peerProxies: network === 'host' || netem,
     async start(options) {
       return startDockerCluster({ ...options, image: await testImage(), network });
     },
