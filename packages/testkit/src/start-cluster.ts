@@ -1,5 +1,5 @@
 import type { Cluster, StartClusterOptions } from './cluster.js';
-import type { DockerClusterOptions } from './docker/docker-cluster.js';
+import type { DockerBridgeCluster, DockerClusterOptions } from './docker/docker-cluster.js';
 import type { NetnsCluster, NetnsClusterOptions } from './netns/netns-cluster.js';
 import { startProcessCluster } from './process-cluster.js';
 
@@ -14,7 +14,8 @@ export type StartAnyClusterOptions =
 
 /**
  * Starts a real etcd v2 cluster for tests and resolves once it has a leader and accepts writes. The backend is
- * one option: `process` (default), `docker` (`image`, `network: 'host' | 'bridge'`) or `netns` (each member in a
+ * one option: `process` (default), `docker` (`image`, `network: 'host' | 'bridge'`: a bridge network is a
+ * {@link DockerBridgeCluster}, with kernel-level faults) or `netns` (each member in a
  * network namespace of its own, faults in the kernel; needs root: a {@link NetnsCluster}), with the same
  * {@link Cluster} and {@link Member} interface.
  *
@@ -29,6 +30,9 @@ export type StartAnyClusterOptions =
 export async function startCluster(
   options: NetnsClusterOptions & { readonly backend: 'netns' },
 ): Promise<NetnsCluster>;
+export async function startCluster(
+  options: DockerClusterOptions & { readonly backend: 'docker'; readonly network: 'bridge' },
+): Promise<DockerBridgeCluster>;
 export async function startCluster(options?: StartAnyClusterOptions): Promise<Cluster>;
 export async function startCluster(options: StartAnyClusterOptions = {}): Promise<Cluster> {
   const { backend = 'process', ...rest } = options;

@@ -1,6 +1,6 @@
 import type { Cluster, Link, Member } from '../cluster.js';
 import { UnsupportedFaultError } from '../errors.js';
-import { NetnsCluster } from '../netns/netns-cluster.js';
+import { KernelFaultNetwork } from '../netns/kernel-faults.js';
 
 /** A fault the schedule can inject, and how to undo it. */
 export type FaultKind =
@@ -19,7 +19,10 @@ export type FaultKind =
 export const PROCESS_FAULTS: readonly FaultKind[] = ['kill', 'stop', 'pause', 'restart', 'replace'];
 /** Faults through the proxies (`reset` needs `clientProxies`). */
 export const NETWORK_FAULTS: readonly FaultKind[] = ['isolate', 'delay', 'drop', 'reset'];
-/** Faults in the kernel's network stack, on the netns backend only: packet loss (iptables `statistic`). */
+/**
+ * Faults in the kernel's network stack, on the netns backend and Docker bridge networks: packet loss (iptables
+ * `statistic`).
+ */
 export const KERNEL_FAULTS: readonly FaultKind[] = ['loss'];
 
 /** Parameters of the network faults. */
@@ -68,11 +71,22 @@ export async function injectFault(
       return member.dropConnections(params.dropFraction ?? 0.5, { link: params.link ?? 'peer' });
     case 'reset':
       return member.resetConnections({ link: 'client' });
-    case 'loss':
-      if (!(cluster instanceof NetnsCluster))
-        throw new UnsupportedFaultError(`packet loss needs the netns backend, not ${cluster.backend}`);
-      return cluster.network.loss([member], params.lossFraction ?? 0.3);
+    case 'loss': {
+      const network = kernelFaultsOf(cluster);
+      if (!network) {
+        throw new UnsupportedFaultError(
+          `packet loss needs kernel faults (the netns backend, or a Docker bridge network), not ${cluster.backend}`,
+        );
+      }
+      return network.loss([member], params.lossFraction ?? 0.3);
+    }
   }
+}
+
+/** The cluster's kernel-level fault network (netns backend, Docker bridge network), if it has one. */
+function kernelFaultsOf(cluster: Cluster): KernelFaultNetwork<Member> | undefined {
+  const network = (cluster as { readonly network?: unknown }).network;
+  return network instanceof KernelFaultNetwork ? (network as KernelFaultNetwork<Member>) : undefined;
 }
 
 /** Undoes a fault on one member: heals its network, resumes it, or starts it again on its data. */

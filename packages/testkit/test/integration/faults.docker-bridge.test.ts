@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkConvergence,
   type DockerBridgeCluster,
+  injectFault,
   kernelHasNetem,
   type Member,
   raftTimings,
   startDockerCluster,
   UnsupportedFaultError,
+  undoFault,
 } from '../../src/index.js';
 import { httpRequest, putKey } from '../../src/internal/http.js';
 import { dockerBackend, dockerLeftovers, testImage } from './docker-backend.js';
@@ -147,6 +149,11 @@ describe.skipIf(process.getuid?.() !== 0)('Docker bridge network: faults in the 
     expect(drops(cluster.members[0]!).rules).toBe(1);
     await cluster.members[0]!.heal();
     expect(drops(cluster.members[0]!).rules).toBe(0);
+    // the same through the fault catalog, as a schedule injects it; undoFault heals it
+    await injectFault(cluster, follower, 'loss', { lossFraction: 0.1 });
+    expect((await cluster.network.rules())[follower.name]).toMatch(/--probability 0\.1/);
+    await undoFault(follower);
+    expect((await cluster.network.rules())[follower.name]).not.toMatch(/statistic/);
     await converges(cluster);
   }, 60_000);
 
