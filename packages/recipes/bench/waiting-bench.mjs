@@ -110,26 +110,32 @@ async function writeAndNotify(idleMs, rounds = 30) {
 }
 
 /**
- * `waiting` + 1 contenders loop acquire -> hold -> release -> acquire again, each with a Lock of its own on one
- * client. Hand-over = the release call -> the next holder's acquire resolving. The holder releases `holdMs`
- * after its acquisition, but not before every other contender has been queued for 10 ms (so that the next in
- * line watches, and no contender's joining is in flight: with 1 waiting, the one that just re-queued); a
- * released contender queues again only once the next holder has acquired. So its create and read (two raft
- * proposals) are not part of a hand-over measured, as in recipes-bench.mjs; until this bench waited for
- * everyone queued, with a 0 ms hold they overlapped the next hand-over. Measured after every contender has
- * held once, for `count` hand-overs; requests = every etcd request the client sent meanwhile (refreshes
- * included), per acquisition.
+ * How long etcd sees no traffic of the hand-over before a release, about: a holder with a hold holds `holdMs`,
+ * and not less than 10 ms after the last contender joined; back to back (0 ms), none: the baseline then
+ * idles 5 ms, the least its watch needs to be in place (see {@link handover}).
  */
-/**
- * How long etcd sees no traffic of the hand-over before a release, about: the holder holds `holdMs`, and not
- * less than 10 ms after the last contender joined (see {@link handover}).
- */
-const idleBeforeRelease = (holdMs) => Math.max(holdMs, 10);
+const idleBeforeRelease = (holdMs) => (holdMs > 0 ? Math.max(holdMs, 10) : 5);
 
+/**
+ * Hand-overs of one lock among contenders that each have a Lock of their own on one client. Hand-over = the
+ * release call -> the next holder's acquire resolving; measured for `count` hand-overs, with nothing else
+ * going to etcd meanwhile (no contender joining: a join is a create and a quorum read, two raft proposals).
+ * - `holdMs` > 0: `waiting` + 1 contenders loop acquire -> hold -> release -> acquire again. The holder releases
+ *   `holdMs` after its acquisition, but not before every other contender has been queued for 10 ms (so that the
+ *   next in line watches, and the one released before has joined again); a released contender queues again
+ *   once the next holder has acquired. Measured once every contender has held.
+ * - `holdMs` 0: back to back, as a ~0 ms hold is: `waiting` + `count` + 2 contenders queue once, each releases
+ *   as soon as it holds and does not queue again, so `waiting` + `count` down to `waiting` wait behind the
+ *   measured hand-overs (the first holder waits until everyone has been queued 10 ms). The release then comes
+ *   before the new holder's mark-held write goes out.
+ * Requests = every etcd request the client sent meanwhile (refreshes included), per acquisition.
+ */
 async function handover(waiting, holdMs, count) {
+  const rejoin = holdMs > 0;
+  const contenders = rejoin ? waiting + 1 : waiting + count + 2;
   const name = `/bench/handover-${waiting}-${holdMs}-${process.hrtime.bigint()}`;
   const client = new Client({ endpoints: [url] });
-  const locks = Array.from({ length: waiting + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: 10 }));
+  const locks = Array.from({ length: contenders }, () => new Lock(new KeysAPI(client), name, { ttl: 10 }));
   let requests = 0;
   let refreshes = 0;
   const onRequest = (message) => {
@@ -142,9 +148,9 @@ async function handover(waiting, holdMs, count) {
   };
   diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
   diagnosticsChannel.subscribe(RecipeChannels.enqueue, onEnqueue);
-  // every other contender queued behind the holder for 10 ms (its create, read and watch done): the hand-over
-  // measured is not slowed by a released contender's joining again, whose create and quorum read are two raft
-  // proposals of their own
+  let acquisitions = 0;
+  // every other contender still in the game queued behind the holder for 10 ms (its create, read and watch
+  // done), so that no join runs during the hand-over measured
   const successorsReady = (token) => {
     let behind = 0;
     const now = performance.now();
@@ -153,13 +159,12 @@ async function handover(waiting, holdMs, count) {
       if (now - at < 10) return false;
       behind++;
     }
-    return behind === waiting;
+    return behind === (rejoin ? waiting : contenders - acquisitions);
   };
   let onAcquired = [];
   const nextAcquired = () => new Promise((resolve) => onAcquired.push(resolve));
   const log = []; // [kind, time]: 'acquired' or 'release', in order (one holder at a time)
-  const warmup = waiting + 1;
-  let acquisitions = 0;
+  const warmup = rejoin ? waiting + 1 : 1;
   let stop = false;
   let measureFrom;
   let measureTo;
@@ -184,7 +189,7 @@ async function handover(waiting, holdMs, count) {
       const next = nextAcquired();
       log.push(['release', performance.now()]);
       await held.release();
-      if (stop) return;
+      if (stop || !rejoin) return;
       await next;
     }
   });
@@ -337,7 +342,7 @@ if (handoverRounds.length > 0) {
     `\n### Hand-over: release -> next holder, against one v2 write + watch notification (${HANDOVERS} hand-overs a row and round)\n`,
   );
   out.push(
-    'The baseline (median of 30) is measured right before each row of each round, after as long without traffic as the row holds before a release (its hold, at least 10 ms): a write after a longer idle is slower here. The last column compares with the baseline after 5 ms, as earlier runs did. Each contender has a Lock of its own (one client); a holder releases after its hold, once every other contender has been queued 10 ms (none is joining); it queues again once the next holder has acquired.\n',
+    'The baseline (median of 30) is measured right before each row of each round, after as long without traffic as the row holds before a release (20 ms; back to back, 5 ms): a write after a longer idle is slower here. The last column compares with the baseline after 5 ms, as earlier runs did. Each contender has a Lock of its own (one client); no contender joins during a hand-over measured. 20 ms hold: waiting + 1 contenders loop; a holder releases after its hold, once every other contender has been queued 10 ms, and queues again once the next holder has acquired. 0 ms hold: back to back, waiting + 42 contenders queue once and each releases as soon as it holds (waiting + 40 down to waiting behind the 40 hand-overs measured).\n',
   );
   out.push(
     '| waiting | hold | hand-over p50 (ms) | baseline (ms) | ratio per round | ratio median (min-max) | requests / acquisition | without refreshes | ratio to the 5 ms-idle baseline |',
