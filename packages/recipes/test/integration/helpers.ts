@@ -30,7 +30,11 @@ export interface Worker {
 }
 
 export function startWorker(args: string[], script = WORKER): Worker {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return followWorker(spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] }));
+}
+
+/** A worker process started elsewhere (e.g. in a network namespace), its stdout piped: its JSON lines as events. */
+export function followWorker(child: ChildProcess): Worker {
   const events: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {

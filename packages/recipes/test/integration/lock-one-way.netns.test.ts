@@ -8,11 +8,9 @@
  * accepted. Liveness: after each heal, every worker holds the lock again within a bound from the mechanism.
  * Needs root; skipped otherwise. On a violation, the history report is written and its path printed.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -31,7 +29,7 @@ import {
   type Violation,
 } from '@etcdkit/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expiryBoundMs, stopWorker, type Worker } from './helpers.js';
+import { expiryBoundMs, followWorker, stopWorker, type Worker } from './helpers.js';
 
 const canRunNetns = process.platform === 'linux' && process.getuid?.() === 0;
 const LOCK_WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.url));
@@ -70,30 +68,6 @@ interface Grant {
   readonly writtenAt: number;
   readonly lost: boolean;
   readonly lostAt: number;
-}
-
-/** A lock worker spawned in a client namespace: its JSON lines as events (the shape of `startWorker`'s). */
-function followWorker(child: ChildProcess): Worker {
-  const events: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    events.push(JSON.parse(line) as Record<string, unknown>);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    events,
-    exited,
-    async next(predicate, timeoutMs = 30_000) {
-      const deadline = performance.now() + timeoutMs;
-      for (;;) {
-        const found = events.find(predicate);
-        if (found) return found;
-        if (performance.now() > deadline)
-          throw new Error(`worker ${child.pid}: no matching event in ${timeoutMs} ms`);
-        await sleep(5);
-      }
-    },
-  };
 }
 
 /**
