@@ -4,13 +4,19 @@
  * highlighted.
  */
 import { writeFileSync } from 'node:fs';
-import { type History, now, type ReportFault, type Violation, writeHistoryReport } from '@etcdkit/testkit';
+import {
+  FaultRecorder,
+  type History,
+  type ReportFault,
+  type Violation,
+  writeHistoryReport,
+} from '@etcdkit/testkit';
 import { UsageError } from '../usage.js';
 
 /** The faults the demo injects, and the page it writes at its end. */
 export class ReportFile {
   readonly path: string;
-  readonly #faults: { name: string; target: string; start: number; end?: number }[] = [];
+  readonly #faults = new FaultRecorder();
 
   /** Writes an empty file at once, so that a bad path fails before the demo starts. */
   constructor(path: string) {
@@ -26,17 +32,13 @@ export class ReportFile {
    * A fault begins now (or at `start`, wall-clock ms as `now()` gives), `name` on `target`. Returns the
    * function that ends it, now or at the time given.
    */
-  fault(name: string, target: string, start: number = now()): (end?: number) => void {
-    const entry: { name: string; target: string; start: number; end?: number } = { name, target, start };
-    this.#faults.push(entry);
-    return (end = now()) => {
-      entry.end = end;
-    };
+  fault(name: string, target: string, start?: number): (end?: number) => void {
+    return this.#faults.begin(name, target, start);
   }
 
   /** The faults so far (one still going is drawn open to the end). */
   get faults(): readonly ReportFault[] {
-    return this.#faults;
+    return this.#faults.faults;
   }
 
   /** Writes the page: the history, its lock holds, the faults and the safety checkers' violations. */
@@ -45,7 +47,7 @@ export class ReportFile {
       title,
       operations: history,
       holds: history.ofKind('hold'),
-      faults: this.#faults,
+      faults: this.#faults.faults,
       violations,
     });
   }
