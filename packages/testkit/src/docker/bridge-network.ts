@@ -97,7 +97,10 @@ export class DockerBridgeNetwork extends KernelFaultNetwork<Member> {
     this.hostAddress = gateway;
   }
 
-  /** Makes the bridge network `name`, labelled as the cluster's (the reaper removes it if the process dies). */
+  /**
+   * Makes the bridge network `name`, labelled as the cluster's (the reaper removes it if the process dies).
+   * @internal Its dockerode parameter stays out of the published types (testcontainers is an optional peer).
+   */
   static async create(docker: Dockerode, name: string): Promise<DockerBridgeNetwork> {
     const network = await docker.createNetwork({ Name: name, Driver: 'bridge', Labels: ownLabels(name) });
     reapNetwork(network.id);
