@@ -5,10 +5,13 @@ import { UnsupportedFaultError } from '../errors.js';
 import { forgetNetwork, reapNetwork } from '../internal/reaper.js';
 import type { NetworkAttachment } from '../launchers/launcher.js';
 import { run } from '../netns/commands.js';
-import { KernelFaultNetwork } from '../netns/kernel-faults.js';
+import { KernelFaultNetwork, stopRelays } from '../netns/kernel-faults.js';
 import { LinkFaults } from '../netns/link-faults.js';
 import type { ContainerLauncher } from './container-launcher.js';
 import { ownLabels } from './sweep.js';
+
+/** Where members listen for peers in their containers. */
+const PEER_PORT = 2380;
 
 /** Why kernel faults cannot be made on this machine (`''`: they can), checked once per process. */
 let support: Promise<string> | undefined;
@@ -67,6 +70,7 @@ export class DockerBridgeNetwork extends KernelFaultNetwork<Member> {
       [...members].find(([member]) => member.name === node)?.[1];
     super({
       faults,
+      relayHost: gateway,
       nodeOf: (endpoint) => {
         if (!members.has(endpoint))
           throw new TypeError(`${endpoint.name} is no member of the cluster on Docker network ${name}`);
@@ -76,7 +80,7 @@ export class DockerBridgeNetwork extends KernelFaultNetwork<Member> {
       sync: async () => {
         usable = !(await kernelFaultSupport());
         for (const [member, launcher] of members)
-          if (launcher.address) faults.setNode(member.name, launcher.address);
+          if (launcher.address) faults.setNode(member.name, launcher.address, PEER_PORT);
       },
       prefixOf: (node) => {
         const launcher = byName(node);
@@ -137,8 +141,12 @@ export class DockerBridgeNetwork extends KernelFaultNetwork<Member> {
     };
   }
 
-  /** Removes the network (once its containers are gone: their namespaces took the faults with them). */
+  /**
+   * Stops the relays of delayed links and removes the network (once its containers are gone: their namespaces
+   * took the faults with them).
+   */
   async remove(): Promise<void> {
+    await stopRelays(this).catch(() => {});
     await this.#network.remove().catch(() => {});
     forgetNetwork(this.#network.id);
   }

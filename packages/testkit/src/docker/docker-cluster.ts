@@ -22,7 +22,8 @@ export interface DockerClusterOptions extends StartClusterOptions {
    * process backend, so every proxy fault works. `bridge`: a network of its own, members reach each other by
    * name, client URLs are published on 127.0.0.1, and network faults are the kernel's, in the containers'
    * network namespaces (a {@link DockerBridgeCluster}'s `network`; root on the Docker host). Peer-link connection
-   * drops are not available (there is no proxy between members); peer delay is netem (needs sch_netem).
+   * drops are not available (there is no proxy between members); peer delay is netem where the kernel has
+   * sch_netem, else relays on the host (see {@link KernelFaultNetwork.netem}).
    */
   readonly network?: 'host' | 'bridge';
 }

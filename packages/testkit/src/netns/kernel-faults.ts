@@ -1,5 +1,6 @@
 import { UnsupportedFaultError } from '../errors.js';
 import { forgetNetns, reapNetns } from '../internal/reaper.js';
+import { TcpProxy } from '../tcp-proxy.js';
 import { inNamespace, ip, run } from './commands.js';
 import {
   checkFraction,
@@ -8,6 +9,9 @@ import {
   type LinkFaults,
   type NetemOptions,
   NO_RULES,
+  natRestore,
+  type RelayEndpoint,
+  type RelaySpec,
 } from './link-faults.js';
 
 /** Every netns run's namespaces start with this, then the owner's pid: `etcdkit-<pid>-<n>-<node>`. */
@@ -43,26 +47,34 @@ export interface AppliedFaults {
   via: string;
   rules: string;
   qdisc: string;
+  /** The rules of testkit's nat chain; `undefined` while the namespace has no such chain (nor the jump to it). */
+  nat?: string | undefined;
 }
 
 /**
- * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`) and
- * `qdisc` (the root qdisc of its `eth0`, `''` for none), running each command through `prefix`: the argv that
- * enters the namespace, `ip netns exec <ns>` or `nsenter --net=/proc/<pid>/ns/net`. Skips what `applied` says
- * is there already, and updates it.
+ * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`), `qdisc`
+ * (the root qdisc of its `eth0`, `''` for none) and `nat` (the rules of testkit's chain in its nat table, with
+ * the run's tag, made with `iptables-restore --noflush`: the namespace's other nat rules stay), running each
+ * command through `prefix`: the argv that enters the namespace, `ip netns exec <ns>` or `nsenter
+ * --net=/proc/<pid>/ns/net`. Skips what `applied` says is there already, and updates it.
  */
 export async function applyFaults(
   prefix: readonly string[],
   rules: string,
   qdisc: string,
   applied: AppliedFaults,
+  nat?: { readonly tag: string; readonly rules: string },
 ): Promise<void> {
   const via = prefix.join(' ');
-  // a new namespace: an empty filter table, no root qdisc
-  if (applied.via !== via) Object.assign(applied, { via, rules: NO_RULES, qdisc: '' });
+  // a new namespace: an empty filter table, no root qdisc, no chain of ours in the nat table
+  if (applied.via !== via) Object.assign(applied, { via, rules: NO_RULES, qdisc: '', nat: undefined });
   const [file = '', ...head] = prefix;
   const exec = (command: string, args: readonly string[], input?: string): Promise<string> =>
     run(file, [...head, command, ...args], input);
+  if (nat && (nat.rules || applied.nat !== undefined) && nat.rules !== applied.nat) {
+    await exec('iptables-restore', ['--noflush'], natRestore(nat.tag, nat.rules, applied.nat === undefined));
+    applied.nat = nat.rules;
+  }
   if (rules !== applied.rules) {
     await exec('iptables-restore', [], rules);
     applied.rules = rules;
@@ -79,6 +91,8 @@ export async function applyFaults(
 export interface KernelFaultDriver<E> {
   /** The run's fault state; the backend keeps its nodes' names and addresses up to date in it. */
   readonly faults: LinkFaults;
+  /** The host's address on the run's network (never cut): where relays listen. */
+  readonly relayHost: string;
   /** The node name of `endpoint`. @throws {TypeError} when it is no node of the run. */
   nodeOf(endpoint: E): string;
   /** The members, in member order. */
@@ -96,6 +110,21 @@ export interface KernelFaultDriver<E> {
 }
 
 const reappliers = new WeakMap<object, () => Promise<void>>();
+const relayStoppers = new WeakMap<object, () => Promise<void>>();
+
+/**
+ * Stops `network`'s relays (after the changes pending), for its backend's close: their connections close, and
+ * they are no more. The nat rules that sent connections to them go with the namespaces.
+ */
+export function stopRelays(network: object): Promise<void> {
+  return relayStoppers.get(network)!();
+}
+
+/** A running relay of a delayed link, and the spec it was started for. */
+interface Relay {
+  readonly proxy: TcpProxy;
+  readonly target: string;
+}
 
 /**
  * Applies `network`'s fault state again, after the changes pending: to a node's new namespace (a restarted
@@ -108,13 +137,19 @@ export function reapplyFaults(network: object): Promise<void> {
 /**
  * Network faults in the kernel, as Jepsen injects them: iptables rules in the receiving (or sending) node's own
  * network namespace and a qdisc on its interface, tagged with the run's comment. The host (testkit's probes, the
- * test's own requests) is the control node: faults never cut it. Each call adds to the faults in place;
+ * test's own requests) is the control node: faults never cut it. Where the kernel lacks sch_netem, a delay is
+ * made by relays ({@link TcpProxy}s) on the host instead, driven by the same fault state as the rules (see
+ * {@link KernelFaultNetwork.netem}). Each call adds to the faults in place;
  * {@link KernelFaultNetwork.heal | heal} ends them. The netns backend's {@link NetnsNetwork} and Docker bridge
  * networks' {@link DockerBridgeNetwork} are ones.
  */
 export class KernelFaultNetwork<E extends { readonly name: string }> {
   readonly #driver: KernelFaultDriver<E>;
   readonly #applied = new Map<string, AppliedFaults>();
+  /** The relays of delayed links, by edge (`from>to`). */
+  readonly #relays = new Map<string, Relay>();
+  /** Set by {@link stopRelays}: the backend is closing, no relay starts again. */
+  #relaysStopped = false;
   /** Serializes fault changes: each applies the state as a whole. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -126,6 +161,12 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
   protected constructor(driver: KernelFaultDriver<E>) {
     this.#driver = driver;
     reappliers.set(this, () => this.#change());
+    relayStoppers.set(this, () => {
+      this.#relaysStopped = true;
+      const next = this.#queue.then(() => this.#stopRelays([...this.#relays.keys()]));
+      this.#queue = next.catch(() => {});
+      return next;
+    });
   }
 
   /**
@@ -215,20 +256,34 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
   }
 
   /**
-   * Delays, jitters, duplicates or reorders what each of `targets` sends (a netem qdisc on its interface: every
-   * packet it sends, to peers and to the host).
+   * Delays, jitters, duplicates or reorders what each of `targets` sends. Where the kernel has sch_netem: a netem
+   * qdisc on its interface, per packet (every packet it sends, to peers and to the host, client replies
+   * included). Where it lacks it (`kernelHasNetem()` false), a delay (with jitter) is made by relays on the host
+   * instead, as the process backend's proxies make it: every connection between a target and another member
+   * (either may open it) is sent, by a DNAT rule in the nat table of the member that opens it, through a
+   * {@link TcpProxy} on the host's address of the run's network, which delays each chunk both ways by `delayMs`
+   * plus up to `jitterMs`, keeping their order. So there every raft message a target sends or receives is late
+   * by the delay (a leader's append to a delayed follower and its answer: twice), per connection, not per packet;
+   * clients and the host are not delayed. Connections open when the delay begins are killed (`ss -K`, both ends
+   * reset) and etcd redials through the relays within about 100 ms: with fast raft timings this can cost one
+   * election. Cuts, partitions and loss still apply to relayed connections: a relay drops everything while its
+   * link is cut either way, and the loss of its ends and of the link is applied on its port. {@link heal} removes
+   * the rules and stops the relays (their connections close; etcd redials directly). `delayMs` 0 ends the delay.
    *
-   * @throws {UnsupportedFaultError} when the kernel has no sch_netem (`CONFIG_NET_SCH_NETEM`).
+   * @throws {UnsupportedFaultError} for duplication or reordering when the kernel has no sch_netem
+   *   (`CONFIG_NET_SCH_NETEM`).
    */
   async netem(targets: readonly E[], options: NetemOptions): Promise<void> {
     const checked = checkNetem(options);
-    if (!(await kernelHasNetem()))
-      throw new UnsupportedFaultError(
-        'delay, jitter, duplication and reordering need the netem qdisc, and this kernel lacks sch_netem ' +
-          '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown")',
-      );
     const names = this.#names(targets);
-    return this.#change((faults) => faults.netem(names, checked));
+    if (await kernelHasNetem()) return this.#change((faults) => faults.netem(names, checked));
+    if (checked.duplicate > 0 || checked.reorder > 0)
+      throw new UnsupportedFaultError(
+        'duplication and reordering need the netem qdisc, and this kernel lacks sch_netem ' +
+          '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown"); ' +
+          'a delay alone works, through relays',
+      );
+    return this.#change((faults) => faults.relayDelay(names, checked));
   }
 
   /** Ends every fault (with `targets`: every fault that involves one of them). */
@@ -266,20 +321,79 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
         mutate(faults);
       }
       await this.#driver.sync?.();
-      await Promise.all(faults.nodes.map((name) => this.#apply(name)));
+      // relays before the rules that send connections to them; those no longer wanted after
+      const wanted = this.#relaysStopped ? [] : faults.relays();
+      const added = wanted.filter((spec) => !this.#relays.has(spec.key));
+      await this.#startRelays(wanted);
+      const endpoints = new Map<string, RelayEndpoint>();
+      for (const [key, relay] of this.#relays)
+        endpoints.set(key, { host: this.#driver.relayHost, port: relay.proxy.port });
+      await Promise.all(faults.nodes.map((name) => this.#apply(name, endpoints)));
+      // connections opened before: killed (`ss -K`, both ends get a reset), so that etcd redials through the relay
+      await Promise.all(added.map((spec) => this.#killConnections(spec)));
+      const keys = new Set(wanted.map((spec) => spec.key));
+      await this.#stopRelays([...this.#relays.keys()].filter((key) => !keys.has(key)));
     });
     this.#queue = next.catch(() => {});
     return next;
   }
 
-  async #apply(name: string): Promise<void> {
+  /** Starts the relays of `specs` not running yet (or forwarding elsewhere) and sets each one's delay and blackhole. */
+  async #startRelays(specs: readonly RelaySpec[]): Promise<void> {
+    for (const spec of specs) {
+      const target = `${spec.address}:${spec.port}`;
+      let relay = this.#relays.get(spec.key);
+      if (relay && relay.target !== target) {
+        await this.#stopRelays([spec.key]);
+        relay = undefined;
+      }
+      if (!relay) {
+        const proxy = await TcpProxy.start({
+          host: this.#driver.relayHost,
+          listenPort: 0,
+          targetHost: spec.address,
+          targetPort: spec.port,
+        });
+        relay = { proxy, target };
+        this.#relays.set(spec.key, relay);
+      }
+      if (spec.blackholed) relay.proxy.blackhole();
+      else {
+        relay.proxy.heal();
+        relay.proxy.delay(spec.delayMs, spec.jitterMs);
+      }
+    }
+  }
+
+  /** Kills the sockets of `spec.from` connected to `spec.to`'s peer port, in its namespace (`ss -K`). */
+  async #killConnections(spec: RelaySpec): Promise<void> {
+    const prefix = this.#driver.prefixOf(spec.from);
+    if (!prefix) return;
+    const [file = '', ...head] = prefix;
+    const filter = ['dst', spec.address, 'dport', '=', `:${spec.port}`];
+    // ss answers EINVAL for sockets it cannot kill (none of ours), yet kills the others
+    await run(file, [...head, 'ss', '-K', '-t', ...filter]).catch(() => {});
+  }
+
+  async #stopRelays(keys: readonly string[]): Promise<void> {
+    await Promise.all(
+      keys.map((key) => {
+        const relay = this.#relays.get(key);
+        this.#relays.delete(key);
+        return relay?.proxy.close();
+      }),
+    );
+  }
+
+  async #apply(name: string, relays: ReadonlyMap<string, RelayEndpoint>): Promise<void> {
     const prefix = this.#driver.prefixOf(name);
     if (!prefix) return; // no namespace now (a stopped container): applied when it starts
     const applied = this.#applied.get(name) ?? { via: '', rules: '', qdisc: '' };
     this.#applied.set(name, applied);
     const { faults } = this.#driver;
+    const nat = { tag: faults.tag, rules: faults.natOf(name, relays) };
     try {
-      await applyFaults(prefix, faults.rulesOf(name), faults.qdiscOf(name), applied);
+      await applyFaults(prefix, faults.rulesOf(name, relays), faults.qdiscOf(name), applied, nat);
     } catch (error) {
       // a namespace that went away meanwhile (a container killed) takes no rules: its next one will
       if (this.#driver.prefixOf(name)?.join(' ') === prefix.join(' ')) throw error;

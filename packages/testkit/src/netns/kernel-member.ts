@@ -8,7 +8,8 @@ type MemberFaults = Pick<KernelFaultNetwork<EtcdMember>, 'heal' | 'netem'>;
 
 /**
  * A member whose peer-link faults are the kernel's, in its own network namespace (netns backend, Docker bridge
- * networks): a peer-link `delay()` is netem on its interface (when the kernel has sch_netem), `heal()` also ends
+ * networks): a peer-link `delay()` is netem on its interface where the kernel has sch_netem, else relays on the
+ * host (see {@link KernelFaultNetwork.netem}), `heal()` also ends
  * every fault of the run's {@link KernelFaultNetwork} that involves it, and each start applies the run's faults
  * to its namespace (a restarted container has a new one).
  */
@@ -34,9 +35,12 @@ export class KernelFaultMember extends EtcdMember {
   }
 
   /**
-   * On the peer link (default): netem on the member's interface, so every packet it sends (raft and client
-   * replies alike) waits `ms` plus up to `jitterMs`.
-   * @throws {UnsupportedFaultError} when the kernel lacks sch_netem.
+   * On the peer link (default): where the kernel has sch_netem, netem on the member's interface, so every packet
+   * it sends (raft and client replies alike) waits `ms` plus up to `jitterMs`. Where it lacks it, relays on the
+   * host delay every connection between it and the other members, both ways, by `ms` plus up to `jitterMs` per
+   * chunk, order kept (as the process backend's proxies do): each raft message it sends or receives is that late;
+   * client traffic is not delayed (see {@link KernelFaultNetwork.netem}).
+   * `heal()` ends it.
    */
   override async delay(ms: number, options: { jitterMs?: number; link?: Link } = {}): Promise<void> {
     if (options.link === 'client') return super.delay(ms, options);

@@ -1,7 +1,8 @@
 /**
- * The kernel-fault state of one run (blocked edges, packet loss, rate limits, netem) and its rendering, per node,
- * into what the node's network namespace must hold: a whole iptables filter table and a root qdisc. Pure: no I/O,
- * shared by the netns backend and Docker bridge networks.
+ * The kernel-fault state of one run (blocked edges, packet loss, rate limits, netem, relayed delays) and its
+ * rendering, per node, into what the node's network namespace must hold: a whole iptables filter table, the rules
+ * of testkit's chain in its nat table, and a root qdisc. Pure: no I/O, shared by the netns backend and Docker
+ * bridge networks.
  */
 
 /** Options of a netem fault: what the kernel's netem qdisc does to a node's outgoing packets. */
@@ -15,6 +16,56 @@ export interface NetemOptions {
   /** Fraction (0..1) of packets sent at once, ahead of the delayed ones (needs `delayMs`). */
   readonly reorder?: number;
 }
+
+/** A delay of a node's peer link through a userspace relay (kernels without netem). */
+export interface RelayDelay {
+  /** Added latency of each chunk, both ways, ms. */
+  readonly delayMs: number;
+  /** Random extra latency of each chunk, ms (order kept). */
+  readonly jitterMs: number;
+}
+
+/**
+ * A relayed connection edge: connections `from` opens to `to`'s peer port go through a relay on the host, which
+ * delays what it forwards (both ways) and drops everything while the link is cut in either direction.
+ */
+export interface RelaySpec extends RelayDelay {
+  /** `from>to`. */
+  readonly key: string;
+  readonly from: string;
+  readonly to: string;
+  /** Where the relay forwards to: `to`'s address and peer port. */
+  readonly address: string;
+  readonly port: number;
+  /** True while packets from `from` to `to`, or back, are dropped: the relay holds its connections and drops bytes. */
+  readonly blackholed: boolean;
+}
+
+/** Where a relay listens (on the host). */
+export interface RelayEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** testkit's chain in a node's nat table, jumped to from OUTPUT: the DNAT rules of relayed links. */
+export const RELAY_CHAIN = 'ETCDKIT-RELAY';
+
+/**
+ * The `iptables-restore --noflush` input that makes {@link RELAY_CHAIN} hold exactly `rules` (lines from
+ * {@link LinkFaults.natOf}), and with `hook` first adds the jump to it from OUTPUT (once per namespace). Other
+ * nat rules of the namespace (Docker's embedded DNS has some) are left alone.
+ */
+export function natRestore(tag: string, rules: string, hook: boolean): string {
+  const lines = ['*nat', `:${RELAY_CHAIN} - [0:0]`];
+  if (hook) lines.push(`-A OUTPUT -m comment --comment ${tag} -j ${RELAY_CHAIN}`);
+  if (rules) lines.push(rules);
+  lines.push('COMMIT', '');
+  return lines.join('\n');
+}
+
+/** The probability that a packet survives none of `fractions`' losses, rounded like the rules print it. */
+const combined = (...fractions: (number | undefined)[]): number =>
+  Math.round((1 - fractions.reduce<number>((keep, f) => keep * (1 - (f ?? 0)), 1)) * 1e6) / 1e6;
 
 const HEADER = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
 /** The filter table with no rules: what a new network namespace has. */
@@ -66,6 +117,10 @@ export class LinkFaults {
   readonly #nodeLoss = new Map<string, number>();
   readonly #rate = new Map<string, number>();
   readonly #netem = new Map<string, Required<NetemOptions>>();
+  /** Node name to its peer port (members only): what relayed delays forward to. */
+  readonly #peerPorts = new Map<string, number>();
+  /** Members whose peer link is delayed by relays (every connection between it and another member). */
+  readonly #relayDelay = new Map<string, RelayDelay>();
 
   /**
    * @param tag - the comment on every rule (`etcdkit-<run>`).
@@ -76,15 +131,26 @@ export class LinkFaults {
     this.#exempt = exempt;
   }
 
-  /** Adds node `name` at `address`, or moves it there (a container restarted with another address). */
-  setNode(name: string, address: string): void {
+  /** The comment on every rule. */
+  get tag(): string {
+    return this.#tag;
+  }
+
+  /**
+   * Adds node `name` at `address`, or moves it there (a container restarted with another address). `peerPort`:
+   * a member's, where its peers connect (what a relayed delay forwards to); clients have none.
+   */
+  setNode(name: string, address: string, peerPort?: number): void {
     this.#nodes.set(name, address);
+    if (peerPort) this.#peerPorts.set(name, peerPort);
+    else this.#peerPorts.delete(name);
   }
 
   /** Forgets node `name` and every fault that involves it. */
   removeNode(name: string): void {
     this.heal([name]);
     this.#nodes.delete(name);
+    this.#peerPorts.delete(name);
   }
 
   /** The names of the nodes, in the order they were added. */
@@ -147,6 +213,58 @@ export class LinkFaults {
     for (const name of names) this.#netem.set(name, checked);
   }
 
+  /**
+   * The peer link of each of `names` is delayed by relays on the host: every connection between it and another
+   * member, whichever opens it, goes through one (a DNAT rule in the nat table of the member that opens it),
+   * which delays each chunk both ways by `delayMs` plus up to `jitterMs`, order kept: each raft message it sends
+   * or receives is late by that much. `delayMs` 0 ends it.
+   */
+  relayDelay(names: readonly string[], delay: RelayDelay): void {
+    const { delayMs, jitterMs } = checkNetem(delay);
+    for (const name of names)
+      if (delayMs > 0) this.#relayDelay.set(name, { delayMs, jitterMs });
+      else this.#relayDelay.delete(name);
+  }
+
+  /**
+   * The relayed edges the state asks for, in node order: each connection between a delayed member and another
+   * member, whichever opens it, with the delay of the member it goes to when that one is delayed, else of the
+   * one that opens it; blackholed while the link is cut either way (the relay's own packets come from the host,
+   * which no rule drops).
+   */
+  relays(): RelaySpec[] {
+    const specs: RelaySpec[] = [];
+    for (const [to, port] of this.#peerPorts) {
+      const address = this.#nodes.get(to);
+      if (!address) continue;
+      for (const from of this.#peerPorts.keys()) {
+        const delay = this.#relayDelay.get(to) ?? this.#relayDelay.get(from);
+        if (from === to || !delay || !this.#nodes.has(from)) continue;
+        const blackholed = this.#blocked.has(edge(from, to)) || this.#blocked.has(edge(to, from));
+        specs.push({ key: edge(from, to), from, to, address, port, ...delay, blackholed });
+      }
+    }
+    return specs;
+  }
+
+  /**
+   * The rules of {@link RELAY_CHAIN} in node `name`'s nat table: a DNAT of its new connections to each relayed
+   * peer onto that edge's relay (`relays`: edge key to where its relay listens), `''` for none.
+   */
+  natOf(name: string, relays: ReadonlyMap<string, RelayEndpoint>): string {
+    const tag = `-m comment --comment ${this.#tag}`;
+    const lines: string[] = [];
+    for (const spec of this.relays()) {
+      const relay = relays.get(spec.key);
+      if (spec.from !== name || !relay) continue;
+      lines.push(
+        `-A ${RELAY_CHAIN} -d ${spec.address}/32 -p tcp -m tcp --dport ${spec.port} ${tag} ` +
+          `-j DNAT --to-destination ${relay.host}:${relay.port}`,
+      );
+    }
+    return lines.join('\n');
+  }
+
   /** Ends every fault (with `names`: every fault that involves one of them). */
   heal(names?: readonly string[]): void {
     const set = names ? new Set(names) : undefined;
@@ -157,15 +275,17 @@ export class LinkFaults {
     };
     for (const key of [...this.#blocked]) if (involves(key)) this.#blocked.delete(key);
     for (const key of [...this.#linkLoss.keys()]) if (involves(key)) this.#linkLoss.delete(key);
-    for (const map of [this.#nodeLoss, this.#rate, this.#netem])
+    for (const map of [this.#nodeLoss, this.#rate, this.#netem, this.#relayDelay])
       for (const key of [...map.keys()]) if (!set || set.has(key)) map.delete(key);
   }
 
   /**
    * The whole filter table of node `name`'s namespace, for `iptables-restore`: drops in its INPUT chain for the
-   * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address aside).
+   * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address aside). With
+   * relayed delays, for its connections through relays (`relays`), the loss of both ends and of the link, on
+   * the relay's port.
    */
-  rulesOf(name: string): string {
+  rulesOf(name: string, relays: ReadonlyMap<string, RelayEndpoint> = new Map()): string {
     const tag = `-m comment --comment ${this.#tag}`;
     const lines = [...HEADER];
     const random = (fraction: number): string => `-m statistic --mode random --probability ${fraction}`;
@@ -179,6 +299,21 @@ export class LinkFaults {
     if (loss) {
       lines.push(`-A INPUT ! -s ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
       lines.push(`-A OUTPUT ! -d ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
+    }
+    for (const spec of this.relays()) {
+      const relay = relays.get(spec.key);
+      if (spec.from !== name || !relay) continue;
+      const ends = [this.#nodeLoss.get(spec.from), this.#nodeLoss.get(spec.to)];
+      const out = combined(...ends, this.#linkLoss.get(spec.key));
+      const back = combined(...ends, this.#linkLoss.get(edge(spec.to, spec.from)));
+      if (out)
+        lines.push(
+          `-A OUTPUT -d ${relay.host}/32 -p tcp -m tcp --dport ${relay.port} ${random(out)} ${tag} -j DROP`,
+        );
+      if (back)
+        lines.push(
+          `-A INPUT -s ${relay.host}/32 -p tcp -m tcp --sport ${relay.port} ${random(back)} ${tag} -j DROP`,
+        );
     }
     lines.push('COMMIT', '');
     return lines.join('\n');

@@ -13,7 +13,7 @@ import {
   reapPid,
 } from '../internal/reaper.js';
 import { type CommandError, ip, ipSync, run } from './commands.js';
-import { KernelFaultNetwork, NETNS_PREFIX, reapplyFaults } from './kernel-faults.js';
+import { KernelFaultNetwork, NETNS_PREFIX, reapplyFaults, stopRelays } from './kernel-faults.js';
 import { LinkFaults } from './link-faults.js';
 import { releaseSubnet, reserveSubnet, type Subnet } from './subnet.js';
 
@@ -53,6 +53,8 @@ const HOST_LINK_PREFIX = 'etk';
 /** Address of the first member (`.10`) and the first client (`.100`) in the run's /24. */
 const FIRST_MEMBER = 10;
 const FIRST_CLIENT = 100;
+/** Where members listen for peers, on their own address. */
+const PEER_PORT = 2380;
 const MAX_CLIENTS = 150;
 
 let runs = 0;
@@ -93,6 +95,7 @@ export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
     const life = { closed: false };
     super({
       faults,
+      relayHost: `${subnet.prefix}.1`,
       nodeOf: (endpoint) => nodeOf(nodes, members, endpoint, id).name,
       members: () => [...members.keys()],
       prefixOf: (name) => {
@@ -172,7 +175,7 @@ export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
 
   /** Makes the namespace of member `index` (`<subnet>.1<index>`), named `name`. */
   async addMember(name: string, index: number): Promise<NetnsNode> {
-    return this.#addNode(name, `${this.subnet}.${FIRST_MEMBER + index}`);
+    return this.#addNode(name, `${this.subnet}.${FIRST_MEMBER + index}`, PEER_PORT);
   }
 
   /** Binds a member to its node, so that faults can name it. */
@@ -180,7 +183,7 @@ export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
     this.#members.set(member, this.#nodes.get(node.name)!);
   }
 
-  async #addNode(name: string, address: string): Promise<NodeState> {
+  async #addNode(name: string, address: string, peerPort?: number): Promise<NodeState> {
     if (this.#life.closed) throw new NetnsUnavailableError(`the network of run ${this.id} is closed`);
     if (this.#nodes.has(name)) throw new TypeError(`a node named ${JSON.stringify(name)} exists already`);
     const node: NodeState = {
@@ -190,7 +193,7 @@ export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
       hubLink: `v-${name}`,
     };
     this.#nodes.set(name, node);
-    this.#faults.setNode(name, address);
+    this.#faults.setNode(name, address, peerPort);
     const ns = node.namespace;
     reapNetns(ns);
     await ip('netns', 'add', ns);
@@ -286,6 +289,7 @@ export class NetnsNetwork extends KernelFaultNetwork<NetnsEndpoint> {
     await reapplyFaults(this).catch(() => {});
     await Promise.all([...this.#clients].map((client) => client.close()));
     this.#life.closed = true;
+    await stopRelays(this);
     const results = await Promise.allSettled(
       [...this.#nodes.values()].map((node) => this.#deleteNamespace(node.namespace)),
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LinkFaults, NO_RULES } from '../../src/netns/link-faults.js';
+import { LinkFaults, NO_RULES, natRestore, RELAY_CHAIN } from '../../src/netns/link-faults.js';
 
 const TAG = '-m comment --comment etcdkit-t';
 
@@ -11,9 +11,13 @@ function threeNodes(): LinkFaults {
 }
 
 /** The rules of `name` without the table's header and COMMIT. */
-const rules = (faults: LinkFaults, name: string): string[] =>
+const rules = (
+  faults: LinkFaults,
+  name: string,
+  relays?: ReadonlyMap<string, { host: string; port: number }>,
+): string[] =>
   faults
-    .rulesOf(name)
+    .rulesOf(name, relays)
     .split('\n')
     .filter((line) => line.startsWith('-A'));
 
@@ -117,5 +121,85 @@ describe('LinkFaults', () => {
     faults.removeNode('a');
     expect(faults.nodes).toEqual(['b', 'c']);
     expect(rules(faults, 'b')).toEqual([]);
+  });
+
+  it('a relayed delay: a relay per member dialing the delayed one, a DNAT rule in that member', () => {
+    const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
+    for (const [i, name] of ['a', 'b', 'c'].entries()) faults.setNode(name, `10.0.0.${10 + i}`, 2380);
+    faults.setNode('cli', '10.0.0.100'); // a client: no peer port, never relayed
+    faults.relayDelay(['a'], { delayMs: 40, jitterMs: 10 });
+    const delay = { delayMs: 40, jitterMs: 10, blackholed: false };
+    const toA = { to: 'a', address: '10.0.0.10', port: 2380, ...delay };
+    // every connection between a and the other members, whichever opens it
+    expect(faults.relays()).toEqual([
+      { key: 'b>a', from: 'b', ...toA },
+      { key: 'c>a', from: 'c', ...toA },
+      { key: 'a>b', from: 'a', to: 'b', address: '10.0.0.11', port: 2380, ...delay },
+      { key: 'a>c', from: 'a', to: 'c', address: '10.0.0.12', port: 2380, ...delay },
+    ]);
+    const relays = new Map([
+      ['b>a', { host: '10.0.0.1', port: 40001 }],
+      ['c>a', { host: '10.0.0.1', port: 40002 }],
+      ['a>b', { host: '10.0.0.1', port: 40003 }],
+    ]);
+    expect(faults.natOf('b', relays)).toBe(
+      `-A ${RELAY_CHAIN} -d 10.0.0.10/32 -p tcp -m tcp --dport 2380 ${TAG} -j DNAT --to-destination 10.0.0.1:40001`,
+    );
+    // a relay not running (yet): no rule sends connections to it
+    expect(faults.natOf('a', relays)).toBe(
+      `-A ${RELAY_CHAIN} -d 10.0.0.11/32 -p tcp -m tcp --dport 2380 ${TAG} -j DNAT --to-destination 10.0.0.1:40003`,
+    );
+    expect(faults.natOf('cli', relays)).toBe('');
+    // no filter rule: the relays are on the host, which no rule drops
+    expect(faults.rulesOf('a', relays)).toBe(NO_RULES);
+    expect(faults.rulesOf('b', relays)).toBe(NO_RULES);
+    expect(faults.qdiscOf('a')).toBe('');
+    // 0 ends it, heal too
+    faults.relayDelay(['a'], { delayMs: 0, jitterMs: 0 });
+    expect(faults.relays()).toEqual([]);
+    faults.relayDelay(['a'], { delayMs: 40, jitterMs: 0 });
+    faults.relayDelay(['b'], { delayMs: 90, jitterMs: 0 });
+    // into a delayed member: its delay; else the delay of the one that opens it
+    const delays = (): Record<string, number> =>
+      Object.fromEntries(faults.relays().map((spec) => [spec.key, spec.delayMs]));
+    expect(delays()).toEqual({ 'b>a': 40, 'c>a': 40, 'a>b': 90, 'c>b': 90, 'a>c': 40, 'b>c': 90 });
+    faults.heal(['b']);
+    expect(delays()).toEqual({ 'b>a': 40, 'c>a': 40, 'a>b': 40, 'a>c': 40 });
+    faults.heal();
+    expect(faults.relays()).toEqual([]);
+    expect(faults.rulesOf('a', relays)).toBe(NO_RULES);
+    expect(() => faults.relayDelay(['a'], { delayMs: 0, jitterMs: 5 })).toThrow(RangeError);
+  });
+
+  it('a relayed link is blackholed while cut either way, and loses what its ends and the link lose', () => {
+    const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
+    for (const [i, name] of ['a', 'b', 'c'].entries()) faults.setNode(name, `10.0.0.${10 + i}`, 2380);
+    faults.relayDelay(['a'], { delayMs: 40, jitterMs: 0 });
+    faults.cut(['a'], ['c']);
+    const blackholed = (): Record<string, boolean> =>
+      Object.fromEntries(faults.relays().map((spec) => [spec.key, spec.blackholed]));
+    // a cut from a to c stalls the connections between them either way
+    expect(blackholed()).toEqual({ 'b>a': false, 'c>a': true, 'a>b': false, 'a>c': true });
+    faults.heal(['c']);
+    faults.cut(['b'], ['a']);
+    expect(blackholed()).toEqual({ 'b>a': true, 'c>a': false, 'a>b': true, 'a>c': false });
+    faults.heal();
+    faults.relayDelay(['a'], { delayMs: 40, jitterMs: 0 });
+    faults.loss(['a'], 0.1);
+    faults.linkLoss(['b'], ['a'], 0.5, true);
+    const relays = new Map([['b>a', { host: '10.0.0.1', port: 40001 }]]);
+    const random = (p: number): string => `-m statistic --mode random --probability ${p}`;
+    // b's packets to a through the relay: 1 - 0.9 x 0.5 lost; a's back to b: 0.1
+    expect(rules(faults, 'b', relays)).toEqual([
+      `-A OUTPUT -d 10.0.0.1/32 -p tcp -m tcp --dport 40001 ${random(0.55)} ${TAG} -j DROP`,
+      `-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --sport 40001 ${random(0.1)} ${TAG} -j DROP`,
+    ]);
+  });
+
+  it('the nat chain is restored without flushing the table; the jump to it is added once', () => {
+    expect(natRestore('etcdkit-t', '-A X', true)).toBe(
+      `*nat\n:${RELAY_CHAIN} - [0:0]\n-A OUTPUT ${TAG} -j ${RELAY_CHAIN}\n-A X\nCOMMIT\n`,
+    );
+    expect(natRestore('etcdkit-t', '', false)).toBe(`*nat\n:${RELAY_CHAIN} - [0:0]\nCOMMIT\n`);
   });
 });
