@@ -34,7 +34,11 @@ import { expiryBoundMs, followWorker, stopWorker, type Worker } from './helpers.
 const canRunNetns = process.platform === 'linux' && process.getuid?.() === 0;
 const LOCK_WORKER = fileURLToPath(new URL('../workers/lock-worker.mjs', import.meta.url));
 const reportDir = mkdtempSync(join(tmpdir(), 'etcdkit-lock-one-way-'));
-afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
+/** Set when a violation's report was written: its directory then stays, for whoever reads the failure. */
+let reportWritten = false;
+afterAll(() => {
+  if (!reportWritten) rmSync(reportDir, { recursive: true, force: true });
+});
 
 const WORKERS = 4;
 /** The lock's TTL, s: the shortest a session allows, so that a cut-off holder's key expires within a step. */
@@ -47,10 +51,12 @@ const { electionMs } = raftTimings(); // the netns cluster's timings: 'fast'
 /** An election takes one or two election timeouts; 40 of them is headroom for a loaded 2-core machine. */
 const leaderTimeoutMs = 40 * electionMs;
 /**
- * How long a cut lasts: past a cut-off holder's key's expiry (TTL, then the leader's expiry tick), and a
- * request's header timeout after it, so that the lock passes on to another worker during the cut.
+ * How long a cut of a holder lasts, so that the lock passes on to another worker during it. With its replies
+ * lost, the holder's requests still reach etcd: its refreshes apply (unanswered) until its validity deadline
+ * stops them, up to a refresh interval after its last answered one, plus a retry after a header timeout;
+ * then its key expires (TTL, then the leader's expiry tick) and the next worker is told (headroom).
  */
-const CUT_MS = expiryBoundMs(TTL) - 2000 + HEADER_TIMEOUT_MS;
+const CUT_MS = Math.round((TTL * 1000) / 3) + HEADER_TIMEOUT_MS + expiryBoundMs(TTL);
 /**
  * After a heal, each worker holds the lock again within: its own key's or a cut-off holder's key's expiry
  * (TTL + expiry tick + a loaded machine's headroom), a request in flight at the heal waiting out its header
@@ -131,7 +137,7 @@ async function everyoneHoldsAgain(workers: readonly Worker[], since: number): Pr
 
 describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', () => {
   it('holders never overlap while both believe they hold, tokens rise, stale writes are refused, and every worker holds again after each heal', {
-    timeout: 60_000,
+    timeout: 90_000,
   }, async () => {
     await using cluster = await startCluster({ backend: 'netns', size: 3 });
     const { network } = cluster;
@@ -180,8 +186,7 @@ describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', ()
        * tells it to go on holding until it learns it lost the lock. Resolves to its grant and the cut's times.
        */
       const cutHolder = async (direction: 'requests' | 'replies') => {
-        const { index, token } = await nextHolder(workers);
-        process.kill(workers[index]!.child.pid!, 'SIGUSR1');
+        const { index, token } = await holderHoldingOn();
         const client = clients[index]!;
         const cut =
           direction === 'requests'
@@ -201,6 +206,19 @@ describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', ()
               );
         const grant = await workers[index]!.next((e) => e.token === token, LIVENESS_MS);
         return { worker: `w${index}`, grant: grant as unknown as Grant, cut };
+      };
+      /**
+       * The next holder, told to hold on until it learns it lost the lock, once it has said it does (a signal
+       * that reaches a worker after its hold ended is for no other hold: then the next holder is asked).
+       */
+      const holderHoldingOn = async (): Promise<{ index: number; token: number }> => {
+        for (let attempt = 1; ; attempt++) {
+          const { index, token } = await nextHolder(workers);
+          process.kill(workers[index]!.child.pid!, 'SIGUSR1');
+          const answer = await workers[index]!.next((e) => e.holdingOn === token || e.token === token);
+          if (answer.holdingOn === token) return { index, token };
+          if (attempt >= 5) throw new Error('no holder took the signal to hold on in 5 tries');
+        }
       };
       /** Cuts between members last long enough for an election and some grants behind it. */
       const clusterCutMs = 8 * electionMs;
@@ -249,7 +267,10 @@ describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', ()
         faults: recorder.faults,
         violations,
       };
-      if (await reportViolations(report, input)) console.log(`history report: ${report}`);
+      if (await reportViolations(report, input)) {
+        reportWritten = true;
+        console.log(`history report: ${report}`);
+      }
       const lost = grants.filter((g) => g.lost).length;
       const refused = grants.filter((g) => g.write !== 'ok').length;
       console.log(

@@ -5,7 +5,10 @@
 //              name), writtenAt, lost, lostAt (when its signal aborted, 0 if it did not)}.
 //   node lock-worker.mjs loop <endpoints,...> <lock> <ttl> <count> [holdMs]
 //              SIGUSR1 while it holds: this hold goes on until the lock is lost (at most ttl + 5 s), as a holder
-//              that keeps believing it holds while a test cuts it off.
+//              that keeps believing it holds while a test cuts it off; it prints {holdingOn: token} when it does
+//              (a signal that comes too late for this hold is for no other: no {holdingOn} then).
+//              An acquire that fails for any other reason than a lost session prints {acquireError} and is
+//              tried again (a contender under network faults goes on).
 // mode "lead": campaign in the election <lock> and print {leader, token} once leader; then idle.
 // mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
 //              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
@@ -25,9 +28,10 @@ if (mode === 'lead') {
   say({ leader: true, token: term.fencingToken });
   setInterval(() => {}, 1000);
 } else if (mode === 'loop') {
-  let holdOn = false;
+  let holding; // the token held now, between its acquisition and the end of its hold
+  let holdOn; // the token SIGUSR1 asked to hold on to
   process.on('SIGUSR1', () => {
-    holdOn = true;
+    holdOn = holding;
   });
   for (let i = 0; i < Number(count); i++) {
     let held;
@@ -35,11 +39,16 @@ if (mode === 'lead') {
       held = await lock.acquire();
     } catch (error) {
       // a waiter whose own key was lost gets a typed error and tries again with a new key
-      if (error.name !== 'SessionLostError' && error.name !== 'SessionExpiredError') throw error;
-      say({ waiterError: error.name });
+      if (error.name === 'SessionLostError' || error.name === 'SessionExpiredError')
+        say({ waiterError: error.name });
+      else {
+        say({ acquireError: error.name, message: error.message });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       i--;
       continue;
     }
+    holding = held.fencingToken;
     const acquired = now();
     // when the signal aborted: the loss, if it is lost before the release below (which aborts it too)
     let abortedAt = held.signal.aborted ? acquired : 0;
@@ -56,8 +65,10 @@ if (mode === 'lead') {
       write = error.name;
     }
     await new Promise((resolve) => setTimeout(resolve, Number(holdMs)));
-    if (holdOn) {
-      holdOn = false;
+    const holdingOn = holdOn === held.fencingToken;
+    holding = undefined;
+    if (holdingOn) {
+      say({ holdingOn: held.fencingToken });
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, Number(ttl) * 1000 + 5000);
         const done = () => {

@@ -30,7 +30,11 @@ const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-chaos-'));
 afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
 /** Where the history report goes when the checker finds a violation (printed then). */
 const reportDir = mkdtempSync(join(tmpdir(), 'etcdkit-chaos-report-'));
-afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
+/** Set when the run's own history failed the check: its report then stays, for whoever reads the failure. */
+let reportKept = false;
+afterAll(() => {
+  if (!reportKept) rmSync(reportDir, { recursive: true, force: true });
+});
 
 /** The schedule's seed (targets, directions, hold times); set ETCDKIT_CHAOS_SEED to replay another. */
 const SEED = Number(process.env.ETCDKIT_CHAOS_SEED ?? 15);
@@ -242,8 +246,10 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
     if (result.ok === false) console.log(result.counterexample.text);
     const report = join(reportDir, `chaos-${SEED}.html`);
     const title = `chaos, seed ${SEED}`;
-    if (await reportViolations(report, { title, operations: history, faults, linearizability: result }))
+    if (await reportViolations(report, { title, operations: history, faults, linearizability: result })) {
+      reportKept = true;
       console.log(`history report: ${report}`);
+    }
     expect(result).toMatchObject({ ok: true });
     expect(result.stats.checked).toBeGreaterThan(300);
     expect(count('cas')).toBeGreaterThan(0);
@@ -259,8 +265,9 @@ describe.skipIf(!canRunNetns)('chaos on the netns backend', () => {
       expect(failed.counterexample.ops.some((op) => op.process === 'fabricated')).toBe(true);
     // ... and its report shows the faults as bands and outlines the counterexample
     const input = { title, operations: broken!.ops, faults, linearizability: failed };
-    expect(await reportViolations(report, input)).toBe(true);
-    const page = readFileSync(report, 'utf8');
+    const fabricated = join(reportDir, `chaos-${SEED}-fabricated.html`);
+    expect(await reportViolations(fabricated, input)).toBe(true);
+    const page = readFileSync(fabricated, 'utf8');
     const timeline = page.slice(page.indexOf('<svg class="timeline"'));
     expect(faults.map((fault) => fault.name)).toEqual(['partition', 'cut', 'loss', 'kill']);
     expect(faults.every((fault) => fault.end !== undefined && fault.end > fault.start)).toBe(true);
