@@ -73,7 +73,7 @@ interface DelayNetwork {
 type Member = Cluster['members'][number];
 
 /** The TCP listeners on `host` (the relays, on a network whose host address nothing else listens on). */
-function listenersOn(host: string): string[] {
+export function listenersOn(host: string): string[] {
   const out = execFileSync('ss', ['-Htln'], { encoding: 'utf8' });
   return out.split('\n').filter((line) => line.includes(` ${host}:`));
 }

@@ -22,7 +22,7 @@ import {
   undoFault,
 } from '../../src/index.js';
 import { httpRequest, putKey } from '../../src/internal/http.js';
-import { checkRelayedDelay, faultSuite } from './fault-suite.js';
+import { checkRelayedDelay, faultSuite, listenersOn } from './fault-suite.js';
 import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-netns-faults-'));
@@ -223,6 +223,20 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
     async () => {
       await checkRelayedDelay(cluster, cluster.network, cluster.network.hostAddress);
       await Promise.all(cluster.members.map((m) => m.waitHealthy()));
+      // one member's delay (as the fault catalog injects it): a relay each way to each other member; its heal
+      // ends them
+      const [member] = cluster.members;
+      await member!.delay(20, { jitterMs: 5 });
+      expect(listenersOn(cluster.network.hostAddress)).toHaveLength(2 * (cluster.members.length - 1));
+      await member!.heal();
+      expect(listenersOn(cluster.network.hostAddress)).toEqual([]);
+      // close() stops the relays of a delay still on
+      const small = await startCluster({ backend: 'netns', size: 2, dataDirRoot });
+      const host = small.network.hostAddress;
+      await small.members[0]!.delay(20);
+      expect(listenersOn(host)).toHaveLength(2);
+      await small.close();
+      expect(listenersOn(host)).toEqual([]);
     },
     30_000,
   );
