@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Client, KeysAPI } from '@etcdkit/client';
 import {
   checkFencedWrites,
   checkNoOverlap,
@@ -29,6 +30,7 @@ import {
   type Violation,
 } from '@etcdkit/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { FencedValue } from '../../src/index.js';
 import { expiryBoundMs, followWorker, stopWorker, type Worker } from './helpers.js';
 
 const canRunNetns = process.platform === 'linux' && process.getuid?.() === 0;
@@ -106,6 +108,48 @@ function checkGrants(grants: readonly Grant[]): {
   return { holds, writes, violations };
 }
 
+/**
+ * Records the fencing token of every write etcd applies to the resource key from now on (a watch from the
+ * host, which no fault cuts), until `stop()`, which resolves to them in the order they were applied.
+ */
+function recordFences(
+  endpoints: readonly string[],
+  key: string,
+): { readonly from: Promise<number>; stop(): Promise<number[]> } {
+  const client = new Client({ endpoints: [...endpoints] });
+  const keys = new KeysAPI(client);
+  const fences: number[] = [];
+  const end = new AbortController();
+  let started: (at: number) => void = () => {};
+  const from = new Promise<number>((resolve) => {
+    started = resolve;
+  });
+  const done = (async () => {
+    const read = await keys.get('/', { quorum: true });
+    started(now()); // every write acknowledged to a grant acquired after this is recorded
+    const watcher = keys.watcher(key, { afterIndex: read.index });
+    try {
+      for (;;) {
+        const event = await watcher.next({ signal: end.signal });
+        fences.push((JSON.parse(event.node!.value) as FencedValue).fence);
+      }
+    } catch (error) {
+      if (!end.signal.aborted) throw error;
+    } finally {
+      watcher.close();
+    }
+  })();
+  return {
+    from,
+    async stop() {
+      end.abort();
+      await done;
+      await client.close();
+      return fences;
+    },
+  };
+}
+
 /** Waits until a leader is agreed on and every member answers, after a heal. */
 async function settle(cluster: NetnsCluster): Promise<Member> {
   const leader = await cluster.waitForLeader({ timeoutMs: leaderTimeoutMs });
@@ -157,6 +201,9 @@ describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', ()
         );
       }
       await everyoneHoldsAgain(workers, 0);
+      // every write etcd applies to the fenced resource, as the host (never cut) sees it: also a write whose
+      // reply was lost, or that a cut-off worker's kernel sent again after the worker gave up on it
+      const applied = recordFences(cluster.clientURLs, `${name}-resource`);
       const members = cluster.members;
 
       /**
@@ -278,6 +325,14 @@ describe.skipIf(!canRunNetns)('lock safety under one-way partitions (netns)', ()
           `every worker held again after each heal in ${JSON.stringify(recovery)} ms (bound ${LIVENESS_MS} ms)`,
       );
       expect(violations).toEqual([]);
+      const recordedFrom = await applied.from;
+      const fences = await applied.stop();
+      const acknowledged = grants.filter((g) => g.write === 'ok' && g.acquired > recordedFrom);
+      expect(fences.length).toBeGreaterThanOrEqual(acknowledged.length);
+      expect(
+        fences.filter((fence, i) => i > 0 && fence < fences[i - 1]!),
+        'applied writes whose token fell',
+      ).toEqual([]);
       // each cut-off holder learnt it lost the lock (the validity deadline), and meanwhile another worker took it
       for (const { worker, grant, cut } of cutOff) {
         expect(grant, worker).toMatchObject({ lost: true });
