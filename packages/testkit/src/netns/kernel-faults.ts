@@ -52,6 +52,12 @@ export interface AppliedFaults {
 }
 
 /**
+ * `iptables-restore` waits up to 5 s for the xtables lock instead of failing at once: with iptables-legacy, the
+ * lock is the host's, and dockerd takes it as containers start (when faults are applied again).
+ */
+const WAIT_FOR_LOCK = ['-w', '5'];
+
+/**
  * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`), `qdisc`
  * (the root qdisc of its `eth0`, `''` for none) and `nat` (the rules of testkit's chain in its nat table, with
  * the run's tag, made with `iptables-restore --noflush`: the namespace's other nat rules stay), running each
@@ -72,11 +78,15 @@ export async function applyFaults(
   const exec = (command: string, args: readonly string[], input?: string): Promise<string> =>
     run(file, [...head, command, ...args], input);
   if (nat && (nat.rules || applied.nat !== undefined) && nat.rules !== applied.nat) {
-    await exec('iptables-restore', ['--noflush'], natRestore(nat.tag, nat.rules, applied.nat === undefined));
+    await exec(
+      'iptables-restore',
+      [...WAIT_FOR_LOCK, '--noflush'],
+      natRestore(nat.tag, nat.rules, applied.nat === undefined),
+    );
     applied.nat = nat.rules;
   }
   if (rules !== applied.rules) {
-    await exec('iptables-restore', [], rules);
+    await exec('iptables-restore', WAIT_FOR_LOCK, rules);
     applied.rules = rules;
   }
   if (qdisc !== applied.qdisc) {

@@ -281,7 +281,8 @@ export class LinkFaults {
 
   /**
    * The whole filter table of node `name`'s namespace, for `iptables-restore`: drops in its INPUT chain for the
-   * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address aside). With
+   * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address and loopback
+   * aside). With
    * relayed delays, for its connections through relays (`relays`), the loss of both ends and of the link, on
    * the relay's port.
    */
@@ -297,8 +298,9 @@ export class LinkFaults {
     }
     const loss = this.#nodeLoss.get(name);
     if (loss) {
-      lines.push(`-A INPUT ! -s ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
-      lines.push(`-A OUTPUT ! -d ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
+      // not on loopback: a container resolves its peers' names through Docker's DNS on 127.0.0.11
+      lines.push(`-A INPUT ! -i lo ! -s ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
+      lines.push(`-A OUTPUT ! -o lo ! -d ${this.#exempt}/32 ${random(loss)} ${tag} -j DROP`);
     }
     for (const spec of this.relays()) {
       const relay = relays.get(spec.key);

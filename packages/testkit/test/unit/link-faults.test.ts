@@ -62,13 +62,13 @@ describe('LinkFaults', () => {
     expect(names.map((name) => rules(faults, name).length)).toEqual([2, 2, 2, 2, 2]);
   });
 
-  it('node loss drops at random both ways, the host (exempt) aside; 0 ends it', () => {
+  it('node loss drops at random both ways, the host (exempt) and loopback (Docker DNS) aside; 0 ends it', () => {
     const faults = threeNodes();
     faults.loss(['b'], 0.25);
     const random = '-m statistic --mode random --probability 0.25';
     expect(rules(faults, 'b')).toEqual([
-      `-A INPUT ! -s 10.0.0.1/32 ${random} ${TAG} -j DROP`,
-      `-A OUTPUT ! -d 10.0.0.1/32 ${random} ${TAG} -j DROP`,
+      `-A INPUT ! -i lo ! -s 10.0.0.1/32 ${random} ${TAG} -j DROP`,
+      `-A OUTPUT ! -o lo ! -d 10.0.0.1/32 ${random} ${TAG} -j DROP`,
     ]);
     faults.loss(['b'], 0);
     expect(rules(faults, 'b')).toEqual([]);
