@@ -15,17 +15,16 @@ import {
   UnsupportedFaultError,
   undoFault,
 } from '../../src/index.js';
-import { httpRequest, putKey } from '../../src/internal/http.js';
+import { httpRequest } from '../../src/internal/http.js';
 import { dockerBackend, dockerLeftovers, testImage } from './docker-backend.js';
 import { checkRelayedDelay, faultSuite } from './fault-suite.js';
+import { etcdRequestTimeoutMs, putVia, writeThrough } from './helpers.js';
 
 faultSuite('Docker, bridge network', dockerBackend('bridge'));
 
 const { electionMs } = raftTimings();
 /** Whether peer delay is netem here (else relays), known before the tests are collected. */
 const netem = process.getuid?.() === 0 && (await kernelHasNetem());
-/** etcd 3.4 answers a v2 write within its request timeout, 5 s + 2 x election timeout. */
-const etcdRequestTimeoutMs = 5000 + 2 * electionMs;
 
 /** `file args` in `member`'s container's network namespace, from the host. */
 const inContainer = (member: Member, file: string, ...args: string[]): string =>
@@ -38,23 +37,6 @@ function drops(member: Member): { rules: number; packets: number } {
     .filter((line) => line.endsWith('-j DROP'));
   const packets = lines.reduce((sum, line) => sum + Number(/^\[(\d+):/.exec(line)?.[1] ?? 0), 0);
   return { rules: lines.length, packets };
-}
-
-/** One PUT through `member`: its status, or 0 when it did not answer in `timeoutMs`. */
-const putVia = (member: Member, key: string, timeoutMs: number): Promise<number> =>
-  putKey(member.clientURL, key, 'x', timeoutMs).catch(() => 0);
-
-/** Polls until a write through one of `members` succeeds. */
-async function writeThrough(members: readonly Member[], key: string): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        for (const member of members) if ((await putVia(member, key, 1000)) === 201) return true;
-        return false;
-      },
-      { timeout: 10_000, interval: 100 },
-    )
-    .toBe(true);
 }
 
 async function converges(cluster: DockerBridgeCluster): Promise<void> {

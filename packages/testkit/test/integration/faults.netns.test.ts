@@ -12,7 +12,6 @@ import {
   checkConvergence,
   injectFault,
   kernelHasNetem,
-  type Member,
   type NetnsCluster,
   raftTimings,
   resolveTarget,
@@ -21,8 +20,9 @@ import {
   UnsupportedFaultError,
   undoFault,
 } from '../../src/index.js';
-import { httpRequest, putKey } from '../../src/internal/http.js';
+import { httpRequest } from '../../src/internal/http.js';
 import { checkRelayedDelay, faultSuite, listenersOn } from './fault-suite.js';
+import { etcdRequestTimeoutMs, putVia, writeThrough } from './helpers.js';
 import { canRunNetns, netnsLeftovers, runFacts } from './netns-helpers.js';
 
 const dataDirRoot = mkdtempSync(join(tmpdir(), 'etcdkit-netns-faults-'));
@@ -31,8 +31,6 @@ afterAll(() => rmSync(dataDirRoot, { recursive: true, force: true }));
 const { electionMs } = raftTimings();
 /** Whether peer delay is netem here (else relays), known before the tests are collected. */
 const netem = canRunNetns && (await kernelHasNetem());
-/** etcd 3.4 answers a v2 write within its request timeout, 5 s + 2 x election timeout. */
-const etcdRequestTimeoutMs = 5000 + 2 * electionMs;
 
 if (canRunNetns) {
   /** Every pid a cluster's members ever had, and the run's names. */
@@ -56,23 +54,6 @@ if (canRunNetns) {
       return netnsLeftovers(facts.run, facts.pids, dataDirRoot);
     },
   });
-}
-
-/** One PUT through `member`: its status, or 0 when it did not answer in `timeoutMs`. */
-const putVia = (member: Member, key: string, timeoutMs: number): Promise<number> =>
-  putKey(member.clientURL, key, 'x', timeoutMs).catch(() => 0);
-
-/** Polls until a write through one of `members` succeeds. */
-async function writeThrough(members: readonly Member[], key: string): Promise<void> {
-  await expect
-    .poll(
-      async () => {
-        for (const member of members) if ((await putVia(member, key, 1000)) === 201) return true;
-        return false;
-      },
-      { timeout: 10_000, interval: 100 },
-    )
-    .toBe(true);
 }
 
 /** The number of DROP rules in each member's namespace. */

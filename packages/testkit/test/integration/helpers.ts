@@ -1,6 +1,29 @@
+import { expect } from 'vitest';
+import type { Member } from '../../src/index.js';
+import { raftTimings } from '../../src/index.js';
 import { httpRequest, putKey } from '../../src/internal/http.js';
 
 export { putKey };
+
+/** etcd 3.4 answers a v2 write within its request timeout, 5 s + 2 x election timeout (the fast timings). */
+export const etcdRequestTimeoutMs = 5000 + 2 * raftTimings().electionMs;
+
+/** One PUT through `member`: its status, or 0 when it did not answer in `timeoutMs`. */
+export const putVia = (member: Member, key: string, timeoutMs: number): Promise<number> =>
+  putKey(member.clientURL, key, 'x', timeoutMs).catch(() => 0);
+
+/** Polls until a write through one of `members` succeeds. */
+export async function writeThrough(members: readonly Member[], key: string): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        for (const member of members) if ((await putVia(member, key, 1000)) === 201) return true;
+        return false;
+      },
+      { timeout: 10_000, interval: 100 },
+    )
+    .toBe(true);
+}
 
 /** The value of `key` read from one member (quorum read unless `quorum` is false), or the HTTP status. */
 export async function getValue(clientURL: string, key: string, quorum = true): Promise<string | number> {
