@@ -281,7 +281,7 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
    * the rules and stops the relays (their connections close; etcd redials directly). `delayMs` 0 ends the delay.
    *
    * @throws {UnsupportedFaultError} for duplication or reordering when the kernel has no sch_netem
-   *   (`CONFIG_NET_SCH_NETEM`).
+   *   (`CONFIG_NET_SCH_NETEM`), and then also for a target that is not a member (a client namespace).
    */
   async netem(targets: readonly E[], options: NetemOptions): Promise<void> {
     const checked = checkNetem(options);
@@ -292,6 +292,13 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
         'duplication and reordering need the netem qdisc, and this kernel lacks sch_netem ' +
           '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown"); ' +
           'a delay alone works, through relays',
+      );
+    const members = new Set(this.#driver.members());
+    const outside = targets.filter((target) => !members.has(target));
+    if (outside.length > 0)
+      throw new UnsupportedFaultError(
+        `without sch_netem a delay goes through relays between members, and ${outside.map((t) => t.name).join(', ')} ` +
+          'is not a member (a client namespace has no peer links to relay)',
       );
     return this.#change((faults) => faults.relayDelay(names, checked));
   }

@@ -282,9 +282,8 @@ export class LinkFaults {
   /**
    * The whole filter table of node `name`'s namespace, for `iptables-restore`: drops in its INPUT chain for the
    * blocked and lossy edges into it, and for its own loss in INPUT and OUTPUT (the exempt address and loopback
-   * aside). With
-   * relayed delays, for its connections through relays (`relays`), the loss of both ends and of the link, on
-   * the relay's port.
+   * aside). With relayed delays: a reset of its connections to a relayed peer that bypass the relay, and, for
+   * its connections through relays (`relays`), the loss of both ends and of the link, on the relay's port.
    */
   rulesOf(name: string, relays: ReadonlyMap<string, RelayEndpoint> = new Map()): string {
     const tag = `-m comment --comment ${this.#tag}`;
@@ -305,6 +304,12 @@ export class LinkFaults {
     for (const spec of this.relays()) {
       const relay = relays.get(spec.key);
       if (spec.from !== name || !relay) continue;
+      // a connection to the peer that bypasses the relay (open before its DNAT rule: after ss -K missed it, on
+      // a kernel without INET_DIAG_DESTROY, or made while a restarted member's rules were not in yet) is reset
+      // at its next packet; filter OUTPUT sees the destination after DNAT, so relayed ones pass
+      lines.push(
+        `-A OUTPUT -d ${spec.address}/32 -p tcp -m tcp --dport ${spec.port} ${tag} -j REJECT --reject-with tcp-reset`,
+      );
       const ends = [this.#nodeLoss.get(spec.from), this.#nodeLoss.get(spec.to)];
       const out = combined(...ends, this.#linkLoss.get(spec.key));
       const back = combined(...ends, this.#linkLoss.get(edge(spec.to, spec.from)));
