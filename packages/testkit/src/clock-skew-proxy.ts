@@ -73,17 +73,16 @@ const isForm = (req: IncomingMessage): boolean =>
 export class ClockSkewProxy implements AsyncDisposable {
   /** The member's client URL the proxy forwards to. */
   readonly target: string;
-  /** What the proxy adds to each `ttl`, in seconds (negative for a clock behind). */
-  readonly ttlShiftSeconds: number;
   readonly #front: TcpProxy;
   readonly #server: Server;
   readonly #agent = new Agent({ keepAlive: true });
   #rewrittenTtls = 0;
   #closed = false;
+  #shift: number;
 
   private constructor(target: URL, ttlShiftSeconds: number, server: Server, front: TcpProxy) {
     this.target = target.origin;
-    this.ttlShiftSeconds = ttlShiftSeconds;
+    this.#shift = ttlShiftSeconds;
     this.#server = server;
     this.#front = front;
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#forward(target, req, res));
@@ -122,6 +121,23 @@ export class ClockSkewProxy implements AsyncDisposable {
   /** The URL to give clients instead of the member's (`http://127.0.0.1:<port>`). */
   get url(): string {
     return `http://127.0.0.1:${this.#front.port}`;
+  }
+
+  /** What the proxy adds to each `ttl`, in seconds (negative for a clock behind). */
+  get ttlShiftSeconds(): number {
+    return this.#shift;
+  }
+
+  /**
+   * The member's clock jumps: from now on writes get the expiration a member `behindMs` behind (or `aheadMs`
+   * ahead of) the leader would set. Keys written before keep theirs, as on a member whose clock jumps (a leader
+   * whose clock jumps also expires every key by its new time: not emulated).
+   *
+   * @throws {TypeError} unless exactly one of `behindMs` and `aheadMs` is given.
+   * @throws {RangeError} when the skew is negative or not a multiple of 1000 ms.
+   */
+  jump(options: ClockSkewProxyOptions): void {
+    this.#shift = ttlShiftSeconds(options);
   }
 
   /** How many `ttl` fields the proxy has shifted so far. */

@@ -116,6 +116,24 @@ describe('ClockSkewProxy', () => {
     expect(behind.rewrittenTtls).toBe(3);
   });
 
+  it('jump(): the member clock jumps; writes from then on get the new expiration, earlier keys keep theirs', async () => {
+    await using proxy = await startClockSkewProxy(cluster.clientURLs[0]!, { behindMs: 0 });
+    const before = await send(keyURL(proxy.url, '/jump-before'), { form: 'value=v&ttl=10' });
+    expect(before.body.node?.ttl).toBe(10);
+    proxy.jump({ behindMs: 3000 });
+    expect(proxy.ttlShiftSeconds).toBe(-3);
+    const after = await send(keyURL(proxy.url, '/jump-after'), { form: 'value=v&ttl=10' });
+    expect(after.body.node?.ttl).toBe(7);
+    const kept = await send(keyURL(cluster.clientURLs[0]!, '/jump-before'), { method: 'GET' });
+    expect(kept.body.node?.ttl).toBeGreaterThan(7); // its expiration was stamped before the jump
+    proxy.jump({ aheadMs: 2000 });
+    expect((await send(keyURL(proxy.url, '/jump-ahead'), { form: 'value=v&ttl=10' })).body.node?.ttl).toBe(
+      12,
+    );
+    expect(() => proxy.jump({ behindMs: 1500 })).toThrow(RangeError);
+    expect(proxy.ttlShiftSeconds).toBe(2);
+  });
+
   it('refuses a write whose ttl would fall below 1 s, and forwards nothing of it', async () => {
     await using skewed = await startClockSkewProxy(cluster.clientURLs[0]!, { behindMs: 5000 });
     const refused = await send(keyURL(skewed.url, '/short'), { form: 'value=v&ttl=3' });
