@@ -345,11 +345,15 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
       const endpoints = new Map<string, RelayEndpoint>();
       for (const [key, relay] of this.#relays)
         endpoints.set(key, { host: this.#driver.relayHost, port: relay.proxy.port });
-      await Promise.all(faults.nodes.map((name) => this.#apply(name, endpoints)));
+      // every node, even when one fails (then the change rejects with the first failure, after the rest)
+      const applied = await Promise.allSettled(faults.nodes.map((name) => this.#apply(name, endpoints)));
       // connections opened before: killed (`ss -K`, both ends get a reset), so that etcd redials through the relay
+      // (one that bypasses its relay all the same is reset by the dialer's filter rules)
       await Promise.all(added.map((spec) => this.#killConnections(spec)));
       const keys = new Set(wanted.map((spec) => spec.key));
       await this.#stopRelays([...this.#relays.keys()].filter((key) => !keys.has(key)));
+      const failed = applied.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
     });
     this.#queue = next.catch(() => {});
     return next;
