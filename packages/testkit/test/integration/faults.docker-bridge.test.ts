@@ -162,6 +162,6 @@ describe.skipIf(process.getuid?.() !== 0)('Docker bridge network: faults in the 
       await checkRelayedDelay(cluster, cluster.network, cluster.network.hostAddress);
       await converges(cluster);
     },
-    60_000,
+    90_000,
   );
 });

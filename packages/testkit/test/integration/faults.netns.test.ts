@@ -212,7 +212,7 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
       await member!.heal();
       expect(listenersOn(cluster.network.hostAddress)).toEqual([]);
     },
-    60_000,
+    90_000,
   );
 
   it.skipIf(netem)(
