@@ -10,34 +10,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkKvLinearizability, type KvOperation, writeHistoryReport } from '../../src/index.js';
+import { faults, holds, staleRead, T } from '../report-history.js';
 
-const T = 1_780_000_000_000;
 const EVIL = '<script>alert(1)</script>';
 const PWN = `<img src=x onerror="document.documentElement.dataset.pwned='1'"><script>document.documentElement.dataset.pwned='2'</script>`;
 
-/** p3 reads "a" after p2 wrote "b": a stale read, not linearizable. */
+/** A stale read of EVIL (not linearizable, see `report-history.ts`), and operations of this test's own. */
 const ops: KvOperation[] = [
-  {
-    process: 'p1',
-    start: T,
-    end: T + 10,
-    input: { type: 'set', key: EVIL, value: 'a' },
-    output: { status: 'ok', index: 5 },
-  },
-  {
-    process: 'p2',
-    start: T + 20,
-    end: T + 30,
-    input: { type: 'set', key: EVIL, value: 'b' },
-    output: { status: 'ok', index: 6 },
-  },
-  {
-    process: 'p3',
-    start: T + 40,
-    end: T + 50,
-    input: { type: 'get', key: EVIL },
-    output: { status: 'ok', value: 'a', index: 5 },
-  },
+  ...staleRead(EVIL),
   {
     process: 'p1',
     start: T + 15,
@@ -60,11 +40,6 @@ const ops: KvOperation[] = [
     output: { status: 'not-found' },
   },
 ];
-const holds = [
-  { process: 'p1', kind: 'hold', start: T, end: T + 60, ok: true, token: 1 },
-  { process: 'p2', kind: 'hold', start: T + 50, end: T + 100, ok: true, token: 2 },
-];
-const faults = [{ name: 'kill', target: 'etcd-1', start: T + 25, end: T + 45 }];
 const result = checkKvLinearizability(ops);
 
 let dir: string;

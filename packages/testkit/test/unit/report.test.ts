@@ -16,33 +16,13 @@ import {
 import { escapeHtml } from '../../src/report/escape.js';
 import { assignLanes } from '../../src/report/marks.js';
 import { niceStep, ticks, timeScale } from '../../src/report/scale.js';
+import { faults, holds, staleRead, T } from '../report-history.js';
 
-const T = 1_780_000_000_000;
 const EVIL = '/<script>alert(1)</script>';
 
-/** A stale read of EVIL (p3 reads "a" after "b" was written): not linearizable. */
+/** A stale read of EVIL (not linearizable, see `report-history.ts`), and operations of this test's own. */
 const ops: KvOperation[] = [
-  {
-    process: 'p1',
-    start: T,
-    end: T + 10,
-    input: { type: 'set', key: EVIL, value: 'a' },
-    output: { status: 'ok', index: 5 },
-  },
-  {
-    process: 'p2',
-    start: T + 20,
-    end: T + 30,
-    input: { type: 'set', key: EVIL, value: 'b' },
-    output: { status: 'ok', index: 6 },
-  },
-  {
-    process: 'p3',
-    start: T + 40,
-    end: T + 50,
-    input: { type: 'get', key: EVIL },
-    output: { status: 'ok', value: 'a', index: 5 },
-  },
+  ...staleRead(EVIL),
   {
     process: 'p1',
     start: T + 15,
@@ -66,11 +46,6 @@ const ops: KvOperation[] = [
     detail: 'ECONNREFUSED',
   },
 ];
-const holds = [
-  { process: 'p1', kind: 'hold', start: T, end: T + 60, ok: true, token: 1 },
-  { process: 'p2', kind: 'hold', start: T + 50, end: T + 100, ok: true, token: 2 },
-];
-const faults = [{ name: 'kill', target: 'etcd-1', start: T + 25, end: T + 45 }];
 
 /** The timeline SVG of a page (the legend has swatches of the same classes). */
 const timelineOf = (html: string): string =>
