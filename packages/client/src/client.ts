@@ -19,6 +19,7 @@ import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
 import { AllAttemptsFailed, hedge } from './internal/hedge.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
+import { ResponseTime } from './internal/response-time.js';
 import { kDo, kSharedWatchThreshold } from './internal/symbols.js';
 import { decodeVersion } from './internal/version.js';
 
@@ -38,10 +39,32 @@ export type EndpointSelectionMode = (typeof EndpointSelectionMode)[keyof typeof 
 export const DEFAULT_REQUEST_TIMEOUT = 5000;
 
 /**
- * The default {@link ClientConfig.retrySafeTimeout}: 1000 ms, etcd's default election timeout. A healthy member
- * answers a write in a few ms; a stuck proposal waits 5 s + 2 x election timeout in etcd 3.4.
+ * The longest {@link ClientConfig.retrySafeTimeout} the client picks by itself: 1000 ms, etcd's default election
+ * timeout (and the timeout before its first answer). A healthy member answers a write in a few ms; a stuck
+ * proposal waits 5 s + 2 x election timeout in etcd 3.4.
  */
 export const DEFAULT_RETRY_SAFE_TIMEOUT = 1000;
+
+/**
+ * The shortest {@link ClientConfig.retrySafeTimeout} the client picks by itself: 150 ms. Well above a healthy
+ * write on a LAN (a few ms, a slow fsync tens of ms), so a hedge is rare while the cluster is healthy, and
+ * short beside an election (a few times etcd's heartbeat), so a write stuck on a member that lost its leader
+ * is sent again soon after a new one exists.
+ */
+export const MIN_RETRY_SAFE_TIMEOUT = 150;
+
+/**
+ * The shortest timeout of a `/health` probe, 500 ms: a probe waits twice the {@link ClientConfig.retrySafeTimeout}
+ * (measured or fixed), at least this, at most the probe interval. etcd answers `/health` after a quorum read,
+ * as slow as a write; a frozen member never answers.
+ */
+const MIN_PROBE_TIMEOUT = 500;
+
+/**
+ * Each hedge of a retry-safe call waits this many times longer than the one before (150, 225, 337 ms...): a
+ * call stuck in a long outage sends a handful of attempts, not one every `retrySafeTimeout`.
+ */
+const HEDGE_BACKOFF = 1.5;
 
 /** Between `/health` probes of a suspect member, in ms (or `watchLivenessInterval` when shorter). */
 const SUSPECT_PROBE_INTERVAL = 1000;
@@ -112,9 +135,10 @@ export interface ClientConfig {
   /** TLS for https endpoints (used only for the client's own dispatcher). */
   readonly tls?: ClientTLSOptions;
   /**
-   * How often a waiting watch checks its member's `/health`, in ms; a failed check (no answer within the
-   * interval, or `{"health":"false"}`) moves the watch to another member with the same index (Go's caveats 3
-   * and 4: nothing is lost or repeated) and makes the member suspect for every request.
+   * How often a waiting watch checks its member's `/health`, in ms; a failed check (no answer in time, or
+   * `{"health":"false"}`) moves the watch to another member with the same index (Go's caveats 3 and 4: nothing
+   * is lost or repeated) and makes the member suspect for every request. A probe waits twice
+   * {@link retrySafeTimeout}, at least 500 ms, at most the interval.
    * One probe loop runs per member, however many watches wait on it. Default 2000; 0 disables it. Suspect
    * members are probed every `min(watchLivenessInterval, 1000)` ms (1000 when this is 0) until they answer.
    */
@@ -136,12 +160,18 @@ export interface ClientConfig {
   /**
    * How long a {@link CallOptions.retrySafe} call waits for its member's response headers, in ms, before it
    * also sends the request to the next member (a hedge: the slow attempt keeps waiting, up to
-   * {@link headerTimeoutPerRequest}, and the first reply wins). Default
-   * {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000): etcd's default election timeout is 1000 ms and a healthy member
-   * answers a write in a few ms, while a proposal stuck on a member that forwarded it to a dead leader (or
-   * dropped it as a candidate) waits etcd 3.4's own request timeout, 5 s + 2 x election timeout. Lower it to
-   * about the cluster's election timeout for faster failover (each hedge is one more request while the
-   * cluster is slow); raise it for a slow disk. 0 uses {@link headerTimeoutPerRequest}; it is never longer
+   * {@link headerTimeoutPerRequest}, and the first reply wins). A healthy member answers a write in a few ms,
+   * while a proposal stuck on a member that forwarded it to a dead leader (or dropped it as a candidate) waits
+   * etcd 3.4's own request timeout, 5 s + 2 x election timeout.
+   *
+   * Default: adaptive. The client measures how long the retry-safe calls that answered took (RFC 6298's
+   * smoothed time plus four deviations, as TCP does for retransmissions) and waits that long, at least
+   * {@link MIN_RETRY_SAFE_TIMEOUT} (150 ms) and at most {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000 ms, also its
+   * value before the first answer): on a LAN a hedge comes 150 ms into an election, on a slow cluster later.
+   * Each later hedge of a call waits 1.5 times longer than the one before.
+   *
+   * A number fixes it (each hedge is one more request while the cluster is slow): about the cluster's
+   * election timeout, or more for a slow disk. 0 uses {@link headerTimeoutPerRequest}; it is never longer
    * than `headerTimeoutPerRequest` when that is set.
    */
   readonly retrySafeTimeout?: number;
@@ -185,7 +215,10 @@ export class Client implements AsyncDisposable {
   readonly #checkRedirect: CheckRedirect;
   readonly #authorization: string | undefined;
   readonly #headerTimeout: number;
-  readonly #retrySafeTimeout: number;
+  /** {@link ClientConfig.retrySafeTimeout} when the user fixed it; `undefined`: {@link #responseTime}'s. */
+  readonly #retrySafeTimeout: number | undefined;
+  /** How long the retry-safe calls that answered took: the adaptive {@link ClientConfig.retrySafeTimeout}. */
+  readonly #responseTime: ResponseTime;
   readonly #health: MemberHealth;
   readonly #selectionMode: EndpointSelectionMode;
   readonly #redirectCredentials: 'endpoints' | 'any';
@@ -210,13 +243,13 @@ export class Client implements AsyncDisposable {
       selectionMode = EndpointSelectionMode.Random,
       redirectCredentials = 'endpoints',
       maxResponseSize = DEFAULT_MAX_RESPONSE_SIZE,
-      retrySafeTimeout = DEFAULT_RETRY_SAFE_TIMEOUT,
+      retrySafeTimeout,
       sharedWatchThreshold = DEFAULT_SHARED_WATCH_THRESHOLD,
     } = config;
     for (const [name, value] of [
       ['headerTimeoutPerRequest', headerTimeoutPerRequest],
       ['watchLivenessInterval', watchLivenessInterval],
-      ['retrySafeTimeout', retrySafeTimeout],
+      ['retrySafeTimeout', retrySafeTimeout ?? 0],
     ] as const) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         throw new RangeError(`${name} must be a finite number of ms >= 0, got ${String(value)}`);
@@ -251,10 +284,12 @@ export class Client implements AsyncDisposable {
     this.#redirectCredentials = redirectCredentials;
     this.#maxResponseSize = maxResponseSize;
     this.#headerTimeout = headerTimeoutPerRequest;
-    this.#retrySafeTimeout =
-      retrySafeTimeout > 0 && headerTimeoutPerRequest > 0
-        ? Math.min(retrySafeTimeout, headerTimeoutPerRequest)
-        : retrySafeTimeout || headerTimeoutPerRequest;
+    const ceiling = (timeout: number): number =>
+      timeout > 0 && headerTimeoutPerRequest > 0
+        ? Math.min(timeout, headerTimeoutPerRequest)
+        : timeout || headerTimeoutPerRequest;
+    this.#retrySafeTimeout = retrySafeTimeout === undefined ? undefined : ceiling(retrySafeTimeout);
+    this.#responseTime = new ResponseTime(MIN_RETRY_SAFE_TIMEOUT, ceiling(DEFAULT_RETRY_SAFE_TIMEOUT));
     this.#selectionMode = selectionMode;
     this.#checkRedirect = config.checkRedirect ?? defaultCheckRedirect;
     if (config.username) {
@@ -274,6 +309,7 @@ export class Client implements AsyncDisposable {
       watchLivenessInterval > 0
         ? Math.min(watchLivenessInterval, SUSPECT_PROBE_INTERVAL)
         : SUSPECT_PROBE_INTERVAL,
+      () => Math.max(MIN_PROBE_TIMEOUT, 2 * this.#slowAfter()),
     );
     this.setEndpoints(config.endpoints);
   }
@@ -444,6 +480,11 @@ export class Client implements AsyncDisposable {
     });
   }
 
+  /** How long an attempt of a retry-safe call may take before the call is hedged, in ms. */
+  #slowAfter(): number {
+    return this.#retrySafeTimeout ?? this.#responseTime.timeout();
+  }
+
   /**
    * After an attempt or call failed with `error`: when the call itself ended (its signal, its watcher's close,
    * the client's close), throws what the call rejects with; otherwise returns and the call goes on.
@@ -456,7 +497,7 @@ export class Client implements AsyncDisposable {
 
   /**
    * The attempts of a {@link CallOptions.retrySafe} call, hedged: the next attempt starts whenever one fails or
-   * none has answered within `retrySafeTimeout`, while the slow ones keep waiting (up to
+   * none has answered within `retrySafeTimeout` (each later hedge 1.5x later than the one before), while the slow ones keep waiting (up to
    * `headerTimeoutPerRequest` each): the first reply wins, the others are aborted. Each attempt goes to the
    * member with the fewest attempts of this call (members not suspect first, ties in order from the pin). A
    * slow member is not made suspect (a survivor waiting for a new leader is as silent as a frozen member), a
@@ -475,6 +516,7 @@ export class Client implements AsyncDisposable {
   ): Promise<RawResponse> {
     const { signal } = options;
     const health = this.#health;
+    const hedgeMs = this.#slowAfter();
     /** Attempts sent to each endpoint so far, and the endpoint of each attempt. */
     const sent = endpoints.map(() => 0);
     const targets: number[] = [];
@@ -495,14 +537,18 @@ export class Client implements AsyncDisposable {
             if (why) publishFailover(trace.call, action, why.from, endpoint, why.kind, why.error);
           }
           // `own` aborts when another attempt won or the call ended (with the caller's reason, then)
+          const started = performance.now();
           const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
+          // the attempt that answers first: an attempt overtaken by a hedge is no sample of a healthy member
+          if (!own.aborted) this.#responseTime.sample(performance.now() - started);
           health.answered(endpoint);
           if (index !== pinned) pin(index);
           return response;
         },
         {
-          maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, this.#retrySafeTimeout),
-          hedgeMs: this.#retrySafeTimeout,
+          maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, hedgeMs),
+          hedgeMs,
+          backoff: HEDGE_BACKOFF,
           signal,
           // A slow member is not made suspect: a survivor waiting for a new leader is as silent as a frozen
           // member, and its attempt may still answer.
@@ -667,11 +713,21 @@ function nextTarget(
 }
 
 /**
- * How many attempts a hedged call makes at most: one every `hedgeMs` for as long as `headerTimeoutMs`, plus a
- * round of the members; at least two rounds, at most 32.
+ * How many attempts a hedged call makes at most: the hedges that start within `headerTimeoutMs` (each
+ * {@link HEDGE_BACKOFF} times later than the one before), plus a round of the members; at least two rounds,
+ * at most 32.
  */
 function hedgedAttempts(members: number, headerTimeoutMs: number, hedgeMs: number): number {
-  const paced = headerTimeoutMs > 0 && hedgeMs > 0 ? Math.ceil(headerTimeoutMs / hedgeMs) + members : 0;
+  let paced = 0;
+  if (headerTimeoutMs > 0 && hedgeMs > 0) {
+    let at = hedgeMs;
+    let gap = hedgeMs;
+    for (paced = 1; at < headerTimeoutMs && paced < 32; paced++) {
+      gap *= HEDGE_BACKOFF;
+      at += gap;
+    }
+    paced += members;
+  }
   return Math.min(32, Math.max(2 * members, paced));
 }
 

@@ -13,6 +13,7 @@ export {
   DEFAULT_SHARED_WATCH_THRESHOLD,
   defaultCheckRedirect,
   EndpointSelectionMode,
+  MIN_RETRY_SAFE_TIMEOUT,
   type Versions,
 } from './client.js';
 export {

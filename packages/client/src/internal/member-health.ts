@@ -29,18 +29,26 @@ interface MemberState {
 export class MemberHealth {
   readonly #dispatcher: Dispatcher;
   readonly #members = new Map<string, MemberState>();
-  /** Between probes of a suspect member, in ms (also each probe's timeout). */
+  /** Between probes of a suspect member, in ms. */
   readonly #suspectInterval: number;
   /** Between probes of a member a watch waits on, in ms; 0: watches are not checked. */
   readonly #watchInterval: number;
+  /** The longest a probe may take, in ms (the interval when that is shorter). */
+  readonly #probeTimeout: () => number;
   #closed = false;
   /** How many members are suspect. */
   #suspects = 0;
 
-  constructor(dispatcher: Dispatcher, watchIntervalMs: number, suspectIntervalMs: number) {
+  constructor(
+    dispatcher: Dispatcher,
+    watchIntervalMs: number,
+    suspectIntervalMs: number,
+    probeTimeoutMs: () => number = () => Number.POSITIVE_INFINITY,
+  ) {
     this.#dispatcher = dispatcher;
     this.#watchInterval = watchIntervalMs;
     this.#suspectInterval = suspectIntervalMs;
+    this.#probeTimeout = probeTimeoutMs;
   }
 
   /** Whether `endpoint` is suspect. */
@@ -200,7 +208,8 @@ export class MemberHealth {
   async #probe(state: MemberState): Promise<void> {
     if (this.#closed) return;
     state.probing = true;
-    const healthy = await probeHealth(this.#dispatcher, state.endpoint, this.#interval(state));
+    const timeout = Math.min(this.#interval(state), this.#probeTimeout());
+    const healthy = await probeHealth(this.#dispatcher, state.endpoint, timeout);
     state.probing = false;
     // Closed, or forgotten by retain() meanwhile: the loop ends here.
     if (this.#closed || this.#members.get(state.endpoint.text) !== state) return;

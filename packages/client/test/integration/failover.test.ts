@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Client,
+  ClientChannels,
   type ClientConfig,
   ClusterError,
   DEFAULT_RETRY_SAFE_TIMEOUT,
+  type FailoverMessage,
   HeaderTimeoutError,
+  MIN_RETRY_SAFE_TIMEOUT,
 } from '../../src/index.js';
 import { leaderAndFollowers, pinnedClient, pinOrder } from '../order.js';
 
@@ -157,6 +161,38 @@ describe('retrySafe writes', () => {
     );
     expect(write.value).toMatchObject({ node: { value: 'v2' } });
     expect(write.ms).toBeLessThan(5000);
+  });
+});
+
+describe('the adaptive retrySafeTimeout (the default)', () => {
+  it('once a few retry-safe writes are timed, a write stuck on a SIGSTOPed member is hedged after about 150 ms, not 1000', async () => {
+    const { leader, a, b } = await roles();
+    const { keys } = clientWith([a, b, leader]);
+    let index = (await keys.set('/fx/adaptive', 'v0')).node!.modifiedIndex;
+    // a healthy member answers in a few ms: the timeout comes down from its 1000 ms start to the floor
+    for (let i = 1; i <= 20; i++) {
+      const reply = await keys.set('/fx/adaptive', `v${i}`, { prevIndex: index, retrySafe: true });
+      index = reply.node!.modifiedIndex;
+    }
+    const hedges: number[] = [];
+    const started = { at: 0 };
+    const onFailover = (message: unknown): void => {
+      if ((message as FailoverMessage).kind === 'hedge') hedges.push(performance.now() - started.at);
+    };
+    diagnostics_channel.subscribe(ClientChannels.failover, onFailover);
+    try {
+      await a.pause();
+      started.at = performance.now();
+      const cas = await timed(() => keys.set('/fx/adaptive', 'stuck', { prevIndex: index, retrySafe: true }));
+      expect(cas.value).toMatchObject({ action: 'compareAndSwap', node: { value: 'stuck' } });
+      // the first hedge left the frozen member after the adaptive timeout: at least its floor, and far below
+      // the 1000 ms a fixed default waited (a loaded machine's slower writes may lift it above the floor)
+      expect(hedges[0]).toBeGreaterThanOrEqual(MIN_RETRY_SAFE_TIMEOUT - 2);
+      expect(hedges[0]).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT - 300);
+      expect(cas.ms).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT);
+    } finally {
+      diagnostics_channel.unsubscribe(ClientChannels.failover, onFailover);
+    }
   });
 });
 

@@ -62,6 +62,26 @@ describe('hedge: attempts of a call that is safe to repeat', () => {
     expect(failed).toEqual([0, 1, 2]);
   });
 
+  it('with a backoff, each hedge waits longer than the one before: hedgeMs, then x backoff, and so on', async () => {
+    const { attempts, run } = harness();
+    const t0 = performance.now();
+    const startedAt: number[] = [];
+    const call = hedge(
+      (n, signal) => {
+        startedAt.push(performance.now() - t0);
+        return run(n, signal);
+      },
+      { maxAttempts: 4, hedgeMs: 40, backoff: 2 },
+    );
+    await sleep(400); // hedges at 40, 40 + 80, 40 + 80 + 160
+    expect(attempts).toHaveLength(4);
+    expect(startedAt[1]).toBeGreaterThanOrEqual(38);
+    expect(startedAt[2]! - startedAt[1]!).toBeGreaterThanOrEqual(78);
+    expect(startedAt[3]! - startedAt[2]!).toBeGreaterThanOrEqual(158);
+    attempts[3]!.resolve('fourth');
+    expect(await call).toBe('fourth');
+  });
+
   it('at most maxAttempts; the call then waits for those still running', async () => {
     const { attempts, run } = harness();
     const call = hedge(run, { maxAttempts: 3, hedgeMs: 20 });
