@@ -164,8 +164,9 @@ export interface ClientConfig {
    * while a proposal stuck on a member that forwarded it to a dead leader (or dropped it as a candidate) waits
    * etcd 3.4's own request timeout, 5 s + 2 x election timeout.
    *
-   * Default: adaptive. The client measures how long the retry-safe calls that answered took (RFC 6298's
-   * smoothed time plus four deviations, as TCP does for retransmissions) and waits that long, at least
+   * Default: adaptive. The client measures how long the retry-safe calls that answered took, and the
+   * `/health` probes that passed (a quorum read: a raft round, as a write), with RFC 6298's smoothed time plus
+   * four deviations (as TCP times its retransmissions), and waits that long, at least
    * {@link MIN_RETRY_SAFE_TIMEOUT} (150 ms) and at most {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000 ms, also its
    * value before the first answer): on a LAN a hedge comes 150 ms into an election, on a slow cluster later.
    * Each later hedge of a call waits 1.5 times longer than the one before.
@@ -310,6 +311,8 @@ export class Client implements AsyncDisposable {
         ? Math.min(watchLivenessInterval, SUSPECT_PROBE_INTERVAL)
         : SUSPECT_PROBE_INTERVAL,
       () => Math.max(MIN_PROBE_TIMEOUT, 2 * this.#slowAfter()),
+      // etcd answers /health after a quorum read, a raft round as a write is: a sample of the same time
+      (ms) => this.#responseTime.sample(ms),
     );
     this.setEndpoints(config.endpoints);
   }

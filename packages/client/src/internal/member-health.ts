@@ -35,6 +35,8 @@ export class MemberHealth {
   readonly #watchInterval: number;
   /** The longest a probe may take, in ms (the interval when that is shorter). */
   readonly #probeTimeout: () => number;
+  /** Told how long each probe that a member passed took, in ms. */
+  readonly #passed: (ms: number) => void;
   #closed = false;
   /** How many members are suspect. */
   #suspects = 0;
@@ -44,11 +46,13 @@ export class MemberHealth {
     watchIntervalMs: number,
     suspectIntervalMs: number,
     probeTimeoutMs: () => number = () => Number.POSITIVE_INFINITY,
+    passed: (ms: number) => void = () => {},
   ) {
     this.#dispatcher = dispatcher;
     this.#watchInterval = watchIntervalMs;
     this.#suspectInterval = suspectIntervalMs;
     this.#probeTimeout = probeTimeoutMs;
+    this.#passed = passed;
   }
 
   /** Whether `endpoint` is suspect. */
@@ -209,7 +213,9 @@ export class MemberHealth {
     if (this.#closed) return;
     state.probing = true;
     const timeout = Math.min(this.#interval(state), this.#probeTimeout());
+    const started = performance.now();
     const healthy = await probeHealth(this.#dispatcher, state.endpoint, timeout);
+    if (healthy) this.#passed(performance.now() - started);
     state.probing = false;
     // Closed, or forgotten by retain() meanwhile: the loop ends here.
     if (this.#closed || this.#members.get(state.endpoint.text) !== state) return;

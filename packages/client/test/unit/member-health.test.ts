@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EndpointError, HeaderTimeoutError, RedirectError, ResponseTooLargeError } from '../../src/index.js';
 import { parseEndpoint } from '../../src/internal/endpoints.js';
 import { MemberHealth } from '../../src/internal/member-health.js';
+import { hostileServer } from './hostile.js';
 
 const [A, B, C] = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'].map(parseEndpoint) as [
   ReturnType<typeof parseEndpoint>,
@@ -67,5 +68,52 @@ describe('the member health view (order only; no probe runs here)', () => {
     health.retain([A, B]);
     expect(health.isSuspect(C)).toBe(false);
     expect(health.order([A, B], 0)).toBeUndefined();
+  });
+});
+
+describe('the member health view: probes (a small HTTP server stands in for a member)', () => {
+  it('times each probe a member passes (a sample of the adaptive retrySafeTimeout), and gives each its timeout', async () => {
+    await using member = await hostileServer((_request, response) => {
+      setTimeout(() => response.end('{"health":"true"}'), 10);
+    });
+    const passed: number[] = [];
+    const asked: number[] = [];
+    const probing = new MemberHealth(
+      dispatcher,
+      100,
+      100,
+      () => {
+        asked.push(1);
+        return 5000;
+      },
+      (ms) => passed.push(ms),
+    );
+    const watch = probing.watch(parseEndpoint(member.url))!;
+    await expect.poll(() => passed.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    watch.stop();
+    probing.close();
+    expect(member.seen[0]?.path).toBe('/health');
+    expect(asked.length).toBeGreaterThanOrEqual(2);
+    expect(Math.min(...passed)).toBeGreaterThanOrEqual(8);
+    expect(watch.hook.aborted).toBe(false);
+  });
+
+  it('a probe that outlasts its timeout fails the member, and is not timed', async () => {
+    await using member = await hostileServer(() => {}); // never answers
+    const passed: number[] = [];
+    const probing = new MemberHealth(
+      dispatcher,
+      40,
+      40,
+      () => 60,
+      (ms) => passed.push(ms),
+    );
+    const endpoint = parseEndpoint(member.url);
+    const watch = probing.watch(endpoint)!;
+    // the first probe (after 40 ms) times out after min(interval, timeout) = 40 ms: the watch is moved
+    await expect.poll(() => watch.hook.aborted, { timeout: 5000 }).toBe(true);
+    expect(probing.isSuspect(endpoint)).toBe(true);
+    probing.close();
+    expect(passed).toEqual([]);
   });
 });
