@@ -61,8 +61,10 @@ export const MIN_RETRY_SAFE_TIMEOUT = 150;
 const MIN_PROBE_TIMEOUT = 500;
 
 /**
- * Each hedge of a retry-safe call waits this many times longer than the one before (150, 225, 337 ms...): a
- * call stuck in a long outage sends a handful of attempts, not one every `retrySafeTimeout`.
+ * After a round of the members hedged every `retrySafeTimeout`, each hedge of a retry-safe call waits this
+ * many times longer than the one before (3 members, 150 ms: hedges at 150, 300, 450, then 675, 1012, 1518 ms...):
+ * an election is crossed soon, and a call stuck in a long outage sends a handful of attempts, not one every
+ * `retrySafeTimeout`.
  */
 const HEDGE_BACKOFF = 1.5;
 
@@ -169,7 +171,7 @@ export interface ClientConfig {
    * four deviations (as TCP times its retransmissions), and waits that long, at least
    * {@link MIN_RETRY_SAFE_TIMEOUT} (150 ms) and at most {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000 ms, also its
    * value before the first answer): on a LAN a hedge comes 150 ms into an election, on a slow cluster later.
-   * Each later hedge of a call waits 1.5 times longer than the one before.
+   * After a round of the members, each hedge of a call waits 1.5 times longer than the one before.
    *
    * A number fixes it (each hedge is one more request while the cluster is slow): about the cluster's
    * election timeout, or more for a slow disk. 0 uses {@link headerTimeoutPerRequest}; it is never longer
@@ -500,13 +502,14 @@ export class Client implements AsyncDisposable {
 
   /**
    * The attempts of a {@link CallOptions.retrySafe} call, hedged: the next attempt starts whenever one fails or
-   * none has answered within `retrySafeTimeout` (each later hedge 1.5x later than the one before), while the slow ones keep waiting (up to
-   * `headerTimeoutPerRequest` each): the first reply wins, the others are aborted. Each attempt goes to the
-   * member with the fewest attempts of this call (members not suspect first, ties in order from the pin). A
-   * slow member is not made suspect (a survivor waiting for a new leader is as silent as a frozen member), a
-   * failed attempt's member is. Attempts go on round the members (a proposal a member dropped while the
-   * cluster had no leader goes through once a leader is elected) for as long as `headerTimeoutPerRequest`,
-   * at least two rounds; when every attempt failed, a {@link ClusterError} lists their errors.
+   * none has answered within `retrySafeTimeout` (after a round of the members, each gap 1.5x the one before),
+   * while the slow ones keep waiting (up to `headerTimeoutPerRequest` each): the first reply wins, the others
+   * are aborted. Each attempt goes to the member with the fewest attempts of this call (members not suspect
+   * first, ties in order from the pin). A slow member is not made suspect (a survivor waiting for a new leader
+   * is as silent as a frozen member), a failed attempt's member is. Attempts go on round the members (a
+   * proposal a member dropped while the cluster had no leader goes through once a leader is elected) for as
+   * long as `headerTimeoutPerRequest`, at least two rounds; when every attempt failed, a {@link ClusterError}
+   * lists their errors.
    */
   async #hedged(
     endpoints: readonly Endpoint[],
@@ -552,6 +555,7 @@ export class Client implements AsyncDisposable {
           maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, hedgeMs),
           hedgeMs,
           backoff: HEDGE_BACKOFF,
+          steadyHedges: endpoints.length,
           signal,
           // A slow member is not made suspect: a survivor waiting for a new leader is as silent as a frozen
           // member, and its attempt may still answer.
@@ -716,20 +720,19 @@ function nextTarget(
 }
 
 /**
- * How many attempts a hedged call makes at most: the hedges that start within `headerTimeoutMs` (each
- * {@link HEDGE_BACKOFF} times later than the one before), plus a round of the members; at least two rounds,
- * at most 32.
+ * How many attempts a hedged call makes at most: the first and the hedges that start within `headerTimeoutMs`
+ * (a round of the members every `hedgeMs`, then each gap {@link HEDGE_BACKOFF} times the one before, as
+ * {@link hedge} paces them), plus a round of the members; at least two rounds, at most 32.
  */
 function hedgedAttempts(members: number, headerTimeoutMs: number, hedgeMs: number): number {
   let paced = 0;
   if (headerTimeoutMs > 0 && hedgeMs > 0) {
-    let at = hedgeMs;
     let gap = hedgeMs;
-    for (paced = 1; at < headerTimeoutMs && paced < 32; paced++) {
-      gap *= HEDGE_BACKOFF;
-      at += gap;
+    for (let at = hedgeMs, hedges = 0; at < headerTimeoutMs && hedges < 32; at += gap) {
+      if (++hedges >= members) gap *= HEDGE_BACKOFF;
+      paced = hedges;
     }
-    paced += members;
+    paced += 1 + members;
   }
   return Math.min(32, Math.max(2 * members, paced));
 }

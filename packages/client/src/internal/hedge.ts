@@ -6,8 +6,13 @@ export interface HedgeOptions {
   readonly maxAttempts: number;
   /** After this long with no attempt settled, the next attempt starts too, in ms (0: only after a failure). */
   readonly hedgeMs: number;
-  /** Each hedge waits this many times longer than the one before (default 1: every `hedgeMs`). */
+  /**
+   * Each hedge after the first `steadyHedges` waits this many times longer than the one before (default 1:
+   * every `hedgeMs`).
+   */
   readonly backoff?: number;
+  /** How many hedges come every `hedgeMs` before the backoff begins (default 0). */
+  readonly steadyHedges?: number;
   /** The call's signal: its abort aborts every attempt and rejects with its reason. */
   readonly signal?: AbortSignal | undefined;
   /** Called when attempt `n` (0-based) has not settled after `hedgeMs` and the next one starts beside it. */
@@ -25,7 +30,8 @@ export class AllAttemptsFailed extends Error {
 
 /**
  * Hedged attempts of one call that is safe to repeat: attempt 0 starts at once; whenever an attempt fails, or
- * `hedgeMs` pass without any attempt settling (`hedgeMs x backoff^k` for the k-th hedge), the next one starts, while those still running keep running
+ * `hedgeMs` pass without any attempt settling (after `steadyHedges` hedges, each gap `backoff` times the one
+ * before), the next one starts, while those still running keep running
  * (a slow member's late answer still counts). The first attempt to succeed wins and the others are aborted
  * through their signals. Rejects with {@link AllAttemptsFailed} when every attempt failed and none is left, or
  * with the reason of `options.signal` when it aborts.
@@ -36,6 +42,7 @@ export function hedge<T>(
 ): Promise<T> {
   const { maxAttempts, hedgeMs, signal } = options;
   const backoff = options.backoff ?? 1;
+  const steadyHedges = options.steadyHedges ?? 0;
   const hook = signal ? hookOf(signal) : undefined;
   return new Promise<T>((resolve, reject) => {
     const controllers: AbortController[] = [];
@@ -43,8 +50,9 @@ export function hedge<T>(
     let running = 0;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    /** The wait before the next hedge, in ms. */
+    /** The wait before the next hedge, in ms, and how many hedges started. */
     let nextHedgeMs = hedgeMs;
+    let hedges = 0;
 
     /** Ends the call: the attempts still running are aborted (with the call's abort reason, if that ended it). */
     const finish = (reason?: unknown): void => {
@@ -69,7 +77,7 @@ export function hedge<T>(
         timer = setTimeout(() => {
           if (settled) return;
           options.onSlow?.(n);
-          nextHedgeMs *= backoff;
+          if (++hedges >= steadyHedges) nextHedgeMs *= backoff;
           start();
         }, nextHedgeMs);
       }
