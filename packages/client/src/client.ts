@@ -16,7 +16,7 @@ import { getAction } from './internal/action.js';
 import { attemptEndpoint, type RawResponse } from './internal/attempt.js';
 import { type CallTrace, channels, newCall, traceCall, tracingCalls } from './internal/channels.js';
 import { type Endpoint, parseEndpoint, shuffle } from './internal/endpoints.js';
-import { AllAttemptsFailed, hedge } from './internal/hedge.js';
+import { AllAttemptsFailed, attemptsWithin, hedge } from './internal/hedge.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
 import { ResponseTime } from './internal/response-time.js';
@@ -312,7 +312,11 @@ export class Client implements AsyncDisposable {
       watchLivenessInterval > 0
         ? Math.min(watchLivenessInterval, SUSPECT_PROBE_INTERVAL)
         : SUSPECT_PROBE_INTERVAL,
-      () => Math.max(MIN_PROBE_TIMEOUT, 2 * this.#slowAfter()),
+      () => {
+        const slow = this.#slowAfter();
+        // 0: no deadline of the client's own (Go's behaviour): a probe waits the whole interval
+        return slow > 0 ? Math.max(MIN_PROBE_TIMEOUT, 2 * slow) : Number.POSITIVE_INFINITY;
+      },
       // etcd answers /health after a quorum read, a raft round as a write is: a sample of the same time
       (ms) => this.#responseTime.sample(ms),
     );
@@ -545,8 +549,9 @@ export class Client implements AsyncDisposable {
           // `own` aborts when another attempt won or the call ended (with the caller's reason, then)
           const started = performance.now();
           const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
-          // the attempt that answers first: an attempt overtaken by a hedge is no sample of a healthy member
-          if (!own.aborted) this.#responseTime.sample(performance.now() - started);
+          // the attempt that answered first, with a success (an error reply can come before any raft round);
+          // an attempt overtaken by a hedge that answered first is no sample
+          if (!own.aborted && response.status < 300) this.#responseTime.sample(performance.now() - started);
           health.answered(endpoint);
           if (index !== pinned) pin(index);
           return response;
@@ -725,15 +730,10 @@ function nextTarget(
  * {@link hedge} paces them), plus a round of the members; at least two rounds, at most 32.
  */
 function hedgedAttempts(members: number, headerTimeoutMs: number, hedgeMs: number): number {
-  let paced = 0;
-  if (headerTimeoutMs > 0 && hedgeMs > 0) {
-    let gap = hedgeMs;
-    for (let at = hedgeMs, hedges = 0; at < headerTimeoutMs && hedges < 32; at += gap) {
-      if (++hedges >= members) gap *= HEDGE_BACKOFF;
-      paced = hedges;
-    }
-    paced += 1 + members;
-  }
+  const paced =
+    headerTimeoutMs > 0 && hedgeMs > 0
+      ? attemptsWithin(headerTimeoutMs, { hedgeMs, backoff: HEDGE_BACKOFF, steadyHedges: members }) + members
+      : 0;
   return Math.min(32, Math.max(2 * members, paced));
 }
 

@@ -15,10 +15,29 @@ export interface HedgeOptions {
   readonly steadyHedges?: number;
   /** The call's signal: its abort aborts every attempt and rejects with its reason. */
   readonly signal?: AbortSignal | undefined;
-  /** Called when attempt `n` (0-based) has not settled after `hedgeMs` and the next one starts beside it. */
+  /** Called when attempt `n` (0-based) has not settled in the current gap and the next one starts beside it. */
   readonly onSlow?: (n: number) => void;
   /** Called when attempt `n` fails (not when it is aborted because another won or the call ended). */
   readonly onFailed?: (n: number, error: unknown) => void;
+}
+
+/**
+ * How many attempts {@link hedge} starts within `limitMs` when none settles: the first, and each hedge due
+ * before `limitMs` (at most 32).
+ */
+export function attemptsWithin(
+  limitMs: number,
+  pacing: Pick<HedgeOptions, 'hedgeMs' | 'backoff' | 'steadyHedges'>,
+): number {
+  const { hedgeMs, backoff = 1, steadyHedges = 0 } = pacing;
+  if (hedgeMs <= 0) return 1;
+  let attempts = 1;
+  let gap = hedgeMs;
+  for (let at = hedgeMs; at < limitMs && attempts < 32; at += gap) {
+    attempts++;
+    if (attempts - 1 >= steadyHedges) gap *= backoff;
+  }
+  return attempts;
 }
 
 /** Every attempt of a {@link hedge} failed: their errors, in the order the attempts started. */

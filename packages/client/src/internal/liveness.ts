@@ -6,6 +6,12 @@ import type { Endpoint } from './endpoints.js';
 const MAX_HEALTH_BODY = 64 * 1024;
 
 /**
+ * What a probe found: `'healthy'` (etcd's own `{"health":"true"}`, after a quorum read), `'answering'` (any
+ * other answer that is not etcd's verdict of an unhealthy member) or `'failed'`.
+ */
+export type ProbeVerdict = 'healthy' | 'answering' | 'failed';
+
+/**
  * One `/health` probe with a hard timeout. A member counts as failed only when it does not answer in time,
  * cannot be reached at all, or says it is unhealthy (`{"health":"false"}`, what etcd answers when cut off from
  * the quorum). Any other answer (200, a 404 from a reverse proxy that exposes only `/v2/`, a body that is not
@@ -17,7 +23,7 @@ export async function probeHealth(
   dispatcher: Dispatcher,
   endpoint: Endpoint,
   timeoutMs: number,
-): Promise<boolean> {
+): Promise<ProbeVerdict> {
   try {
     const reply = await dispatchRequest(
       dispatcher,
@@ -30,20 +36,22 @@ export async function probeHealth(
       },
       { signal: AbortSignal.timeout(timeoutMs), maxBytes: MAX_HEALTH_BODY },
     );
-    return !reportsUnhealthy(reply.body);
+    const health = etcdVerdict(reply.body);
+    if (health === 'false') return 'failed';
+    return health === 'true' && reply.status === 200 ? 'healthy' : 'answering';
   } catch (error) {
-    return error instanceof ReplyTooLarge;
+    return error instanceof ReplyTooLarge ? 'answering' : 'failed';
   }
 }
 
-/** Whether a `/health` body is etcd's own verdict of an unhealthy member. */
-function reportsUnhealthy(body: string): boolean {
+/** The `health` field of a `/health` body that is etcd's verdict, else `undefined`. */
+function etcdVerdict(body: string): unknown {
   try {
     const parsed = JSON.parse(body) as unknown;
-    return (
-      typeof parsed === 'object' && parsed !== null && (parsed as { health?: unknown }).health === 'false'
-    );
+    return typeof parsed === 'object' && parsed !== null
+      ? (parsed as { health?: unknown }).health
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -35,7 +35,7 @@ export class MemberHealth {
   readonly #watchInterval: number;
   /** The longest a probe may take, in ms (the interval when that is shorter). */
   readonly #probeTimeout: () => number;
-  /** Told how long each probe that a member passed took, in ms. */
+  /** Told how long each probe took that etcd answered healthy (after its quorum read), in ms. */
   readonly #passed: (ms: number) => void;
   #closed = false;
   /** How many members are suspect. */
@@ -212,10 +212,13 @@ export class MemberHealth {
   async #probe(state: MemberState): Promise<void> {
     if (this.#closed) return;
     state.probing = true;
-    const timeout = Math.min(this.#interval(state), this.#probeTimeout());
+    // after a failed probe, the member's next waits twice as long (up to the interval): a member slowed for a
+    // moment (a disk stall) is not given up every interval
+    const timeout = Math.min(this.#interval(state), this.#probeTimeout() * 2 ** Math.min(state.failures, 8));
     const started = performance.now();
-    const healthy = await probeHealth(this.#dispatcher, state.endpoint, timeout);
-    if (healthy) this.#passed(performance.now() - started);
+    const verdict = await probeHealth(this.#dispatcher, state.endpoint, timeout);
+    if (verdict === 'healthy') this.#passed(performance.now() - started);
+    const healthy = verdict !== 'failed';
     state.probing = false;
     // Closed, or forgotten by retain() meanwhile: the loop ends here.
     if (this.#closed || this.#members.get(state.endpoint.text) !== state) return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AllAttemptsFailed, hedge } from '../../src/internal/hedge.js';
+import { AllAttemptsFailed, attemptsWithin, hedge } from '../../src/internal/hedge.js';
 
 /** An attempt the test settles when it chooses; records whether it was aborted. */
 interface Attempt {
@@ -62,24 +62,41 @@ describe('hedge: attempts of a call that is safe to repeat', () => {
     expect(failed).toEqual([0, 1, 2]);
   });
 
-  it('with a backoff, each hedge waits longer than the one before: hedgeMs, then x backoff, and so on', async () => {
+  it('with a backoff, the hedges after the steady ones wait longer each: hedgeMs, ..., then x backoff', async () => {
     const { attempts, run } = harness();
     const t0 = performance.now();
     const startedAt: number[] = [];
+    const pacing = { hedgeMs: 40, backoff: 2, steadyHedges: 2 };
     const call = hedge(
       (n, signal) => {
         startedAt.push(performance.now() - t0);
         return run(n, signal);
       },
-      { maxAttempts: 4, hedgeMs: 40, backoff: 2 },
+      { maxAttempts: 5, ...pacing },
     );
-    await sleep(400); // hedges at 40, 40 + 80, 40 + 80 + 160
-    expect(attempts).toHaveLength(4);
-    expect(startedAt[1]).toBeGreaterThanOrEqual(38);
-    expect(startedAt[2]! - startedAt[1]!).toBeGreaterThanOrEqual(78);
-    expect(startedAt[3]! - startedAt[2]!).toBeGreaterThanOrEqual(158);
-    attempts[3]!.resolve('fourth');
-    expect(await call).toBe('fourth');
+    // hedges at 40 and 80 (steady), then gaps of 80 and 160: at 160 and 320
+    await expect.poll(() => attempts.length, { timeout: 5000, interval: 10 }).toBe(5);
+    const gaps = startedAt.slice(1).map((at, i) => at - startedAt[i]!);
+    // timers fire late, never early
+    expect(gaps[0]).toBeGreaterThanOrEqual(38);
+    expect(gaps[1]).toBeGreaterThanOrEqual(38);
+    expect(gaps[2]).toBeGreaterThanOrEqual(78);
+    expect(gaps[3]).toBeGreaterThanOrEqual(158);
+    attempts[4]!.resolve('fifth');
+    expect(await call).toBe('fifth');
+  });
+
+  it('attemptsWithin counts the attempts hedge starts before a deadline, with the same pacing', () => {
+    const pacing = { hedgeMs: 40, backoff: 2, steadyHedges: 2 };
+    // the first at 0; hedges at 40, 80, 160, 320, 640
+    expect(attemptsWithin(40, pacing)).toBe(1);
+    expect(attemptsWithin(41, pacing)).toBe(2);
+    expect(attemptsWithin(161, pacing)).toBe(4);
+    expect(attemptsWithin(321, pacing)).toBe(5);
+    // the client's pacing: 3 members, 150 ms, x1.5: 150, 300, 450, 675, 1012, 1518, 2277, 3416 within 5 s
+    expect(attemptsWithin(5000, { hedgeMs: 150, backoff: 1.5, steadyHedges: 3 })).toBe(9);
+    expect(attemptsWithin(5000, { hedgeMs: 100 })).toBe(32); // never more than 32
+    expect(attemptsWithin(5000, { hedgeMs: 0 })).toBe(1);
   });
 
   it('at most maxAttempts; the call then waits for those still running', async () => {

@@ -80,11 +80,11 @@ describe('the member health view: probes (a small HTTP server stands in for a me
     const asked: number[] = [];
     const probing = new MemberHealth(
       dispatcher,
-      100,
-      100,
+      400,
+      400,
       () => {
         asked.push(1);
-        return 5000;
+        return 2000; // the interval is shorter: each probe waits 400 ms at most
       },
       (ms) => passed.push(ms),
     );
@@ -96,6 +96,27 @@ describe('the member health view: probes (a small HTTP server stands in for a me
     expect(asked.length).toBeGreaterThanOrEqual(2);
     expect(Math.min(...passed)).toBeGreaterThanOrEqual(8);
     expect(watch.hook.aborted).toBe(false);
+  });
+
+  it('a proxy that answers /health with 404 keeps the member, and is no sample (no raft round)', async () => {
+    await using proxy = await hostileServer((_request, response) => {
+      response.writeHead(404);
+      response.end('not found');
+    });
+    const passed: number[] = [];
+    const probing = new MemberHealth(
+      dispatcher,
+      100,
+      100,
+      () => 2000,
+      (ms) => passed.push(ms),
+    );
+    const watch = probing.watch(parseEndpoint(proxy.url))!;
+    await expect.poll(() => proxy.seen.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    watch.stop();
+    probing.close();
+    expect(watch.hook.aborted).toBe(false);
+    expect(passed).toEqual([]);
   });
 
   it('a probe that outlasts its timeout fails the member, and is not timed', async () => {
