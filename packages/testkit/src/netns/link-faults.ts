@@ -306,9 +306,10 @@ export class LinkFaults {
       if (spec.from !== name || !relay) continue;
       // a connection to the peer that bypasses the relay (open before its DNAT rule: after ss -K missed it, on
       // a kernel without INET_DIAG_DESTROY, or made while a restarted member's rules were not in yet) is reset
-      // at its next packet; filter OUTPUT sees the destination after DNAT, so relayed ones pass
+      // at its next packet; filter OUTPUT sees the destination after DNAT, so relayed ones pass. A reset goes
+      // out (ss -K's own, for the peer's end of a killed connection: dropped, it left that end open)
       lines.push(
-        `-A OUTPUT -d ${spec.address}/32 -p tcp -m tcp --dport ${spec.port} ${tag} -j REJECT --reject-with tcp-reset`,
+        `-A OUTPUT -d ${spec.address}/32 -p tcp -m tcp --dport ${spec.port} ! --tcp-flags RST RST ${tag} -j REJECT --reject-with tcp-reset`,
       );
       const ends = [this.#nodeLoss.get(spec.from), this.#nodeLoss.get(spec.to)];
       const out = combined(...ends, this.#linkLoss.get(spec.key));

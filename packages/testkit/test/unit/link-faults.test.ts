@@ -152,7 +152,7 @@ describe('LinkFaults', () => {
     expect(faults.natOf('cli', relays)).toBe('');
     // no drop (the relays are on the host, which no rule drops); a reset of a connection that bypasses the relay
     const bypass = (address: string): string =>
-      `-A OUTPUT -d ${address}/32 -p tcp -m tcp --dport 2380 ${TAG} -j REJECT --reject-with tcp-reset`;
+      `-A OUTPUT -d ${address}/32 -p tcp -m tcp --dport 2380 ! --tcp-flags RST RST ${TAG} -j REJECT --reject-with tcp-reset`;
     expect(rules(faults, 'a', relays)).toEqual([bypass('10.0.0.11')]);
     expect(rules(faults, 'b', relays)).toEqual([bypass('10.0.0.10')]);
     expect(rules(faults, 'cli', relays)).toEqual([]);
@@ -194,7 +194,7 @@ describe('LinkFaults', () => {
     const random = (p: number): string => `-m statistic --mode random --probability ${p}`;
     // b's packets to a through the relay: 1 - 0.9 x 0.5 lost; a's back to b: 0.1
     expect(rules(faults, 'b', relays)).toEqual([
-      `-A OUTPUT -d 10.0.0.10/32 -p tcp -m tcp --dport 2380 ${TAG} -j REJECT --reject-with tcp-reset`,
+      `-A OUTPUT -d 10.0.0.10/32 -p tcp -m tcp --dport 2380 ! --tcp-flags RST RST ${TAG} -j REJECT --reject-with tcp-reset`,
       `-A OUTPUT -d 10.0.0.1/32 -p tcp -m tcp --dport 40001 ${random(0.55)} ${TAG} -j DROP`,
       `-A INPUT -s 10.0.0.1/32 -p tcp -m tcp --sport 40001 ${random(0.1)} ${TAG} -j DROP`,
     ]);
