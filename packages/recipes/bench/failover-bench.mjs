@@ -508,7 +508,7 @@ console.log(
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
     '',
-    `Settings: **default** = \`new Client({ endpoints })\` (the client's defaults: ${DEFAULT_REQUEST_TIMEOUT} ms request timeout, its default watch liveness), TTL 15; ` +
+    `Settings: **default** = \`new Client({ endpoints })\` (the client's defaults: ${DEFAULT_REQUEST_TIMEOUT} ms request timeout, its default watch liveness, its retrySafeTimeout measured from the cluster's answers), TTL 15; ` +
       `**demo** = the CLI demo's client (${demoClient}), TTL ${demo.ttl}.`,
     '',
     `Other worker errors (retried, not session losses): ${errorCount}.`,
