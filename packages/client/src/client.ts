@@ -166,9 +166,9 @@ export interface ClientConfig {
    * while a proposal stuck on a member that forwarded it to a dead leader (or dropped it as a candidate) waits
    * etcd 3.4's own request timeout, 5 s + 2 x election timeout.
    *
-   * Default: adaptive. The client measures how long the retry-safe calls that answered took, and the
-   * `/health` probes that passed (a quorum read: a raft round, as a write), with RFC 6298's smoothed time plus
-   * four deviations (as TCP times its retransmissions), and waits that long, at least
+   * Default: adaptive. The client measures how long the raft rounds it asked for took (the keys writes and
+   * quorum reads that succeeded, and the `/health` probes that passed: etcd answers those after a quorum read),
+   * with RFC 6298's smoothed time plus four deviations (as TCP times its retransmissions), and waits that long, at least
    * {@link MIN_RETRY_SAFE_TIMEOUT} (150 ms) and at most {@link DEFAULT_RETRY_SAFE_TIMEOUT} (1000 ms, also its
    * value before the first answer): on a LAN a hedge comes 150 ms into an election, on a slow cluster later.
    * After a round of the members, each hedge of a call waits 1.5 times longer than the one before.
@@ -220,7 +220,7 @@ export class Client implements AsyncDisposable {
   readonly #headerTimeout: number;
   /** {@link ClientConfig.retrySafeTimeout} when the user fixed it; `undefined`: {@link #responseTime}'s. */
   readonly #retrySafeTimeout: number | undefined;
-  /** How long the retry-safe calls that answered took: the adaptive {@link ClientConfig.retrySafeTimeout}. */
+  /** How long the raft rounds this client asked for took: the adaptive {@link ClientConfig.retrySafeTimeout}. */
   readonly #responseTime: ResponseTime;
   readonly #health: MemberHealth;
   readonly #selectionMode: EndpointSelectionMode;
@@ -429,6 +429,7 @@ export class Client implements AsyncDisposable {
       const endpoint = endpoints[index]!;
       const liveness = action.wait ? health.watch(endpoint) : undefined;
       if (trace) trace.attempt = i + 1;
+      const started = action.raft ? performance.now() : 0;
       try {
         const response = await this.#attempt(
           endpoint,
@@ -439,6 +440,7 @@ export class Client implements AsyncDisposable {
           trace,
           liveness?.hook,
         );
+        if (action.raft && response.status < 300) this.#responseTime.sample(performance.now() - started);
         health.answered(endpoint);
         if (index !== pinned) pin(index);
         return response;
@@ -551,7 +553,8 @@ export class Client implements AsyncDisposable {
           const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
           // the attempt that answered first, with a success (an error reply can come before any raft round);
           // an attempt overtaken by a hedge that answered first is no sample
-          if (!own.aborted && response.status < 300) this.#responseTime.sample(performance.now() - started);
+          if (action.raft && !own.aborted && response.status < 300)
+            this.#responseTime.sample(performance.now() - started);
           health.answered(endpoint);
           if (index !== pinned) pin(index);
           return response;

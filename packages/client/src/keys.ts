@@ -154,6 +154,7 @@ export class KeysAPI {
     return this.#send(
       {
         oneShot: options.prevExist === false,
+        raft: true,
         operation: options.prevExist === false ? 'create' : options.prevExist ? 'update' : 'set',
         key: label(key),
         httpRequest: (ep) => request(ep, 'PUT', path, params, body),
@@ -187,6 +188,7 @@ export class KeysAPI {
     return this.#send(
       {
         oneShot: true,
+        raft: true,
         operation: 'delete',
         key: label(key),
         httpRequest: (ep) => ({
@@ -214,6 +216,7 @@ export class KeysAPI {
     return this.#send(
       {
         operation: 'createInOrder',
+        raft: true,
         key: label(dir),
         httpRequest: (ep) => request(ep, 'POST', path, [], body),
       },

@@ -23,6 +23,11 @@ export interface Action {
   httpRequest(endpoint: Endpoint): HttpRequestSpec;
   /** Go's one-shot requests (create, delete): never failed over; the pin moves on after a failure. */
   readonly oneShot?: boolean;
+  /**
+   * The request is a raft round on the member (a keys write, a quorum read): the time of its success is a
+   * sample of the adaptive `retrySafeTimeout`.
+   */
+  readonly raft?: boolean;
   /** A watch (`wait=true`): no header timeout; the liveness check applies instead. */
   readonly wait?: boolean;
   /** What the call does, for diagnostics (`CallInfo.operation`); default `request`. */
@@ -74,6 +79,7 @@ export function getAction(
   return {
     operation,
     key,
+    raft: options.quorum === true,
     httpRequest: (endpoint) => ({
       method: 'GET',
       ...buildURL(endpoint, `${endpoint.path}${path}`, params),

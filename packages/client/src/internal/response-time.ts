@@ -2,9 +2,10 @@
  * A smoothed estimate of how long a healthy member takes to answer, and from it how long to wait before a
  * request counts as slow: the retransmission timeout of RFC 6298 (smoothed time plus four times its mean
  * deviation), kept between a floor and a ceiling. Until the first sample it is the ceiling (RFC 6298 starts at
- * 1 s too). Fed with the durations of the attempts that won their call with a success: an attempt overtaken
- * by a hedge that answered first is never a sample, so the proposals stuck in an election are not (the one
- * that answered first is, once), and a slow cluster (a WAN, a slow disk) raises it above the floor by itself.
+ * 1 s too). Fed with the durations of the raft rounds that succeeded (keys writes, quorum reads, `/health`
+ * probes; of a hedged call, the attempt that answered first): an attempt overtaken by a hedge that answered
+ * first is never a sample, so the proposals stuck in an election are not (the one that answered first is,
+ * once), and a slow cluster (a WAN, a slow disk) raises it above the floor by itself.
  */
 export class ResponseTime {
   readonly #floorMs: number;

@@ -165,35 +165,44 @@ describe('retrySafe writes', () => {
 });
 
 describe('the adaptive retrySafeTimeout (the default)', () => {
-  it('once a few retry-safe writes are timed, a write stuck on a SIGSTOPed member is hedged after about 150 ms, not 1000', async () => {
-    const { leader, a, b } = await roles();
-    const { keys } = clientWith([a, b, leader]);
-    let index = (await keys.set('/fx/adaptive', 'v0')).node!.modifiedIndex;
-    // a healthy member answers in a few ms: the timeout comes down from its 1000 ms start to the floor
-    for (let i = 1; i <= 20; i++) {
-      const reply = await keys.set('/fx/adaptive', `v${i}`, { prevIndex: index, retrySafe: true });
-      index = reply.node!.modifiedIndex;
-    }
-    const hedges: number[] = [];
-    const started = { at: 0 };
-    const onFailover = (message: unknown): void => {
-      if ((message as FailoverMessage).kind === 'hedge') hedges.push(performance.now() - started.at);
-    };
-    diagnostics_channel.subscribe(ClientChannels.failover, onFailover);
-    try {
-      await a.pause();
-      started.at = performance.now();
-      const cas = await timed(() => keys.set('/fx/adaptive', 'stuck', { prevIndex: index, retrySafe: true }));
-      expect(cas.value).toMatchObject({ action: 'compareAndSwap', node: { value: 'stuck' } });
-      // the first hedge left the frozen member after the adaptive timeout: at least its floor, and far below
-      // the 1000 ms a fixed default waited (a loaded machine's slower writes may lift it above the floor)
-      expect(hedges[0]).toBeGreaterThanOrEqual(MIN_RETRY_SAFE_TIMEOUT - 2);
-      expect(hedges[0]).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT - 50);
-      expect(cas.ms).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT + 500);
-    } finally {
-      diagnostics_channel.unsubscribe(ClientChannels.failover, onFailover);
-    }
-  });
+  it.each([
+    ['retry-safe compare-and-swaps', true],
+    ['plain sets', false],
+  ])(
+    'once a few writes are timed (%s), a write stuck on a SIGSTOPed member is hedged after about 150 ms, not 1000',
+    async (_, retrySafe) => {
+      const { leader, a, b } = await roles();
+      const { keys } = clientWith([a, b, leader]);
+      let index = (await keys.set('/fx/adaptive', 'v0')).node!.modifiedIndex;
+      // a healthy member answers in a few ms: the timeout comes down from its 1000 ms start to the floor
+      for (let i = 1; i <= 20; i++) {
+        const options = retrySafe ? { prevIndex: index, retrySafe } : {};
+        const reply = await keys.set('/fx/adaptive', `v${i}`, options);
+        index = reply.node!.modifiedIndex;
+      }
+      const hedges: number[] = [];
+      const started = { at: 0 };
+      const onFailover = (message: unknown): void => {
+        if ((message as FailoverMessage).kind === 'hedge') hedges.push(performance.now() - started.at);
+      };
+      diagnostics_channel.subscribe(ClientChannels.failover, onFailover);
+      try {
+        await a.pause();
+        started.at = performance.now();
+        const cas = await timed(() =>
+          keys.set('/fx/adaptive', 'stuck', { prevIndex: index, retrySafe: true }),
+        );
+        expect(cas.value).toMatchObject({ action: 'compareAndSwap', node: { value: 'stuck' } });
+        // the first hedge left the frozen member after the adaptive timeout: at least its floor, and far below
+        // the 1000 ms a fixed default waited (a loaded machine's slower writes may lift it above the floor)
+        expect(hedges[0]).toBeGreaterThanOrEqual(MIN_RETRY_SAFE_TIMEOUT - 2);
+        expect(hedges[0]).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT - 50);
+        expect(cas.ms).toBeLessThan(DEFAULT_RETRY_SAFE_TIMEOUT + 500);
+      } finally {
+        diagnostics_channel.unsubscribe(ClientChannels.failover, onFailover);
+      }
+    },
+  );
 });
 
 describe('watches share the view', () => {
