@@ -36,6 +36,10 @@ const startBudgetMs = (workers: number): number => workers * START_MS_PER_WORKER
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const ms = (value: number): string => `${value.toFixed(0)} ms`;
 
+/** `value` as a multiple of the first write through a survivor after the same fault ("1.02x the first write"). */
+const firstWrites = (value: number, failover: FailoverTimes): string =>
+  `${(value / Math.max(1, failover.firstWriteMs)).toFixed(2)}x the first write`;
+
 function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -155,7 +159,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.action(`kill -9 ${killedMember.pid} (${killedMember.name})`);
     const restarted = report?.fault('SIGKILL etcd leader', killedMember.name);
     const { failover, lockResumed } = await faultEtcdLeader(cluster, recorder, () => killedMember.kill());
-    ui.measured('first write accepted after', failover.firstWriteMs);
     ui.note(
       `a write in flight when the leader died gets no reply: a retry-safe one (refresh, release) also goes ` +
         `to another member after ${DEMO_CLIENT.retrySafeTimeoutMs} ms; a new queue entry waits out the ` +
@@ -168,7 +171,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     results.push(
       ['etcd leader SIGKILL → new raft leader', ms(failover.newLeaderMs), 'election timeout 250 ms'],
       ['etcd leader SIGKILL → first write', ms(failover.firstWriteMs), ''],
-      ['etcd leader SIGKILL → next lock acquisition', ms(lockResumed), ''],
+      ['etcd leader SIGKILL → next lock acquisition', ms(lockResumed), firstWrites(lockResumed, failover)],
     );
 
     ui.phase(4, 'SIGKILL the process holding the lock');
@@ -268,7 +271,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
     ui.measured(`${paused.name} caught up and healthy in`, performance.now() - resumeAt);
     results.push(
       ['etcd leader SIGSTOP → new raft leader', ms(pausedFailover.newLeaderMs), 'election timeout 250 ms'],
-      ['etcd leader SIGSTOP → next lock acquisition', ms(resumedAfterPause), ''],
+      ['etcd leader SIGSTOP → first write', ms(pausedFailover.firstWriteMs), ''],
+      [
+        'etcd leader SIGSTOP → next lock acquisition',
+        ms(resumedAfterPause),
+        firstWrites(resumedAfterPause, pausedFailover),
+      ],
     );
 
     await watchSteadily(recorder, 1000);
@@ -318,8 +326,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
 }
 
 /**
- * Injects a fault on the etcd leader and shows the recovery: a new raft leader, and the next lock acquisition
- * by the workers after the fault.
+ * Injects a fault on the etcd leader and shows the recovery: a new raft leader, the first write through a
+ * survivor, and the next lock acquisition by the workers after the fault (also as a multiple of that write).
  */
 async function faultEtcdLeader(
   cluster: Cluster,
@@ -329,9 +337,10 @@ async function faultEtcdLeader(
   const at = now();
   const failover = await measureFailover(cluster, fault);
   ui.measured(`new raft leader ${failover.after.name} elected in`, failover.newLeaderMs);
+  ui.measured('first write through a survivor accepted after', failover.firstWriteMs);
   await recorder.until(() => (recorder.lastAcquired?.at ?? 0) > at, WAIT_MS, 'a lock acquisition');
   const lockResumed = recorder.lastAcquired!.at - at;
-  ui.measured('lock handoffs resumed after', lockResumed);
+  ui.measured(`lock handoffs resumed (${firstWrites(lockResumed, failover)}) after`, lockResumed);
   return { failover, lockResumed };
 }
 

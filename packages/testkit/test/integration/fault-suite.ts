@@ -108,9 +108,9 @@ export async function checkRelayedDelay(
     expect(listenersOn(relayHost)).toHaveLength(n * (n - 1));
     expect((await network.rules())[leader.name]).toMatch(/-A ETCDKIT-RELAY .* -j DNAT --to-destination/);
     // the connections open before were reset; etcd redials, through the relays (an election may follow, and
-    // on a loaded 2-core machine, with fast raft timings and every message late, a few: seen once in CI beside
-    // the chaos test, past 15 s): writes commit again, slowed by the delay (each attempt short: a write to a
-    // deposed leader would wait out etcd's request timeout)
+    // on a loaded 2-core machine, with fast raft timings and every message late, a few): writes commit again,
+    // slowed by the delay (each attempt short: a write to a deposed leader would wait out etcd's request
+    // timeout)
     const observed: string[] = [];
     const deadline = performance.now() + 40_000;
     let relayed = false;
