@@ -440,7 +440,7 @@ export class Client implements AsyncDisposable {
           trace,
           liveness?.hook,
         );
-        if (action.raft && response.status < 300) this.#responseTime.sample(performance.now() - started);
+        this.#timed(action, response, started);
         health.answered(endpoint);
         if (index !== pinned) pin(index);
         return response;
@@ -489,6 +489,14 @@ export class Client implements AsyncDisposable {
       liveness,
       trace,
     });
+  }
+
+  /**
+   * A sample of the adaptive `retrySafeTimeout`: the time since `started` of a raft round that succeeded (an
+   * error reply can come before any raft round; a read of the member alone is none).
+   */
+  #timed(action: Action, response: RawResponse, started: number): void {
+    if (action.raft && response.status < 300) this.#responseTime.sample(performance.now() - started);
   }
 
   /** How long an attempt of a retry-safe call may take before the call is hedged, in ms. */
@@ -551,10 +559,8 @@ export class Client implements AsyncDisposable {
           // `own` aborts when another attempt won or the call ended (with the caller's reason, then)
           const started = performance.now();
           const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
-          // the attempt that answered first, with a success (an error reply can come before any raft round);
           // an attempt overtaken by a hedge that answered first is no sample
-          if (action.raft && !own.aborted && response.status < 300)
-            this.#responseTime.sample(performance.now() - started);
+          if (!own.aborted) this.#timed(action, response, started);
           health.answered(endpoint);
           if (index !== pinned) pin(index);
           return response;
