@@ -22,6 +22,7 @@ import { decodeLeader, decodeMemberList, membersAction } from './internal/member
 import { ResponseTime } from './internal/response-time.js';
 import { kDo, kSharedWatchThreshold } from './internal/symbols.js';
 import { decodeVersion } from './internal/version.js';
+import { waitTwice } from './internal/wait-twice.js';
 
 /** How the client picks the endpoint it prefers (Go's `EndpointSelectionMode`). */
 export const EndpointSelectionMode = {
@@ -205,6 +206,15 @@ export interface CallOptions {
    * treat that as such. Default `false` (Go's rules).
    */
   readonly retrySafe?: boolean;
+  /**
+   * How many members a {@link retrySafe} call goes to at once (not in Go; default 1, at most the number of
+   * endpoints): the first reply wins, and the other copies are let finish for a moment, then aborted. For a
+   * write whose delay matters more than one more request, such as a lock's release: a member that froze just
+   * before it then costs nothing, where one copy would wait a `retrySafeTimeout` for its hedge. Each copy may
+   * be applied, so it is for writes whose repeat is harmless (see {@link retrySafe}). Ignored unless
+   * `retrySafe`.
+   */
+  readonly fanOut?: number;
 }
 
 /**
@@ -395,6 +405,10 @@ export class Client implements AsyncDisposable {
     // A request already sent when the client closes is let finish (closing the client's own dispatcher waits
     // for it); a watch's wait is not, since it may never end.
     if (!action.wait) return this.#tryEach(endpoints, pinned, action, options, pin, trace, action.closer);
+    if (action.redundant && endpoints.length > 1) {
+      const twice = this.#waitTwice(endpoints, pinned, action, options, pin, trace);
+      if (twice) return twice;
+    }
     if (!action.closer) return this.#tryEach(endpoints, pinned, action, options, pin, trace, closing);
     // A watcher's wait ends on the watcher's close and on the client's, with the reason of the first.
     const either = eitherHook(closing, action.closer);
@@ -403,6 +417,51 @@ export class Client implements AsyncDisposable {
     } finally {
       either.release();
     }
+  }
+
+  /**
+   * A redundant watch (see {@link waitTwice}): the wait from the pinned member as any, and a second one from
+   * the next member not suspect, whose health is not checked (the first one's is: a member behind the other is
+   * found by the race itself, and made suspect). `undefined` when every other member is suspect: the watch then
+   * waits once.
+   */
+  #waitTwice(
+    endpoints: readonly Endpoint[],
+    pinned: number,
+    action: Action,
+    options: CallOptions,
+    pin: (index: number) => void,
+    trace: CallTrace | undefined,
+  ): Promise<RawResponse> | undefined {
+    const health = this.#health;
+    const first = health.order(endpoints, pinned)?.[0] ?? pinned;
+    const second = health.next(endpoints, first);
+    if (second === first || health.isSuspect(endpoints[second]!)) return undefined;
+    return waitTwice({
+      closers: action.closer ? [this.#closing, action.closer] : [this.#closing],
+      graceMs: 2 * this.#slowAfter(),
+      run: (side, closer, at) => {
+        const sideAction: Action = {
+          ...action,
+          unchecked: side === 1,
+          httpRequest: (endpoint) => {
+            at(endpoint);
+            return action.httpRequest(endpoint);
+          },
+        };
+        return side === 0
+          ? this.#tryEach(endpoints, pinned, sideAction, options, pin, trace, closer)
+          : this.#tryEach(endpoints, second, sideAction, options, () => {}, undefined, closer);
+      },
+      behind: (endpoint) =>
+        health.failed(
+          endpoint,
+          new EndpointError(
+            endpoint.text,
+            `client: endpoint ${endpoint.text} did not tell a watch event in time`,
+          ),
+        ),
+    });
   }
 
   /**
@@ -427,7 +486,7 @@ export class Client implements AsyncDisposable {
     for (let i = 0; i < endpoints.length; i++) {
       const index = order ? order[i]! : (pinned + i) % endpoints.length;
       const endpoint = endpoints[index]!;
-      const liveness = action.wait ? health.watch(endpoint) : undefined;
+      const liveness = action.wait && !action.unchecked ? health.watch(endpoint) : undefined;
       if (trace) trace.attempt = i + 1;
       const started = action.raft ? performance.now() : 0;
       try {
@@ -537,9 +596,12 @@ export class Client implements AsyncDisposable {
     const { signal } = options;
     const health = this.#health;
     const hedgeMs = this.#slowAfter();
+    const fanOut = Math.min(Math.max(1, Math.floor(options.fanOut ?? 1)), endpoints.length);
     /** Attempts sent to each endpoint so far, and the endpoint of each attempt. */
     const sent = endpoints.map(() => 0);
     const targets: number[] = [];
+    /** An attempt has answered (a fanned-out one may answer after it). */
+    let answered = false;
     /** Why the next attempt starts: the attempt before it was slow, or failed. */
     let why:
       | { readonly kind: 'hedge' | 'retry'; readonly from: Endpoint; readonly error: unknown }
@@ -559,15 +621,21 @@ export class Client implements AsyncDisposable {
           // `own` aborts when another attempt won or the call ended (with the caller's reason, then)
           const started = performance.now();
           const response = await this.#attempt(endpoint, action, endpoints, own, closer, trace);
-          // an attempt overtaken by a hedge that answered first is no sample
-          if (!own.aborted) this.#timed(action, response, started);
           health.answered(endpoint);
+          // an attempt overtaken by one that answered first (aborted, or still let run) is no sample, nor pinned
+          if (own.aborted || answered) return response;
+          answered = true;
+          this.#timed(action, response, started);
           if (index !== pinned) pin(index);
           return response;
         },
         {
           maxAttempts: hedgedAttempts(endpoints.length, this.#headerTimeout, hedgeMs),
           hedgeMs,
+          initialAttempts: fanOut,
+          // the copies of a fanned-out call all answer within a few ms on a healthy cluster: the slower one is
+          // let finish, not aborted (which would close its connection)
+          lingerMs: fanOut > 1 ? MIN_RETRY_SAFE_TIMEOUT : 0,
           backoff: HEDGE_BACKOFF,
           steadyHedges: endpoints.length,
           signal,

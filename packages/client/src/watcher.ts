@@ -31,6 +31,17 @@ export interface WatcherOptions {
    * a recursive watch of the directory never sees it) or a `KeysAPI` with a custom prefix.
    */
   readonly shared?: boolean | string;
+  /**
+   * Wait on two members at once (not in Go): each wait goes to the pinned member and to the next one, and the
+   * first to tell the event wins. A member that freezes (SIGSTOP, a stalled disk) or loses the leader while
+   * a wait is on it then costs nothing: the other tells the event as soon as the cluster has it, where a
+   * single wait learns of the member only at its next health check (`ClientConfig.watchLivenessInterval`).
+   * A member that has not told an event within twice the `retrySafeTimeout` of the other is made suspect.
+   * The cost: one more socket per wait (or per shared long-poll), and one more request per event; nothing
+   * while nothing happens. Ignored with a single endpoint. Shared watchers share only with watchers of the
+   * same choice.
+   */
+  readonly redundant?: boolean;
 }
 
 /** Where a shared watcher's hub is: the directory's store key, and the watched store key. */
@@ -78,6 +89,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #share: Share | undefined;
   /** This is a hub's own long-poll (for diagnostics). */
   readonly #hubPoll: boolean;
+  /** {@link WatcherOptions.redundant}. */
+  readonly #redundant: boolean;
 
   /**
    * @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. `sharePath`: the
@@ -112,6 +125,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     this.#waitIndex = after > 0 ? after + 1 : 0;
     this.#share = options.shared ? shareOf(path, this.#recursive, sharePath) : undefined;
     this.#hubPoll = hub;
+    this.#redundant = options.redundant === true;
   }
 
   /** The index the next wait asks for (0: from now). */
@@ -188,6 +202,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     ];
     const action: Action = {
       wait: true,
+      redundant: this.#redundant,
       operation: 'watch',
       key: this.#key,
       watch: info,
@@ -276,7 +291,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
 
   /** The client's hub for `share`'s directory. */
   #hub(share: Share): WatchHub {
-    return hubOf(this.#client, share.dir, hubStream);
+    return hubOf(this.#client, share.dir, this.#redundant, hubStream);
   }
 
   /** This watcher's {@link WatchInfo}, made the first time anyone listens. */
@@ -327,8 +342,8 @@ function shareOf(path: string, recursive: boolean, sharePath: string | undefined
 }
 
 /** A hub's own long-poll of `dir`: a plain recursive watcher of the directory (marked as the hub's). */
-function hubStream(client: Client, dir: string): StreamFactory {
+function hubStream(client: Client, dir: string, redundant: boolean): StreamFactory {
   const path = keysPathOf(dir);
   return (afterIndex) =>
-    Watcher[kCreateWatcher](client, path, dir, { recursive: true, afterIndex }, undefined, true);
+    Watcher[kCreateWatcher](client, path, dir, { recursive: true, afterIndex, redundant }, undefined, true);
 }

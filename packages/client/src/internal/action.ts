@@ -30,6 +30,10 @@ export interface Action {
   readonly raft?: boolean;
   /** A watch (`wait=true`): no header timeout; the liveness check applies instead. */
   readonly wait?: boolean;
+  /** A watch sent to two members at once (`WatcherOptions.redundant`): the first reply wins. */
+  readonly redundant?: boolean;
+  /** A watch whose member's health is not checked (the second of a redundant wait). */
+  readonly unchecked?: boolean;
   /** What the call does, for diagnostics (`CallInfo.operation`); default `request`. */
   readonly operation?: string;
   /** The key as the caller named it, for diagnostics (`CallInfo.key`). */

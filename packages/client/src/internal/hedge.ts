@@ -13,6 +13,13 @@ export interface HedgeOptions {
   readonly backoff?: number;
   /** How many hedges come every `hedgeMs` before the backoff begins (default 0). */
   readonly steadyHedges?: number;
+  /** How many attempts start at once (default 1); the hedges follow them. */
+  readonly initialAttempts?: number;
+  /**
+   * When an attempt has won, the others are let run this long before they are aborted, in ms (default 0: at
+   * once). One that completes meanwhile keeps its connection (an abort closes it); its outcome is dropped.
+   */
+  readonly lingerMs?: number;
   /** The call's signal: its abort aborts every attempt and rejects with its reason. */
   readonly signal?: AbortSignal | undefined;
   /** Called when attempt `n` (0-based) has not settled in the current gap and the next one starts beside it. */
@@ -66,6 +73,8 @@ export function hedge<T>(
   return new Promise<T>((resolve, reject) => {
     const controllers: AbortController[] = [];
     const errors: unknown[] = [];
+    /** Which attempts have settled (they are not aborted). */
+    const ended: boolean[] = [];
     let running = 0;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
@@ -73,12 +82,21 @@ export function hedge<T>(
     let nextHedgeMs = hedgeMs;
     let hedges = 0;
 
-    /** Ends the call: the attempts still running are aborted (with the call's abort reason, if that ended it). */
+    /**
+     * Ends the call: the attempts still running are aborted (with the call's abort reason, if that ended it;
+     * after `lingerMs` when one won).
+     */
     const finish = (reason?: unknown): void => {
       settled = true;
       clearTimeout(timer);
       hook?.unlisten(onAbort);
-      for (const controller of controllers) controller.abort(reason);
+      const abortAll = (): void => {
+        controllers.forEach((controller, n) => {
+          if (!ended[n]) controller.abort(reason);
+        });
+      };
+      if (reason !== undefined || !(options.lingerMs && running > 0)) abortAll();
+      else setTimeout(abortAll, options.lingerMs).unref();
     };
     const onAbort = (reason: unknown): void => {
       if (settled) return;
@@ -103,12 +121,14 @@ export function hedge<T>(
       run(n, controller.signal).then(
         (value) => {
           running--;
+          ended[n] = true;
           if (settled) return;
           finish();
           resolve(value);
         },
         (error: unknown) => {
           running--;
+          ended[n] = true;
           errors[n] = error;
           if (settled || controller.signal.aborted) return;
           options.onFailed?.(n, error);
@@ -126,6 +146,6 @@ export function hedge<T>(
       return;
     }
     hook?.listen(onAbort);
-    start();
+    for (let i = Math.max(1, options.initialAttempts ?? 1); i > 0; i--) start();
   });
 }

@@ -390,22 +390,25 @@ function endsFirst<T>(work: Promise<T>, signal: AbortSignal | undefined, closer:
   });
 }
 
-const hubs = new WeakMap<Client, Map<string, WatchHub>>();
+/** The hubs of each client: of plain watchers, and of redundant ones (`WatcherOptions.redundant`). */
+const hubs = [new WeakMap<Client, Map<string, WatchHub>>(), new WeakMap<Client, Map<string, WatchHub>>()];
 
 /**
- * The client's hub for the directory `dir` (a store key), made on first use; `stream` makes its long-poll (called
- * once per hub, not per wait).
+ * The client's hub for the directory `dir` (a store key) and the watchers that are `redundant` or not, made on
+ * first use; `stream` makes its long-poll (called once per hub, not per wait).
  */
 export function hubOf(
   client: Client,
   dir: string,
-  stream: (client: Client, dir: string) => StreamFactory,
+  redundant: boolean,
+  stream: (client: Client, dir: string, redundant: boolean) => StreamFactory,
 ): WatchHub {
-  const byDir = hubs.get(client) ?? new Map<string, WatchHub>();
-  hubs.set(client, byDir);
+  const kind = hubs[redundant ? 1 : 0]!;
+  const byDir = kind.get(client) ?? new Map<string, WatchHub>();
+  kind.set(client, byDir);
   const known = byDir.get(dir);
   if (known && !known.ended) return known;
-  const hub = new WatchHub(client, dir, keysPathOf(dir), stream(client, dir), {
+  const hub = new WatchHub(client, dir, keysPathOf(dir), stream(client, dir, redundant), {
     forget: (ended) => {
       if (byDir.get(dir) === ended) byDir.delete(dir);
     },

@@ -136,4 +136,39 @@ describe('hedge: attempts of a call that is safe to repeat', () => {
     attempts[1]!.resolve('b');
     expect(await call).toBe('b');
   });
+
+  it('initialAttempts 2: two attempts at once, the hedges after them; lingerMs: the loser runs on, then is aborted', async () => {
+    const { attempts, run } = harness();
+    const call = hedge(run, { maxAttempts: 6, hedgeMs: 10_000, initialAttempts: 2, lingerMs: 100 });
+    expect(attempts.map((a) => a.n)).toEqual([0, 1]);
+    attempts[1]!.resolve('second');
+    expect(await call).toBe('second');
+    await sleep(50);
+    expect(attempts[0]!.signal.aborted).toBe(false); // still let finish
+    await sleep(100);
+    expect(attempts[0]!.signal.aborted).toBe(true); // its time is up
+    expect(attempts).toHaveLength(2);
+  });
+
+  it('lingerMs: a loser that completes in time is never aborted; an abort of the call still aborts all at once', async () => {
+    const { attempts, run } = harness();
+    const call = hedge(run, { maxAttempts: 6, hedgeMs: 10_000, initialAttempts: 2, lingerMs: 100 });
+    attempts[0]!.resolve('first');
+    expect(await call).toBe('first');
+    attempts[1]!.resolve('late');
+    await sleep(150);
+    expect(attempts[1]!.signal.aborted).toBe(false);
+    const controller = new AbortController();
+    const aborted = hedge(run, {
+      maxAttempts: 6,
+      hedgeMs: 10_000,
+      initialAttempts: 2,
+      lingerMs: 10_000,
+      signal: controller.signal,
+    });
+    controller.abort(new Error('stop'));
+    await expect(aborted).rejects.toThrow('stop');
+    expect(attempts[2]!.signal.aborted).toBe(true);
+    expect(attempts[3]!.signal.aborted).toBe(true);
+  });
 });
