@@ -187,6 +187,14 @@ export interface ClientConfig {
    * far cheaper together (one socket instead of one each). 1: always share.
    */
   readonly sharedWatchThreshold?: number;
+  /**
+   * Whether the calls and watches that ask for it go to two members at once (not in Go): a call's
+   * {@link CallOptions.fanOut} and a watcher's `WatcherOptions.redundant`, which the recipes use for their
+   * releases and their waits. Default `true`. `false`: every call and wait goes to one member at a time,
+   * whatever its options say (half the watch requests per event, one request per release; a wait on a
+   * member that freezes then lasts until its health check, and a release until its hedge).
+   */
+  readonly redundancy?: boolean;
 }
 
 /** The default {@link ClientConfig.sharedWatchThreshold}. */
@@ -212,7 +220,7 @@ export interface CallOptions {
    * write whose delay matters more than one more request, such as a lock's release: a member that froze just
    * before it then costs nothing, where one copy would wait a `retrySafeTimeout` for its hedge. Each copy may
    * be applied, so it is for writes whose repeat is harmless (see {@link retrySafe}). Ignored unless
-   * `retrySafe`.
+   * `retrySafe`, and when the client's {@link ClientConfig.redundancy} is `false`.
    */
   readonly fanOut?: number;
 }
@@ -228,6 +236,8 @@ export class Client implements AsyncDisposable {
   readonly #checkRedirect: CheckRedirect;
   readonly #authorization: string | undefined;
   readonly #headerTimeout: number;
+  /** {@link ClientConfig.redundancy}. */
+  readonly #redundancy: boolean;
   /** {@link ClientConfig.retrySafeTimeout} when the user fixed it; `undefined`: {@link #responseTime}'s. */
   readonly #retrySafeTimeout: number | undefined;
   /** How long the raft rounds this client asked for took: the adaptive {@link ClientConfig.retrySafeTimeout}. */
@@ -258,6 +268,7 @@ export class Client implements AsyncDisposable {
       maxResponseSize = DEFAULT_MAX_RESPONSE_SIZE,
       retrySafeTimeout,
       sharedWatchThreshold = DEFAULT_SHARED_WATCH_THRESHOLD,
+      redundancy = true,
     } = config;
     for (const [name, value] of [
       ['headerTimeoutPerRequest', headerTimeoutPerRequest],
@@ -293,6 +304,9 @@ export class Client implements AsyncDisposable {
         `sharedWatchThreshold must be a whole number >= 1, got ${String(sharedWatchThreshold)}`,
       );
     }
+    if (typeof redundancy !== 'boolean')
+      throw new RangeError(`redundancy must be true or false, got ${String(redundancy)}`);
+    this.#redundancy = redundancy;
     this[kSharedWatchThreshold] = sharedWatchThreshold;
     this.#redirectCredentials = redirectCredentials;
     this.#maxResponseSize = maxResponseSize;
@@ -405,7 +419,7 @@ export class Client implements AsyncDisposable {
     // A request already sent when the client closes is let finish (closing the client's own dispatcher waits
     // for it); a watch's wait is not, since it may never end.
     if (!action.wait) return this.#tryEach(endpoints, pinned, action, options, pin, trace, action.closer);
-    if (action.redundant && endpoints.length > 1) {
+    if (action.redundant && this.#redundancy && endpoints.length > 1) {
       const twice = this.#waitTwice(endpoints, pinned, action, options, pin, trace);
       if (twice) return twice;
     }
@@ -596,7 +610,9 @@ export class Client implements AsyncDisposable {
     const { signal } = options;
     const health = this.#health;
     const hedgeMs = this.#slowAfter();
-    const fanOut = Math.min(Math.max(1, Math.floor(options.fanOut ?? 1)), endpoints.length);
+    const fanOut = this.#redundancy
+      ? Math.min(Math.max(1, Math.floor(options.fanOut ?? 1)), endpoints.length)
+      : 1;
     /** Attempts sent to each endpoint so far, and the endpoint of each attempt. */
     const sent = endpoints.map(() => 0);
     const targets: number[] = [];

@@ -38,8 +38,8 @@ export interface WatcherOptions {
    * single wait learns of the member only at its next health check (`ClientConfig.watchLivenessInterval`).
    * A member that has not told an event within twice the `retrySafeTimeout` of the other is made suspect.
    * The cost: one more socket per wait (or per shared long-poll), and one more request per event; nothing
-   * while nothing happens. Ignored with a single endpoint. Shared watchers share only with watchers of the
-   * same choice.
+   * while nothing happens. Ignored with a single endpoint, and when the client's `redundancy` is `false`.
+   * Shared watchers share only with watchers of the same choice.
    */
   readonly redundant?: boolean;
 }

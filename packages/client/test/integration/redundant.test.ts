@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, ClientChannels, type ClientConfig, type MemberHealthMessage } from '../../src/index.js';
+import { Client, ClientChannels, type ClientConfig, type MemberHealthMessage } from '../../src/index.js';
 import { leaderAndFollowers, pinnedClient } from '../order.js';
 
 // Redundant watches (`WatcherOptions.redundant`) and fanned-out writes (`CallOptions.fanOut`) against a member
@@ -153,5 +153,48 @@ describe('fanOut', () => {
         errorCode: 100,
       });
     }
+  });
+});
+
+describe('redundancy: false', () => {
+  it('is a boolean', () => {
+    expect(() => new Client({ endpoints: cluster.clientURLs, redundancy: 'no' as never })).toThrow(
+      RangeError,
+    );
+  });
+
+  it('sends every wait and call to one member at a time, whatever its options ask', async () => {
+    const { leader, a, b } = await leaderAndFollowers(cluster);
+    const { keys } = clientWith([a, b, leader], {
+      ...watcherConfig,
+      retrySafeTimeout: 1000,
+      redundancy: false,
+    });
+    const { keys: writer } = clientWith([leader], {});
+    const key = unique('off');
+    const start = await writer.set(key, 'start');
+    const watcher = keys.watcher(key, { afterIndex: start.node!.modifiedIndex, redundant: true });
+    let told = false;
+    const next = watcher.next().then(
+      () => {
+        told = true;
+      },
+      () => {},
+    );
+    await sleep(SETTLE_MS);
+    await a.pause();
+    const written = await writer.set(key, 'v');
+    const t0 = performance.now();
+    const deleted = await keys.delete(key, {
+      prevIndex: written.node!.modifiedIndex,
+      retrySafe: true,
+      fanOut: 2,
+    });
+    // one copy: it waited its hedge (retrySafeTimeout) on the frozen member
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1000 - 2);
+    expect(deleted).toMatchObject({ action: 'compareAndDelete' });
+    expect(told).toBe(false); // the one wait is on the frozen member
+    watcher.close();
+    await next;
   });
 });
