@@ -3,7 +3,7 @@ import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
 import { Pacer, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { GONE_ACTIONS, sleep } from './core/wait.js';
+import { GONE_ACTIONS, RECIPE_WATCH, sleep } from './core/wait.js';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
@@ -229,7 +229,7 @@ export class ServiceRegistry implements AsyncDisposable {
       }
       // no watchdog (a re-read of the whole service per TTL while nothing changes): the client moves a watch off
       // a member that stops answering (its liveness check); an error 401 or a failed watch re-reads
-      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true, shared: true });
+      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true, ...RECIPE_WATCH });
       try {
         const event = await watcher.next(signal ? { signal } : {});
         index = event.node!.modifiedIndex;

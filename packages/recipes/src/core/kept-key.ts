@@ -264,6 +264,8 @@ export class SessionKey {
         const response = await this.#session.keys.delete(this.key, {
           prevIndex,
           retrySafe: true,
+          // to two members at once: a member frozen just before the release holds up no next holder
+          fanOut: 2,
           ...(signal ? { signal } : {}),
         });
         const { keys } = this.#session;

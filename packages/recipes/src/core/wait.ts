@@ -6,6 +6,15 @@ import { isEventIndexCleared, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
 import { RetryPacing } from './retry.js';
 
+/**
+ * How the recipes wait (every {@link waitForEvent}, and the registry's watch): in the client's shared long-poll
+ * of the directory (one per directory and process), and on two members at once, so that a member frozen or cut
+ * off mid-wait delays no hand-over (see the client's `WatcherOptions.redundant`: one more request per event,
+ * nothing while nothing happens). A kept key's loss watch waits on one member (`shared` only): it is on no
+ * hand-over's path, and a frozen member is also found by the key's next refresh.
+ */
+export const RECIPE_WATCH = { shared: true, redundant: true } as const;
+
 /** What {@link waitForEvent} needs. */
 export interface WaitOptions {
   /** Wait for events after this index (the index of the read the decision was made on). */
@@ -39,8 +48,7 @@ export async function waitForEvent(
   const watcher = keys.watcher(key, {
     afterIndex: options.afterIndex,
     recursive: options.recursive === true,
-    // one long-poll per directory for every waiter of the process (the client's watch hub)
-    shared: true,
+    ...RECIPE_WATCH,
   });
   try {
     return await watcher.next(combined ? { signal: combined } : {});

@@ -131,6 +131,40 @@ describe('failover of recipe writes: nothing is lost while a majority answers', 
     }
   });
 
+  it('holder and waiter pinned to the member frozen just before the release: the hand-over does not touch it', async () => {
+    const { followers } = await roles();
+    const pinned = followers[0];
+    const name = '/failover/lock-handover-both-paused';
+    // neither a hedge (10 s), a health check (60 s), a header timeout (15 s) nor an expiry (TTL 20) can be
+    // what frees the lock: the release goes to two members at once, and the waiter waits on two
+    const config = {
+      headerTimeoutPerRequest: 15_000,
+      retrySafeTimeout: 10_000,
+      watchLivenessInterval: 60_000,
+    };
+    const holderLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
+    const waiterLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
+    try {
+      const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
+      const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
+      await sleep(500);
+      await pinned.pause();
+      const t0 = performance.now();
+      await held.release();
+      const next = await waiting;
+      const waited = performance.now() - t0;
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      // a write and a notification through the healthy members, with headroom for a loaded machine
+      expect(waited).toBeLessThan(1500);
+      await pinned.resume();
+      await next.release();
+    } finally {
+      await holderLock.close();
+      await waiterLock.close();
+      await cluster.restoreAll();
+    }
+  });
+
   it('SIGKILL of the leader during release: the next holder gets the lock within the bound', async () => {
     const { leader, followers } = await roles();
     const name = '/failover/lock-release-leader-killed';
