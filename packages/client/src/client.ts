@@ -453,7 +453,8 @@ export class Client implements AsyncDisposable {
     if (second === first || health.isSuspect(endpoints[second]!)) return undefined;
     return waitTwice({
       closers: action.closer ? [this.#closing, action.closer] : [this.#closing],
-      graceMs: 2 * this.#slowAfter(),
+      // without deadlines of its own (retrySafeTimeout and header timeout 0), the ceiling of the measured one
+      graceMs: 2 * (this.#slowAfter() || DEFAULT_RETRY_SAFE_TIMEOUT),
       run: (side, closer, at) => {
         const sideAction: Action = {
           ...action,
