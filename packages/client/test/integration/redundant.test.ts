@@ -85,6 +85,30 @@ describe('redundant watchers', () => {
     }
   });
 
+  it("on a healthy cluster, and with no timeouts of the client's own: no member is found behind", async () => {
+    const { leader, a, b } = await leaderAndFollowers(cluster);
+    const { keys } = clientWith([a, b, leader], { headerTimeoutPerRequest: 0, retrySafeTimeout: 0 });
+    const { keys: writer } = clientWith([leader], {});
+    const key = unique('healthy');
+    const health: MemberHealthMessage[] = [];
+    const onHealth = (message: unknown) => health.push(message as MemberHealthMessage);
+    diagnostics_channel.subscribe(ClientChannels.memberHealth, onHealth);
+    try {
+      const start = await writer.set(key, 'start');
+      const watcher = keys.watcher(key, { afterIndex: start.node!.modifiedIndex, redundant: true });
+      for (let i = 0; i < 5; i++) {
+        const next = watcher.next();
+        await writer.set(key, String(i));
+        expect(await next).toMatchObject({ node: { value: String(i) } });
+      }
+      await sleep(500);
+      expect(health).toEqual([]);
+      watcher.close();
+    } finally {
+      diagnostics_channel.unsubscribe(ClientChannels.memberHealth, onHealth);
+    }
+  });
+
   it('shared in one long-poll: every watcher gets every event exactly once, in order, across the freeze', async () => {
     const { leader, a, b } = await leaderAndFollowers(cluster);
     const { keys } = clientWith([a, b, leader], { ...watcherConfig, sharedWatchThreshold: 1 });
