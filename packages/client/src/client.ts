@@ -220,7 +220,9 @@ export interface CallOptions {
    * write whose delay matters more than one more request, such as a lock's release: a member that froze just
    * before it then costs nothing, where one copy would wait a `retrySafeTimeout` for its hedge. Each copy may
    * be applied, so it is for writes whose repeat is harmless (see {@link retrySafe}). Ignored unless
-   * `retrySafe`, and when the client's {@link ClientConfig.redundancy} is `false`.
+   * `retrySafe`, and when the client's {@link ClientConfig.redundancy} is `false`; a call with a value that
+   * is not a whole number >= 1 rejects with a `RangeError`. Such a call is no sample of the measured
+   * `retrySafeTimeout` (the faster of two copies would pull it down).
    */
   readonly fanOut?: number;
 }
@@ -453,8 +455,8 @@ export class Client implements AsyncDisposable {
     if (second === first || health.isSuspect(endpoints[second]!)) return undefined;
     return waitTwice({
       closers: action.closer ? [this.#closing, action.closer] : [this.#closing],
-      // without deadlines of its own (retrySafeTimeout and header timeout 0), the ceiling of the measured one
-      graceMs: 2 * (this.#slowAfter() || DEFAULT_RETRY_SAFE_TIMEOUT),
+      // at least 1 s: a follower loaded enough to tell an event late is not made suspect for it
+      graceMs: Math.max(2 * this.#slowAfter(), DEFAULT_RETRY_SAFE_TIMEOUT),
       run: (side, closer, at) => {
         const sideAction: Action = {
           ...action,
@@ -611,9 +613,10 @@ export class Client implements AsyncDisposable {
     const { signal } = options;
     const health = this.#health;
     const hedgeMs = this.#slowAfter();
-    const fanOut = this.#redundancy
-      ? Math.min(Math.max(1, Math.floor(options.fanOut ?? 1)), endpoints.length)
-      : 1;
+    const asked = options.fanOut ?? 1;
+    if (!Number.isSafeInteger(asked) || asked < 1)
+      throw new RangeError(`fanOut must be a whole number >= 1, got ${String(asked)}`);
+    const fanOut = this.#redundancy ? Math.min(asked, endpoints.length) : 1;
     /** Attempts sent to each endpoint so far, and the endpoint of each attempt. */
     const sent = endpoints.map(() => 0);
     const targets: number[] = [];
@@ -642,7 +645,8 @@ export class Client implements AsyncDisposable {
           // an attempt overtaken by one that answered first (aborted, or still let run) is no sample, nor pinned
           if (own.aborted || answered) return response;
           answered = true;
-          this.#timed(action, response, started);
+          // the faster of copies sent at once would pull the measure down
+          if (fanOut === 1) this.#timed(action, response, started);
           if (index !== pinned) pin(index);
           return response;
         },

@@ -36,8 +36,8 @@ export interface WatcherOptions {
    * first to tell the event wins. A member that freezes (SIGSTOP, a stalled disk) or loses the leader while
    * a wait is on it then costs nothing: the other tells the event as soon as the cluster has it, where a
    * single wait learns of the member only at its next health check (`ClientConfig.watchLivenessInterval`).
-   * A member that has not told an event within twice the `retrySafeTimeout` of the other (2 s when the client
-   * has no timeouts) is made suspect.
+   * A member that has not told an event within twice the `retrySafeTimeout` of the other (at least 1 s) is
+   * made suspect. A wait "from now" (no `afterIndex` yet) goes to one member: each member's now is its own.
    * The cost: one more socket per wait (or per shared long-poll), and one more request per event; nothing
    * while nothing happens. Ignored with a single endpoint, and when the client's `redundancy` is `false`.
    * Shared watchers share only with watchers of the same choice.
@@ -203,7 +203,8 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     ];
     const action: Action = {
       wait: true,
-      redundant: this.#redundant,
+      // a wait "from now" is not: each member would start from its own now, and one may rightly wait on
+      redundant: this.#redundant && this.#waitIndex > 0,
       operation: 'watch',
       key: this.#key,
       watch: info,

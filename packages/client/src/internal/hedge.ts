@@ -146,6 +146,7 @@ export function hedge<T>(
       return;
     }
     hook?.listen(onAbort);
-    for (let i = Math.max(1, options.initialAttempts ?? 1); i > 0; i--) start();
+    const initial = options.initialAttempts ?? 1;
+    for (let i = Number.isSafeInteger(initial) ? Math.max(1, initial) : 1; i > 0; i--) start();
   });
 }

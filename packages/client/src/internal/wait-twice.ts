@@ -23,11 +23,13 @@ export interface WaitTwiceOptions {
   readonly behind: (endpoint: Endpoint) => void;
 }
 
-/** One of the two waits: its closer, where it waits, and whether it has ended. */
+/** One of the two waits: its closer, where it waits, whether it has ended, and its grace once it lost. */
 interface Side {
   readonly closer: AbortHook;
   at: Endpoint | undefined;
   done: boolean;
+  /** Cancels the grace of a wait that lost (its timer, and its listener on the client's close). */
+  cancelGrace?: () => void;
 }
 
 /**
@@ -35,9 +37,12 @@ interface Side {
  * ask for the same index of the same key, so both tell the same event (etcd's log is one); a member that
  * froze, or lost the leader, mid-wait then costs nothing, where one wait would learn of it only at its next
  * health check. The slower wait is let finish for `graceMs` (a follower tells an event a heartbeat after the
- * leader; finishing keeps its connection), then aborted and its member reported {@link WaitTwiceOptions.behind}.
- * The call fails only when both waits fail (with the first failure), or at once when a closer or the caller's
- * signal ends it.
+ * leader; finishing keeps its connection), then aborted; when the winner told an event (a 200 with a body, not
+ * a proxy's empty reply nor an error), its member is reported {@link WaitTwiceOptions.behind}.
+ *
+ * Side 0 is the wait whose member's health is checked: when it fails (every member failed it, as a single wait
+ * fails), the call fails with its error and side 1 ends too, so that a wait never hangs on an unchecked member.
+ * When side 1 fails, side 0 goes on alone. A closer or the caller's signal ends both at once.
  */
 export function waitTwice(options: WaitTwiceOptions): Promise<RawResponse> {
   const sides: Side[] = [0, 1].map(() => ({ closer: new AbortHook(), at: undefined, done: false }));
@@ -50,8 +55,7 @@ export function waitTwice(options: WaitTwiceOptions): Promise<RawResponse> {
   };
   return new Promise((resolve, reject) => {
     let settled = false;
-    let failure: { readonly error: unknown } | undefined;
-    const won = (loser: Side): void => {
+    const won = (loser: Side, event: boolean): void => {
       settled = true;
       release();
       if (loser.done) return;
@@ -62,36 +66,40 @@ export function waitTwice(options: WaitTwiceOptions): Promise<RawResponse> {
       const timer = setTimeout(() => {
         closing?.unlisten(end);
         if (loser.done) return;
-        if (loser.at) options.behind(loser.at);
+        if (event && loser.at) options.behind(loser.at);
         loser.closer.abort(BEHIND);
       }, options.graceMs);
       timer.unref();
+      loser.cancelGrace = () => {
+        clearTimeout(timer);
+        closing?.unlisten(end);
+      };
     };
     sides.forEach((side, index) => {
       const other = sides[1 - index]!;
+      const ended = (): boolean => {
+        side.done = true;
+        side.cancelGrace?.();
+        return settled;
+      };
       options
         .run(index as 0 | 1, side.closer, (endpoint) => {
           side.at = endpoint;
         })
         .then(
           (response) => {
-            side.done = true;
-            if (settled) return;
-            won(other);
+            if (ended()) return;
+            won(other, response.status === 200 && response.body.length > 0);
             resolve(response);
           },
           (error: unknown) => {
-            side.done = true;
-            if (settled) return;
-            // a closer or the caller's signal ends both: the first to reject tells why
-            if (failure || side.closer.aborted || other.done) {
-              settled = true;
-              release();
-              endBoth(failure?.error ?? error);
-              reject(failure ? failure.error : error);
-            } else {
-              failure = { error };
-            }
+            if (ended()) return;
+            // side 1 failing leaves side 0 (checked) to go on; anything else ends both with this error
+            if (index === 1 && !other.done && !side.closer.aborted) return;
+            settled = true;
+            release();
+            endBoth(error);
+            reject(error);
           },
         );
     });

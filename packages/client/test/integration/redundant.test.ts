@@ -25,7 +25,7 @@ afterEach(async () => {
 
 /** Far beyond every bound of these tests. */
 const NEVER_MS = 60_000;
-/** The retrySafeTimeout of the watchers' clients: a wait behind by twice this is reported (400 ms). */
+/** The retrySafeTimeout of the watchers' clients: a wait behind by twice this, at least 1 s, is reported. */
 const RETRY_SAFE_MS = 200;
 /** Time for a wait to reach etcd before the fault. */
 const SETTLE_MS = 150;
@@ -72,8 +72,8 @@ describe('redundant watchers', () => {
       await writer.set(key, 'v');
       expect(await told).toMatchObject({ node: { value: 'v' } });
       expect(performance.now() - t0).toBeLessThan(PROMPT_MS);
-      // the frozen member had not told it within the grace (2 x retrySafeTimeout): it is now suspect
-      await sleep(2 * RETRY_SAFE_MS + 500);
+      // the frozen member had not told it within the grace (2 x retrySafeTimeout, at least 1 s): now suspect
+      await sleep(Math.max(2 * RETRY_SAFE_MS, 1000) + 500);
       expect(health).toContainEqual(expect.objectContaining({ endpoint: a.clientURL, state: 'suspect' }));
       // the plain watcher of the other client waits on the frozen member, with nothing to tell it
       expect(plainTold).toBe(false);
@@ -181,10 +181,13 @@ describe('fanOut', () => {
 });
 
 describe('redundancy: false', () => {
-  it('is a boolean', () => {
+  it('is a boolean; fanOut a whole number >= 1', async () => {
     expect(() => new Client({ endpoints: cluster.clientURLs, redundancy: 'no' as never })).toThrow(
       RangeError,
     );
+    const { keys } = clientWith(cluster.members, {});
+    for (const fanOut of [Number.NaN, 0, 1.5])
+      await expect(keys.delete('/redundant-odd', { retrySafe: true, fanOut })).rejects.toThrow(RangeError);
   });
 
   it('sends every wait and call to one member at a time, whatever its options ask', async () => {

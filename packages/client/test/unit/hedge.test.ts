@@ -141,6 +141,11 @@ describe('hedge: attempts of a call that is safe to repeat', () => {
     const { attempts, run } = harness();
     const call = hedge(run, { maxAttempts: 6, hedgeMs: 10_000, initialAttempts: 2, lingerMs: 100 });
     expect(attempts.map((a) => a.n)).toEqual([0, 1]);
+    // a value that is no whole number starts one attempt, as the default does
+    const odd = harness();
+    void hedge(odd.run, { maxAttempts: 2, hedgeMs: 10_000, initialAttempts: Number.NaN }).catch(() => {});
+    expect(odd.attempts).toHaveLength(1);
+    odd.attempts[0]!.resolve('x');
     attempts[1]!.resolve('second');
     expect(await call).toBe('second');
     await sleep(50);

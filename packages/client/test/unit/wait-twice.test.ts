@@ -63,17 +63,37 @@ describe('waitTwice: one watch wait on two members at once', () => {
     expect(behind).toEqual([A.text]);
   });
 
-  it('one wait failing leaves the other to answer; both failing rejects with the first failure', async () => {
+  it('the second wait failing leaves the first to answer, and to fail with its own error', async () => {
     const one = harness();
-    one.sides[0]!.reject(new Error('a failed'));
+    one.sides[1]!.reject(new Error('b failed'));
     await sleep(5);
-    one.sides[1]!.resolve(reply(B, 'event'));
-    expect((await one.call).endpoint).toBe(B);
+    one.sides[0]!.resolve(reply(A, 'event'));
+    expect((await one.call).endpoint).toBe(A);
     const both = harness();
     both.sides[1]!.reject(new Error('b failed'));
     await sleep(5);
     both.sides[0]!.reject(new Error('a failed'));
-    await expect(both.call).rejects.toThrow('b failed');
+    await expect(both.call).rejects.toThrow('a failed');
+  });
+
+  it('the first (health-checked) wait failing fails the call at once and ends the second', async () => {
+    const { sides, call } = harness();
+    sides[0]!.reject(new Error('every member failed'));
+    await expect(call).rejects.toThrow('every member failed');
+    expect(sides[1]!.closer.aborted).toBe(true);
+  });
+
+  it('a winner that told no event (an empty reply, an error status) reports nobody behind', async () => {
+    const empty = harness();
+    empty.sides[1]!.resolve({ ...reply(B, ''), body: '' });
+    await empty.call;
+    const error = harness();
+    error.sides[0]!.resolve({ ...reply(A, '{"errorCode":401}'), status: 400 });
+    await error.call;
+    await sleep(150);
+    expect(empty.sides[0]!.closer.aborted).toBe(true);
+    expect(error.sides[1]!.closer.aborted).toBe(true);
+    expect([...empty.behind, ...error.behind]).toEqual([]);
   });
 
   it("a closer (the watcher's or the client's) ends both at once with its reason", async () => {
