@@ -50,6 +50,8 @@ export class SessionKey {
   readonly #refreshMs: number;
   readonly #onStop: () => void;
   readonly #own: OwnWrites;
+  /** The cluster id of the last reply of a write of the key ('' before one), for {@link markRemovedHere}. */
+  #clusterId = '';
   readonly #validity: ValidityDeadline;
   #removing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -224,6 +226,7 @@ export class SessionKey {
           retrySafe: true,
           signal,
         });
+        this.#clusterId = response.clusterId;
         return response.node!.modifiedIndex;
       },
       { value },
@@ -273,7 +276,13 @@ export class SessionKey {
         return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        if (isKeyNotFound(error)) return;
+        if (isKeyNotFound(error)) {
+          // gone for good either way (expired, or deleted by an earlier attempt or the other copy of this
+          // delete, whose 100 often comes first): the same as a confirmed delete of ours
+          const { keys } = this.#session;
+          markRemovedHere(keys.client ?? keys, this.#clusterId, this.key, this.#own.createdIndex);
+          return;
+        }
         last = error;
         if (isTestFailed(error)) {
           await this.settled(); // quick: a write in flight was abandoned by the halt
@@ -423,6 +432,7 @@ export class SessionKey {
       // Even when halted meanwhile: the key changed, and a release deletes it with this index.
       // (A refresh keeps the value; its reply says which it is.)
       if (response.node) this.#own.adopt(response.node);
+      this.#clusterId = response.clusterId;
       if (this.#halted) return;
       this.#validity.push(sentAt);
       // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
