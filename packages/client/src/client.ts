@@ -455,8 +455,9 @@ export class Client implements AsyncDisposable {
     if (second === first || health.isSuspect(endpoints[second]!)) return undefined;
     return waitTwice({
       closers: action.closer ? [this.#closing, action.closer] : [this.#closing],
-      // at least 1 s: a follower loaded enough to tell an event late is not made suspect for it
-      graceMs: Math.max(2 * this.#slowAfter(), DEFAULT_RETRY_SAFE_TIMEOUT),
+      // at least 1 s (2 s with no timeouts of the client's own): a follower loaded enough to tell an event
+      // late is not made suspect for it
+      graceMs: 2 * Math.max(this.#slowAfter() || DEFAULT_RETRY_SAFE_TIMEOUT, DEFAULT_RETRY_SAFE_TIMEOUT / 2),
       run: (side, closer, at) => {
         const sideAction: Action = {
           ...action,

@@ -50,7 +50,7 @@ export class SessionKey {
   readonly #refreshMs: number;
   readonly #onStop: () => void;
   readonly #own: OwnWrites;
-  /** The cluster id of the last reply of a write of the key ('' before one), for {@link markRemovedHere}. */
+  /** The cluster id of the last reply that made or wrote the key ('' when unknown), for {@link markRemovedHere}. */
   #clusterId = '';
   readonly #validity: ValidityDeadline;
   #removing: Promise<void> | undefined;
@@ -87,6 +87,7 @@ export class SessionKey {
     this.#session = session;
     this.key = key;
     this.#own = new OwnWrites(node);
+    this.#clusterId = node.clusterId ?? '';
     this.#refreshMs = timing.refreshMs;
     this.#onStop = onStop;
     this.#validity = new ValidityDeadline(session.ttl * 1000 - timing.marginMs, sentAt, () =>

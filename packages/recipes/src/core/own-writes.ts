@@ -11,6 +11,8 @@ export interface KeptNode {
   readonly modifiedIndex: number;
   /** The value the key holds at `modifiedIndex`. */
   readonly value?: string;
+  /** The cluster id of the reply that made or found the key, if known. */
+  readonly clusterId?: string;
 }
 
 /** How many of its own recent indexes a key remembers, to tell its own writes from others' in watch events. */

@@ -211,7 +211,7 @@ export class QueueTicket {
           modifiedIndex: node.modifiedIndex,
           data,
         };
-        return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe);
+        return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe, response.clusterId);
       } catch (error) {
         if (isEtcdError(error)) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
@@ -233,12 +233,13 @@ export class QueueTicket {
     value: string,
     sentAt: number,
     recipe: string | undefined,
+    clusterId?: string,
   ): QueueTicket {
     const ticket = new QueueTicket(
       session,
       dir,
       entry,
-      session.keep(entry.key, { ...entry, value }, sentAt),
+      session.keep(entry.key, { ...entry, value, ...(clusterId ? { clusterId } : {}) }, sentAt),
       recipe,
     );
     if (recipe !== undefined) publishEnqueue(recipe, dir, entry.key, entry.createdIndex);

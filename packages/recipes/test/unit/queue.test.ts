@@ -192,6 +192,26 @@ describe('mark-held and release: a release never waits for the mark-held write',
     await session.close();
   });
 
+  it('a release answered 100 (the other copy, sent to another member at once, was applied first) is done, and its key known removed here, with the cluster id of the create', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => {
+      if (call.method === 'createInOrder')
+        call.reply.resolve({ ...reply('create', node(`${DIR}/8`, 8, 8, call.value)), clusterId: 'c9' });
+    });
+    const session = new Session(keys.api, { ttl: 30 });
+    const ticket = await QueueTicket.enqueue(session, DIR, {}, undefined);
+    keys.onCall(() => {});
+    const removed = ticket.remove();
+    await settle();
+    const [del] = keys.of('delete');
+    expect(del?.options).toMatchObject({ prevIndex: 8, retrySafe: true, fanOut: 2 });
+    del!.reply.reject(etcdError(100));
+    await removed;
+    expect(keys.of('delete')).toHaveLength(1);
+    expect(isRemovedHere(keys.api, 'c9', `${DIR}/8`, 8)).toBe(true);
+    await session.close();
+  });
+
   it('a 101 not explained by our own write reads the key, and never deletes a key of another createdIndex', async () => {
     const { keys, session, ticket } = await ticketOnFake();
     const removed = ticket.remove();
