@@ -32,12 +32,14 @@ export interface WatcherOptions {
    */
   readonly shared?: boolean | string;
   /**
-   * Wait on two members at once (not in Go): each wait goes to the pinned member and to the next one, and the
-   * first to tell the event wins. A member that freezes (SIGSTOP, a stalled disk) or loses the leader while
+   * Wait on two members at once (not in Go): each wait goes to the pinned member and to the next one that is
+   * not suspect, and the first reply wins (etcd's log is one: both tell the same event). A member that freezes (SIGSTOP, a stalled disk) or loses the leader while
    * a wait is on it then costs nothing: the other tells the event as soon as the cluster has it, where a
    * single wait learns of the member only at its next health check (`ClientConfig.watchLivenessInterval`).
    * A member that has not told an event within twice the `retrySafeTimeout` of the other (at least 1 s) is
-   * made suspect. A wait "from now" (no `afterIndex` yet) goes to one member: each member's now is its own.
+   * made suspect. Only the first wait's member is health-checked: when that wait fails on every member, the
+   * call fails as a single wait would. A wait "from now" (no `afterIndex` yet) goes to one member: each
+   * member's now is its own.
    * The cost: one more socket per wait (or per shared long-poll), and one more request per event; nothing
    * while nothing happens. Ignored with a single endpoint, and when the client's `redundancy` is `false`.
    * Shared watchers share only with watchers of the same choice.
