@@ -94,8 +94,9 @@ export function waitTwice(options: WaitTwiceOptions): Promise<RawResponse> {
           },
           (error: unknown) => {
             if (ended()) return;
-            // side 1 failing leaves side 0 (checked) to go on; anything else ends both with this error
-            if (index === 1 && !other.done && !side.closer.aborted) return;
+            // side 1 failing leaves side 0 (checked, and not done: else this call had settled) to go on;
+            // anything else ends both with this error
+            if (index === 1 && !side.closer.aborted) return;
             settled = true;
             release();
             endBoth(error);

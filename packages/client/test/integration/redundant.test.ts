@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, ClientChannels, type ClientConfig, type MemberHealthMessage } from '../../src/index.js';
+import {
+  Client,
+  ClientChannels,
+  type ClientConfig,
+  type MemberHealthMessage,
+  type Watcher,
+} from '../../src/index.js';
 import { leaderAndFollowers, pinnedClient } from '../order.js';
 
 // Redundant watches (`WatcherOptions.redundant`) and fanned-out writes (`CallOptions.fanOut`) against a member
@@ -44,6 +50,30 @@ const clientWith = (order: readonly Member[], config: Partial<ClientConfig> = wa
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const unique = (name: string) => `/redundant-${name}-${randomBytes(3).toString('hex')}`;
 
+/** A watcher's next wait, and whether it has told an event yet (it settles on close too, without telling). */
+function nextOf(watcher: Watcher): { told: () => boolean; ended: Promise<void> } {
+  let told = false;
+  const ended = watcher.next().then(
+    () => {
+      told = true;
+    },
+    () => {},
+  );
+  return { told: () => told, ended };
+}
+
+/** Runs `work` with the member:health messages published meanwhile. */
+async function withHealthMessages(work: (health: MemberHealthMessage[]) => Promise<void>): Promise<void> {
+  const health: MemberHealthMessage[] = [];
+  const onHealth = (message: unknown) => health.push(message as MemberHealthMessage);
+  diagnostics_channel.subscribe(ClientChannels.memberHealth, onHealth);
+  try {
+    await work(health);
+  } finally {
+    diagnostics_channel.unsubscribe(ClientChannels.memberHealth, onHealth);
+  }
+}
+
 describe('redundant watchers', () => {
   it('tell an event through another member while the pinned one is frozen; a plain watcher does not', async () => {
     const { leader, a, b } = await leaderAndFollowers(cluster);
@@ -52,20 +82,11 @@ describe('redundant watchers', () => {
     const { keys: writer } = clientWith([leader], {});
     const key = unique('alone');
     const start = await writer.set(key, 'start');
-    const health: MemberHealthMessage[] = [];
-    const onHealth = (message: unknown) => health.push(message as MemberHealthMessage);
-    diagnostics_channel.subscribe(ClientChannels.memberHealth, onHealth);
-    try {
+    await withHealthMessages(async (health) => {
       const redundant = keys.watcher(key, { afterIndex: start.node!.modifiedIndex, redundant: true });
       const plain = plainKeys.watcher(key, { afterIndex: start.node!.modifiedIndex });
       const told = redundant.next();
-      let plainTold = false;
-      const plainNext = plain.next().then(
-        () => {
-          plainTold = true;
-        },
-        () => {},
-      );
+      const plainNext = nextOf(plain);
       await sleep(SETTLE_MS);
       await a.pause();
       const t0 = performance.now();
@@ -76,13 +97,11 @@ describe('redundant watchers', () => {
       await sleep(Math.max(2 * RETRY_SAFE_MS, 1000) + 500);
       expect(health).toContainEqual(expect.objectContaining({ endpoint: a.clientURL, state: 'suspect' }));
       // the plain watcher of the other client waits on the frozen member, with nothing to tell it
-      expect(plainTold).toBe(false);
+      expect(plainNext.told()).toBe(false);
       plain.close();
-      await plainNext;
+      await plainNext.ended;
       redundant.close();
-    } finally {
-      diagnostics_channel.unsubscribe(ClientChannels.memberHealth, onHealth);
-    }
+    });
   });
 
   it("on a healthy cluster, and with no timeouts of the client's own: no member is found behind", async () => {
@@ -90,10 +109,7 @@ describe('redundant watchers', () => {
     const { keys } = clientWith([a, b, leader], { headerTimeoutPerRequest: 0, retrySafeTimeout: 0 });
     const { keys: writer } = clientWith([leader], {});
     const key = unique('healthy');
-    const health: MemberHealthMessage[] = [];
-    const onHealth = (message: unknown) => health.push(message as MemberHealthMessage);
-    diagnostics_channel.subscribe(ClientChannels.memberHealth, onHealth);
-    try {
+    await withHealthMessages(async (health) => {
       const start = await writer.set(key, 'start');
       const watcher = keys.watcher(key, { afterIndex: start.node!.modifiedIndex, redundant: true });
       for (let i = 0; i < 5; i++) {
@@ -104,9 +120,7 @@ describe('redundant watchers', () => {
       await sleep(500);
       expect(health).toEqual([]);
       watcher.close();
-    } finally {
-      diagnostics_channel.unsubscribe(ClientChannels.memberHealth, onHealth);
-    }
+    });
   });
 
   it('shared in one long-poll: every watcher gets every event exactly once, in order, across the freeze', async () => {
@@ -201,13 +215,7 @@ describe('redundancy: false', () => {
     const key = unique('off');
     const start = await writer.set(key, 'start');
     const watcher = keys.watcher(key, { afterIndex: start.node!.modifiedIndex, redundant: true });
-    let told = false;
-    const next = watcher.next().then(
-      () => {
-        told = true;
-      },
-      () => {},
-    );
+    const next = nextOf(watcher);
     await sleep(SETTLE_MS);
     await a.pause();
     const written = await writer.set(key, 'v');
@@ -220,8 +228,8 @@ describe('redundancy: false', () => {
     // one copy: it waited its hedge (retrySafeTimeout) on the frozen member
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1000 - 2);
     expect(deleted).toMatchObject({ action: 'compareAndDelete' });
-    expect(told).toBe(false); // the one wait is on the frozen member
+    expect(next.told()).toBe(false); // the one wait is on the frozen member
     watcher.close();
-    await next;
+    await next.ended;
   });
 });

@@ -1,7 +1,7 @@
 import { Client, type ClientConfig, KeysAPI } from '@etcdkit/client';
 import { type Cluster, type Member, startCluster } from '@etcdkit/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Election, Lock, type ServiceChange, ServiceRegistry } from '../../src/index.js';
+import { Election, type HeldLock, Lock, type ServiceChange, ServiceRegistry } from '../../src/index.js';
 import { pinOrder } from './helpers.js';
 
 /**
@@ -58,6 +58,39 @@ async function roles(): Promise<{ leader: Member; followers: [Member, Member] }>
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A lock hand-over across a fault: the holder (through `holderKeys`) holds `name` (TTL 20) and the waiter
+ * (through `waiterKeys`) queues behind it; half a second later `fault` strikes, and the holder releases at once.
+ * The next holder must have a higher fencing token; `check` is then given how long the hand-over took (from the
+ * release), before the next holder releases. The locks are closed and the cluster restored after.
+ */
+async function handOver(
+  name: string,
+  [holderKeys, waiterKeys]: [KeysAPI, KeysAPI],
+  fault: () => Promise<void>,
+  check: (handedOver: { next: HeldLock; waited: number }) => void | Promise<void>,
+): Promise<void> {
+  const holderLock = new Lock(holderKeys, name, { ttl: 20 });
+  const waiterLock = new Lock(waiterKeys, name, { ttl: 20 });
+  try {
+    const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
+    const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
+    await sleep(500);
+    await fault();
+    const t0 = performance.now();
+    await held.release();
+    const next = await waiting;
+    const waited = performance.now() - t0;
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    await check({ next, waited });
+    await next.release();
+  } finally {
+    await holderLock.close();
+    await waiterLock.close();
+    await cluster.restoreAll();
+  }
+}
+
 /** Records whether (and why) a signal aborted. */
 function watchAbort(signal: AbortSignal): () => unknown {
   let reason: unknown;
@@ -106,35 +139,22 @@ describe('failover of recipe writes: nothing is lost while a majority answers', 
   it('release while the pinned member is frozen: the next holder does not wait for that member', async () => {
     const { followers } = await roles();
     const pinned = followers[0];
-    const name = '/failover/lock-release-paused';
     const config = { headerTimeoutPerRequest: 15_000 };
-    const holderLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
-    const waiterLock = new Lock(pinnedTo(followers[1], config), name, { ttl: 20 });
-    try {
-      const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
-      const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
-      await sleep(500);
-      await pinned.pause();
-      const t0 = performance.now();
-      await held.release();
-      const next = await waiting;
-      const waited = performance.now() - t0;
-      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-      // one abandoned attempt on the frozen member, then the delete and the waiter's wake-up: far below the
-      // 15 s header timeout and the 20 s TTL
-      expect(waited).toBeLessThan(RETRY_SAFE_TIMEOUT + 2500);
-      await next.release();
-    } finally {
-      await holderLock.close();
-      await waiterLock.close();
-      await cluster.restoreAll();
-    }
+    await handOver(
+      '/failover/lock-release-paused',
+      [pinnedTo(pinned, config), pinnedTo(followers[1], config)],
+      () => pinned.pause(),
+      ({ waited }) => {
+        // one abandoned attempt on the frozen member, then the delete and the waiter's wake-up: far below the
+        // 15 s header timeout and the 20 s TTL
+        expect(waited).toBeLessThan(RETRY_SAFE_TIMEOUT + 2500);
+      },
+    );
   });
 
   it('holder and waiter pinned to the member frozen just before the release: the hand-over does not touch it', async () => {
     const { followers } = await roles();
     const pinned = followers[0];
-    const name = '/failover/lock-handover-both-paused';
     // neither a hedge (10 s), a health check (60 s), a header timeout (15 s) nor an expiry (TTL 20) can be
     // what frees the lock: the release goes to two members at once, and the waiter waits on two
     const config = {
@@ -142,60 +162,36 @@ describe('failover of recipe writes: nothing is lost while a majority answers', 
       retrySafeTimeout: 10_000,
       watchLivenessInterval: 60_000,
     };
-    const holderLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
-    const waiterLock = new Lock(pinnedTo(pinned, config), name, { ttl: 20 });
-    try {
-      const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
-      const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
-      await sleep(500);
-      await pinned.pause();
-      const t0 = performance.now();
-      await held.release();
-      const next = await waiting;
-      const waited = performance.now() - t0;
-      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-      // a write and a notification through the healthy members, with headroom for a loaded machine
-      expect(waited).toBeLessThan(1500);
-      await pinned.resume();
-      await next.release();
-    } finally {
-      await holderLock.close();
-      await waiterLock.close();
-      await cluster.restoreAll();
-    }
+    await handOver(
+      '/failover/lock-handover-both-paused',
+      [pinnedTo(pinned, config), pinnedTo(pinned, config)],
+      () => pinned.pause(),
+      async ({ waited }) => {
+        // a write and a notification through the healthy members, with headroom for a loaded machine
+        expect(waited).toBeLessThan(1500);
+        await pinned.resume();
+      },
+    );
   });
 
   it('SIGKILL of the leader during release: the next holder gets the lock within the bound', async () => {
     const { leader, followers } = await roles();
-    const name = '/failover/lock-release-leader-killed';
     // a long TTL and header timeout: neither an expiry nor a header timeout can be what frees the lock
-    const longTtl = 20;
     const config = { headerTimeoutPerRequest: 15_000 };
-    const holderLock = new Lock(pinnedTo(followers[0], config), name, { ttl: longTtl });
-    const waiterLock = new Lock(pinnedTo(followers[1], config), name, { ttl: longTtl });
-    try {
-      const held = await holderLock.acquire({ signal: AbortSignal.timeout(10_000) });
-      const waiting = waiterLock.acquire({ signal: AbortSignal.timeout(30_000) });
-      await sleep(500);
-      await leader.kill();
+    await handOver(
+      '/failover/lock-release-leader-killed',
+      [pinnedTo(followers[0], config), pinnedTo(followers[1], config)],
       // The delete goes to a survivor before a new leader exists: etcd would hold it for its own request
       // timeout (5 s + 2 x election timeout). Abandoned after retrySafeTimeout, it is repeated on the next
       // member, and once a leader is elected (a few election timeouts) one attempt gets through.
-      const t0 = performance.now();
-      await held.release();
-      const next = await waiting;
-      const waited = performance.now() - t0;
-      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-      expect(next.signal.aborted).toBe(false);
-      // election (≤ 1 s fast, doubled for load) + two abandoned attempts + the waiter's wake-up, far below
-      // the 5.5 s etcd would hold the first attempt and the 20 s TTL
-      expect(waited).toBeLessThan(2000 + 2 * RETRY_SAFE_TIMEOUT + 1500);
-      await next.release();
-    } finally {
-      await holderLock.close();
-      await waiterLock.close();
-      await cluster.restoreAll();
-    }
+      () => leader.kill(),
+      ({ next, waited }) => {
+        expect(next.signal.aborted).toBe(false);
+        // election (≤ 1 s fast, doubled for load) + two abandoned attempts + the waiter's wake-up, far below
+        // the 5.5 s etcd would hold the first attempt and the 20 s TTL
+        expect(waited).toBeLessThan(2000 + 2 * RETRY_SAFE_TIMEOUT + 1500);
+      },
+    );
   });
 
   it('SIGSTOP of the pinned member: the leader keeps its term, and proclaims through another member', async () => {
