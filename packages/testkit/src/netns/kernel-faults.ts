@@ -303,6 +303,39 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
     return this.#change((faults) => faults.relayDelay(names, checked));
   }
 
+  /**
+   * Delays the link between each member of `from` and each member of `to`, and no other: every connection between
+   * the two (either may open it) goes through a relay on the host, as {@link netem}'s delay does without
+   * sch_netem, on every kernel (netem's qdisc delays all a node sends, not one link). Each chunk is late by
+   * `delayMs` plus up to `jitterMs` each way, order kept: a raft message between the two is late by that much,
+   * while the other links stay as they are. Connections open when it begins are killed and redialed through the
+   * relay. Where {@link netem} delays a member through relays too (no sch_netem), a link's own delay replaces
+   * the member's for that link; a netem qdisc's delay adds to it. Cuts and loss still apply; {@link heal} ends
+   * it; `delayMs` 0 ends it for these links.
+   *
+   * @throws {UnsupportedFaultError} for a target that is not a member (a client namespace: relays forward peer
+   *   connections only).
+   */
+  linkDelay(
+    from: readonly E[],
+    to: readonly E[],
+    delay: { readonly delayMs: number; readonly jitterMs?: number },
+  ): Promise<void> {
+    const checked = checkNetem(delay);
+    const members = new Set(this.#driver.members());
+    const outside = [...from, ...to].filter((target) => !members.has(target));
+    if (outside.length > 0)
+      return Promise.reject(
+        new UnsupportedFaultError(
+          `a link delay goes through relays between members, and ${outside.map((t) => t.name).join(', ')} ` +
+            'is not a member (a client namespace has no peer links to relay)',
+        ),
+      );
+    const a = this.#names(from);
+    const b = this.#names(to);
+    return this.#change((faults) => faults.linkDelay(a, b, checked));
+  }
+
   /** Ends every fault (with `targets`: every fault that involves one of them). */
   heal(targets?: readonly E[]): Promise<void> {
     const names = targets && this.#names(targets);

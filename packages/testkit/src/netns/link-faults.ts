@@ -121,6 +121,8 @@ export class LinkFaults {
   readonly #peerPorts = new Map<string, number>();
   /** Members whose peer link is delayed by relays (every connection between it and another member). */
   readonly #relayDelay = new Map<string, RelayDelay>();
+  /** Links between two members delayed by relays, both directed edges (`from>to` and `to>from`) stored. */
+  readonly #linkDelay = new Map<string, RelayDelay>();
 
   /**
    * @param tag - the comment on every rule (`etcdkit-<run>`).
@@ -227,10 +229,28 @@ export class LinkFaults {
   }
 
   /**
-   * The relayed edges the state asks for, in node order: each connection between a delayed member and another
-   * member, whichever opens it, with the delay of the member it goes to when that one is delayed, else of the
-   * one that opens it; blackholed while the link is cut either way (the relay's own packets come from the host,
-   * which no rule drops).
+   * The link between each of `from` and each of `to` (members) is delayed by relays on the host, as
+   * {@link relayDelay} delays a member's every link: each connection between the two, whichever opens it, delays
+   * each chunk both ways by `delayMs` plus up to `jitterMs`, order kept. A link's own delay replaces its
+   * members' for that link. `delayMs` 0 ends it.
+   */
+  linkDelay(from: readonly string[], to: readonly string[], delay: RelayDelay): void {
+    const { delayMs, jitterMs } = checkNetem(delay);
+    for (const s of from)
+      for (const r of to) {
+        if (s === r) continue;
+        for (const key of [edge(s, r), edge(r, s)])
+          if (delayMs > 0) this.#linkDelay.set(key, { delayMs, jitterMs });
+          else this.#linkDelay.delete(key);
+      }
+  }
+
+  /**
+   * The relayed edges the state asks for, in node order: each connection between members whose link is delayed
+   * (by {@link linkDelay}, or because one of them is delayed), whichever opens it, with the link's own delay if
+   * it has one, else the delay of the member it goes to when that one is delayed, else of the one that opens it;
+   * blackholed while the link is cut either way (the relay's own packets come from the host, which no rule
+   * drops).
    */
   relays(): RelaySpec[] {
     const specs: RelaySpec[] = [];
@@ -238,7 +258,8 @@ export class LinkFaults {
       const address = this.#nodes.get(to);
       if (!address) continue;
       for (const from of this.#peerPorts.keys()) {
-        const delay = this.#relayDelay.get(to) ?? this.#relayDelay.get(from);
+        const delay =
+          this.#linkDelay.get(edge(from, to)) ?? this.#relayDelay.get(to) ?? this.#relayDelay.get(from);
         if (from === to || !delay || !this.#nodes.has(from)) continue;
         const blackholed = this.#blocked.has(edge(from, to)) || this.#blocked.has(edge(to, from));
         specs.push({ key: edge(from, to), from, to, address, port, ...delay, blackholed });
@@ -274,7 +295,8 @@ export class LinkFaults {
       return set.has(from) || set.has(to);
     };
     for (const key of [...this.#blocked]) if (involves(key)) this.#blocked.delete(key);
-    for (const key of [...this.#linkLoss.keys()]) if (involves(key)) this.#linkLoss.delete(key);
+    for (const map of [this.#linkLoss, this.#linkDelay])
+      for (const key of [...map.keys()]) if (involves(key)) map.delete(key);
     for (const map of [this.#nodeLoss, this.#rate, this.#netem, this.#relayDelay])
       for (const key of [...map.keys()]) if (!set || set.has(key)) map.delete(key);
   }

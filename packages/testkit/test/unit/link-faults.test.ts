@@ -174,6 +174,50 @@ describe('LinkFaults', () => {
     expect(() => faults.relayDelay(['a'], { delayMs: 0, jitterMs: 5 })).toThrow(RangeError);
   });
 
+  it('a link delay: relays between its two members only, both ways; it replaces their own delay there', () => {
+    const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
+    for (const [i, name] of ['a', 'b', 'c'].entries()) faults.setNode(name, `10.0.0.${10 + i}`, 2380);
+    const delays = (): Record<string, number> =>
+      Object.fromEntries(faults.relays().map((spec) => [spec.key, spec.delayMs]));
+    faults.linkDelay(['a'], ['b'], { delayMs: 30, jitterMs: 5 });
+    expect(faults.relays()).toEqual([
+      {
+        key: 'b>a',
+        from: 'b',
+        to: 'a',
+        address: '10.0.0.10',
+        port: 2380,
+        delayMs: 30,
+        jitterMs: 5,
+        blackholed: false,
+      },
+      {
+        key: 'a>b',
+        from: 'a',
+        to: 'b',
+        address: '10.0.0.11',
+        port: 2380,
+        delayMs: 30,
+        jitterMs: 5,
+        blackholed: false,
+      },
+    ]);
+    // a member's delay elsewhere; the link keeps its own
+    faults.relayDelay(['a'], { delayMs: 80, jitterMs: 0 });
+    expect(delays()).toEqual({ 'b>a': 30, 'c>a': 80, 'a>b': 30, 'a>c': 80 });
+    // 0 ends the link's own delay (a's applies to it again), whichever side is named first
+    faults.linkDelay(['b'], ['a'], { delayMs: 0, jitterMs: 0 });
+    expect(delays()).toEqual({ 'b>a': 80, 'c>a': 80, 'a>b': 80, 'a>c': 80 });
+    faults.heal();
+    faults.linkDelay(['a', 'b'], ['a', 'c'], { delayMs: 10, jitterMs: 0 }); // a node has no link to itself
+    expect(delays()).toEqual({ 'b>a': 10, 'c>a': 10, 'a>c': 10, 'b>c': 10, 'c>b': 10, 'a>b': 10 });
+    faults.heal(['c']);
+    expect(delays()).toEqual({ 'b>a': 10, 'a>b': 10 });
+    faults.heal();
+    expect(faults.relays()).toEqual([]);
+    expect(() => faults.linkDelay(['a'], ['b'], { delayMs: -1, jitterMs: 0 })).toThrow(RangeError);
+  });
+
   it('a relayed link is blackholed while cut either way, and loses what its ends and the link lose', () => {
     const faults = new LinkFaults('etcdkit-t', '10.0.0.1');
     for (const [i, name] of ['a', 'b', 'c'].entries()) faults.setNode(name, `10.0.0.${10 + i}`, 2380);
