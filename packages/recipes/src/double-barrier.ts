@@ -1,8 +1,8 @@
-import { isEtcdError, isKeyNotFound, type Response } from '@etcdkit/client';
+import { isKeyNotFound, type Response } from '@etcdkit/client';
 import { QueueTicket } from './core/queue-driver.js';
 import { listQueue } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
-import { RetryPacing } from './core/retry.js';
+import { isPermanent, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './core/wait.js';
 import { RecipeError, SessionExpiredError } from './errors.js';
@@ -194,7 +194,7 @@ export class DoubleBarrier implements AsyncDisposable {
         return { members, ready, index: response.index };
       } catch (error) {
         if (isKeyNotFound(error)) return { members: [], ready: false, index: error.index };
-        if (!retry || isEtcdError(error) || signal.aborted) throw error;
+        if (!retry || isPermanent(error) || signal.aborted) throw error;
         await sleep(RetryPacing.transientPauseMs, signal);
       }
     }

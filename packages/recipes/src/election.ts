@@ -1,3 +1,4 @@
+import { isClientClosed } from '@etcdkit/client';
 import { announceHeld, orRemove, releaseHeld } from './core/held.js';
 import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
@@ -130,8 +131,9 @@ export class Election implements AsyncDisposable {
       let listing: QueueListing;
       try {
         listing = await listQueue(this.#keys, this.#dir, signal);
-      } catch {
+      } catch (error) {
         if (signal?.aborted) return;
+        if (isClientClosed(error)) throw error;
         await sleep(RetryPacing.transientPauseMs, signal).catch(() => {});
         continue;
       }
@@ -149,8 +151,9 @@ export class Election implements AsyncDisposable {
           recursive: !leader,
           signal,
         });
-      } catch {
-        return;
+      } catch (error) {
+        if (signal?.aborted) return;
+        throw error; // a closed client
       }
     }
   }

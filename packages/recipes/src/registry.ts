@@ -1,4 +1,4 @@
-import { isNodeExist, type Node } from '@etcdkit/client';
+import { isClientClosed, isNodeExist, type Node } from '@etcdkit/client';
 import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
 import { Pacer, RetryPacing } from './core/retry.js';
@@ -116,7 +116,8 @@ export class Registration implements AsyncDisposable {
         this.#reRegistering = undefined;
         this.#watch(kept);
         return;
-      } catch {
+      } catch (error) {
+        if (isClientClosed(error)) return; // nothing can publish it again
         await sleep(pacer.next());
       }
     }
@@ -212,8 +213,9 @@ export class ServiceRegistry implements AsyncDisposable {
         let read: { instances: Map<string, ServiceInstance>; index: number };
         try {
           read = await this.#read(service, signal);
-        } catch {
+        } catch (error) {
           if (signal?.aborted) return;
+          if (isClientClosed(error)) throw error;
           await sleep(RetryPacing.serviceRereadMs, signal).catch(() => {});
           continue;
         }
@@ -250,8 +252,9 @@ export class ServiceRegistry implements AsyncDisposable {
           if (!before) announce('registryAdd', instance, event.node!.key);
           yield { type: before ? 'updated' : 'added', instance };
         }
-      } catch {
+      } catch (error) {
         if (signal?.aborted) return;
+        if (isClientClosed(error)) throw error;
         fresh = true; // error 401 or a failure: re-read and diff
       } finally {
         watcher.close();

@@ -13,7 +13,7 @@ import { watchForLoss } from './loss-watch.js';
 import { type KeptNode, OwnWrites } from './own-writes.js';
 import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
 import { markRemovedHere } from './removed-here.js';
-import { pauseAfter, RetryPacing } from './retry.js';
+import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { ValidityDeadline } from './validity.js';
 import { sleep } from './wait.js';
@@ -39,7 +39,7 @@ export interface KeptKeyTiming {
  * One key kept alive by a {@link Session}: refreshed on a timer, and watched from its own index so that its
  * removal or a change by someone else is seen at once (see {@link SessionKey.signal}).
  */
-export class SessionKey {
+export class SessionKey implements AsyncDisposable {
   readonly key: string;
   readonly #session: Session;
   readonly #controller = new AbortController();
@@ -144,6 +144,11 @@ export class SessionKey {
     await this.settled();
   }
 
+  /** {@link SessionKey.stop}, for `await using`: the key is no longer kept (it expires by TTL), not deleted. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
   /**
    * Stops refreshing at once, without waiting for a write in flight (its result still updates
    * {@link SessionKey.modifiedIndex}: see {@link SessionKey.settled}); nothing the key's watch sees from now on
@@ -240,9 +245,9 @@ export class SessionKey {
    * while a write of the key may still be in flight (that write is abandoned): when a late write of ours
    * moved the index first (101), the key is read again and deleted only if it still has our createdIndex. A
    * 100 means it is gone already (expired, or deleted by an earlier attempt of this delete). Transient
-   * failures are retried a few times, then the last one is thrown (the key expires by its TTL). An abort of
-   * `signal` ends the attempts and rejects with its reason. Idempotent: later calls return the first call's
-   * promise.
+   * failures are retried a few times, then the last one is thrown (the key expires by its TTL); another etcd
+   * error or a closed client is thrown at once. An abort of `signal` ends the attempts and rejects with its
+   * reason. Idempotent: later calls return the first call's promise.
    */
   remove(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
     this.#removing ??= (async () => {
@@ -296,6 +301,7 @@ export class SessionKey {
           if ('node' in seen) prevIndex = seen.node.modifiedIndex;
           continue;
         }
+        if (isPermanent(error)) throw error; // etcd refused it, or the client is closed: no retry changes that
         if (attempt < RetryPacing.removeKey.attempts)
           await sleep(pauseAfter(RetryPacing.removeKey, attempt), signal);
       }

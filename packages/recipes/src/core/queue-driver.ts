@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isEtcdError, type Response } from '@etcdkit/client';
+import { isClientClosed, type Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import { publishEnqueue } from '../internal/channels.js';
 import type { RecipeKeys } from '../keys.js';
@@ -20,7 +20,7 @@ import {
   type QueueValue,
 } from './queue-listing.js';
 import { isRemovedHere } from './removed-here.js';
-import { pauseAfter, RetryPacing } from './retry.js';
+import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
 
@@ -213,7 +213,7 @@ export class QueueTicket {
         };
         return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe, response.clusterId);
       } catch (error) {
-        if (isEtcdError(error)) throw error;
+        if (isPermanent(error)) throw error;
         // The reply may be lost while the key was made: look for it before creating another.
         const found = await listQueue(session.keys, dir).then(
           (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
@@ -310,8 +310,9 @@ export class QueueTicket {
             readAfter === undefined
               ? await listQueue(this.#session.keys, this.#dir, combined)
               : await listQueueAfter(this.#session.keys, this.#dir, readAfter, combined);
-        } catch {
+        } catch (error) {
           if (combined.aborted) throw combined.reason;
+          if (isClientClosed(error)) throw error;
           await sleep(RetryPacing.transientPauseMs, combined);
           continue;
         }

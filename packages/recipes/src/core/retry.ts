@@ -5,6 +5,17 @@
  * timers; a loop sleeps for the pause it is given (see `sleep` in `wait.ts`).
  */
 
+import { isClientClosed, isEtcdError } from '@etcdkit/client';
+
+/**
+ * Whether trying again cannot change `error`: etcd's own answer (an {@link isEtcdError}), or a closed client
+ * (`ClientClosedError`). Every other failure (no member answered, a reset, a timeout) is transient: the
+ * recipes pause and try again.
+ */
+export function isPermanent(error: unknown): boolean {
+  return isEtcdError(error) || isClientClosed(error);
+}
+
 /** How a retried operation paces itself: the pause after each failure, and (when bounded) its attempts. */
 export interface Backoff {
   /** The pause after the first failure, in ms. */

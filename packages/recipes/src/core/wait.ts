@@ -2,7 +2,7 @@
  * The core's waiting: the one watch every recipe waits on ({@link waitForEvent}: an event, or "read again";
  * only an abort rejects), an abortable {@link sleep}, and the actions that mean a key is gone.
  */
-import { isEventIndexCleared, type Response } from '@etcdkit/client';
+import { isClientClosed, isEventIndexCleared, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
 import { RetryPacing } from './retry.js';
 
@@ -34,7 +34,8 @@ export interface WaitOptions {
  * The watch every recipe shares: waits for the next event on `key` after `afterIndex`. Resolves to the event,
  * or to `undefined` when the caller should simply read again: the watchdog (if any) fired, the index was cleared from
  * history (error 401), or the cluster could not be reached for a moment (after a short pause). Only an abort
- * of `signal` rejects (with its reason), so no wake-up is ever lost to an error.
+ * of `signal` (with its reason) or a closed client (its `ClientClosedError`) rejects, so no wake-up is ever lost
+ * to an error.
  */
 export async function waitForEvent(
   keys: RecipeKeys,
@@ -55,6 +56,7 @@ export async function waitForEvent(
     return await watcher.next(combined ? { signal: combined } : {});
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
+    if (isClientClosed(error)) throw error;
     if (watchdog?.aborted) return undefined;
     if (!isEventIndexCleared(error)) await sleep(RetryPacing.transientPauseMs, signal);
     return undefined;
