@@ -1,6 +1,6 @@
-import { isEtcdError } from '@etcdkit/client';
 import { readDir } from './core/read-dir.js';
-import { RetryPacing } from './core/retry.js';
+import { isPermanent, RetryPacing } from './core/retry.js';
+import { CLAIM_TTL_S, LISTING_FRESH_MS, takeOnce } from './core/take-once.js';
 import { sleep, waitForEvent } from './core/wait.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -23,8 +23,11 @@ export interface QueueItem {
 }
 
 /**
- * A FIFO work queue: `put` appends an in-order key; `take` removes the oldest item with a compare-and-delete,
- * so that each item goes to exactly one taker, and blocks (abortably) while the queue is empty.
+ * A FIFO work queue: `put` appends an in-order key; `take` claims the oldest item not claimed by another
+ * taker (a hidden key beside it, `_claims/<name>`, with a TTL of 30 s) and removes it with a
+ * compare-and-delete, sent again until its outcome is known, so that each item goes to exactly one taker even
+ * when a reply is lost; it blocks (abortably) while the queue is empty. An item whose taker died between its
+ * claim and its delete is skipped by the others until the claim lapses.
  */
 export class Queue {
   readonly #keys: RecipeKeys;
@@ -43,36 +46,45 @@ export class Queue {
     return { value, key: response.node!.key, createdIndex: response.node!.createdIndex };
   }
 
-  /** Removes and returns the oldest item, waiting while the queue is empty. Rejects with `signal.reason` on abort. */
+  /**
+   * Removes and returns the oldest item not claimed by another taker, waiting while there is none. Rejects with
+   * `signal.reason` on abort: an abort just after a delete whose reply was lost can leave the item removed and
+   * returned to nobody (so can a delete failing for 15 s on end). A closed client rejects with its
+   * `ClientClosedError`.
+   */
   async take(options: { signal?: AbortSignal } = {}): Promise<QueueItem> {
     const { signal } = options;
     for (;;) {
       signal?.throwIfAborted();
+      const listedAt = performance.now();
       const { items, index } = await this.#list(signal);
+      let claimed = false;
       for (const item of items) {
+        // a key taken after an older listing could be another taker's already (see LISTING_FRESH_MS)
+        if (performance.now() - listedAt > LISTING_FRESH_MS) break;
         try {
-          const response = await this.#keys.delete(item.key, {
-            prevIndex: item.modifiedIndex,
-            ...(signal ? { signal } : {}),
-          });
-          return {
-            value: response.prevNode?.value ?? item.value,
-            key: item.key,
-            createdIndex: item.createdIndex,
-          };
+          const outcome = await takeOnce(this.#keys, item.key, item.modifiedIndex, signal);
+          if (outcome === 'taken') {
+            const { modifiedIndex: _, ...taken } = item;
+            return taken;
+          }
+          claimed ||= outcome === 'claimed';
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
-          // taken by someone else (100) or changed (101): try the next one
-          if (!isEtcdError(error)) await sleep(RetryPacing.transientPauseMs, signal);
+          if (isPermanent(error)) throw error;
+          // no member answered the claim: try the next one after a pause
+          await sleep(RetryPacing.transientPauseMs, signal);
         }
       }
-      if (items.length === 0) {
-        await waitForEvent(this.#keys, this.#dir, {
-          afterIndex: index,
-          recursive: true,
-          signal,
-          watchdogMs: this.#watchdogMs,
-        });
+      // nothing to take: wait for a change. Items claimed by others are soon deleted by them (an event), or
+      // free again when the claim lapses, which no event tells (claims are hidden): wait at most that long
+      if (items.length === 0 || claimed) {
+        const lapse = claimed ? CLAIM_TTL_S * 1000 : undefined;
+        const watchdogMs =
+          lapse === undefined
+            ? this.#watchdogMs
+            : Math.min(lapse, this.#watchdogMs ?? Number.POSITIVE_INFINITY);
+        await waitForEvent(this.#keys, this.#dir, { afterIndex: index, recursive: true, signal, watchdogMs });
       }
     }
   }

@@ -1,7 +1,7 @@
 import { Client, KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Election, Lock } from '../../src/index.js';
+import { Election, Lock, Queue } from '../../src/index.js';
 import { pinOrder } from './helpers.js';
 import { replyDroppingProxy } from './reply-dropping-proxy.js';
 
@@ -93,6 +93,27 @@ describe('a repeated write that meets its own first attempt is not a conflict', 
     const { ms } = await releaseWithReplyLost('ambiguous-release-fanned', true);
     // no repeat needed: the copy on the next member answers (its 200, or 100 when the proxied copy was first)
     expect(ms).toBeLessThan(1000);
+  });
+
+  it('a queue take whose delete is applied but whose reply is lost: repeated (100), the item is this taker’s, and no other', async () => {
+    const proxy = await replyDroppingProxy(new URL(endpoints[0]!));
+    const name = uniqueKeyPrefix('ambiguous-take');
+    try {
+      const producer = new Queue(direct(), name);
+      await producer.put('first');
+      await producer.put('second');
+      proxy.arm('DELETE ');
+      const taken = await new Queue(throughProxy(proxy.url, false), name).take({
+        signal: AbortSignal.timeout(10_000),
+      });
+      expect(proxy.dropped()).toBe(1);
+      // a take that had moved on to the next item would have lost the first one
+      expect(taken.value).toBe('first');
+      expect((await producer.take({ signal: AbortSignal.timeout(3000) })).value).toBe('second');
+      expect(await producer.size()).toBe(0);
+    } finally {
+      proxy.close();
+    }
   });
 
   it('a proclamation applied by etcd whose reply is lost: repeated (101), the key holds it, and the term goes on', async () => {
