@@ -25,7 +25,7 @@ export class BarrierHeldError extends RecipeError {
  * (a broadcast, on purpose). Waits survive error 401 and failed watches (they re-read); a member that stops
  * answering is left by the client's liveness check, so no timer re-reads while nothing happens.
  */
-export class Barrier {
+export class Barrier implements AsyncDisposable {
   readonly #keys: RecipeKeys;
   readonly #key: string;
   readonly #ttl: number | undefined;
@@ -75,6 +75,20 @@ export class Barrier {
     } catch (error) {
       if (!isKeyNotFound(error)) throw error;
     }
+  }
+
+  /**
+   * Stops keeping a barrier this one holds with a TTL alive (it then comes down when the TTL runs out, unless
+   * released first: a release after the close deletes it only if it is still this holder's); a barrier without
+   * a TTL stays up. Idempotent.
+   */
+  async close(): Promise<void> {
+    await this.#session?.close();
+  }
+
+  /** {@link Barrier.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Resolves when the barrier is down (at once if it is not up). */

@@ -1,7 +1,15 @@
 import { isKeyNotFound } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
-import { DoubleBarrier, Election, Lock, RWLock, Semaphore, ServiceRegistry } from '../../src/index.js';
+import {
+  Barrier,
+  DoubleBarrier,
+  Election,
+  Lock,
+  RWLock,
+  Semaphore,
+  ServiceRegistry,
+} from '../../src/index.js';
 import { expiryBoundMs, keysFactory } from './helpers.js';
 
 const endpoints = sharedClusterEndpoints();
@@ -25,6 +33,7 @@ describe('every recipe is AsyncDisposable: `await using` closes its session', ()
       await using election = new Election(keys, `${name}/election`, { ttl: TTL });
       await using registry = new ServiceRegistry(keys, `${name}/registry`, { ttl: TTL });
       await using barrier = new DoubleBarrier(keys, `${name}/barrier`, 1, { ttl: TTL });
+      await using gate = new Barrier(keys, `${name}/gate`, { ttl: TTL });
       held.push((await lock.acquire()).key);
       held.push((await rwlock.readLock()).key);
       held.push((await semaphore.acquire()).key);
@@ -34,8 +43,10 @@ describe('every recipe is AsyncDisposable: `await using` closes its session', ()
       await barrier.enter();
       const members = await keys.get(`${name}/barrier/members`, { quorum: true });
       held.push(...(members.node?.nodes ?? []).map((node) => node.key));
+      await gate.hold();
+      held.push(`${name}/gate`);
     }
-    expect(held).toHaveLength(6);
+    expect(held).toHaveLength(7);
     const disposedAt = performance.now();
     const remaining = async (): Promise<string[]> => {
       const left: string[] = [];
