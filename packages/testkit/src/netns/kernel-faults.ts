@@ -59,7 +59,7 @@ const WAIT_FOR_LOCK = ['-w', '5'];
 
 /**
  * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`), `qdisc`
- * (the root qdisc of its `eth0`, `''` for none) and `nat` (the rules of testkit's chain in its nat table, with
+ * (the root qdisc of its `eth0`, then any classes and filters beneath it: see `LinkFaults.qdiscOf`; `''` for none) and `nat` (the rules of testkit's chain in its nat table, with
  * the run's tag, made with `iptables-restore --noflush`: the namespace's other nat rules stay), running each
  * command through `prefix`: the argv that enters the namespace, `ip netns exec <ns>` or `nsenter
  * --net=/proc/<pid>/ns/net`. Skips what `applied` says is there already, and updates it.
@@ -92,7 +92,10 @@ export async function applyFaults(
   if (qdisc !== applied.qdisc) {
     if (applied.qdisc) await exec('tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {});
     applied.qdisc = '';
-    if (qdisc) await exec('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', ...qdisc.split(' ')]);
+    // the root qdisc, then its classes and filters (link rates), each a whole tc command
+    const [root = '', ...more] = qdisc.split('\n');
+    if (root) await exec('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', ...root.split(' ')]);
+    for (const line of more) await exec('tc', line.split(' '));
     applied.qdisc = qdisc;
   }
 }
@@ -263,6 +266,25 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
     checkRate(kbitPerSecond);
     const names = this.#names(targets);
     return this.#change((faults) => faults.rate(names, kbitPerSecond));
+  }
+
+  /**
+   * Limits what each of `from` sends to each of `to` (and back, unless `oneWay`) to `kbitPerSecond`, and no other
+   * traffic of theirs: an htb class per limited peer on the sender's interface, picked by a u32 filter on the
+   * peer's address (under the sender's own {@link rate}, if it has one). Members and client namespaces alike;
+   * not the links a {@link linkDelay} or a relayed {@link netem} delay sends through relays. `kbitPerSecond` 0 ends
+   * it; {@link heal} too.
+   */
+  linkRate(
+    from: readonly E[],
+    to: readonly E[],
+    kbitPerSecond: number,
+    options: { oneWay?: boolean } = {},
+  ): Promise<void> {
+    if (kbitPerSecond !== 0) checkRate(kbitPerSecond);
+    const a = this.#names(from);
+    const b = this.#names(to);
+    return this.#change((faults) => faults.linkRate(a, b, kbitPerSecond, options.oneWay));
   }
 
   /**

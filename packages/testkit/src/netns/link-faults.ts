@@ -72,6 +72,9 @@ const HEADER = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUT
 export const NO_RULES = [...HEADER, 'COMMIT', ''].join('\n');
 
 const edge = (from: string, to: string): string => `${from}>${to}`;
+
+/** The default class's rate when a node with link rates has no rate of its own: 10 Gbit/s, no limit in effect. */
+const UNLIMITED_KBIT = 10_000_000;
 const percent = (fraction: number): string => `${Math.round(fraction * 1e6) / 1e4}%`;
 
 /** @throws {RangeError} unless `value` is within 0..1. */
@@ -116,6 +119,8 @@ export class LinkFaults {
   /** Nodes losing a fraction of what they send and receive (the exempt address aside). */
   readonly #nodeLoss = new Map<string, number>();
   readonly #rate = new Map<string, number>();
+  /** Directed edges whose packets are limited to a rate (kbit/s), in the sender's namespace. */
+  readonly #linkRate = new Map<string, number>();
   readonly #netem = new Map<string, Required<NetemOptions>>();
   /** Node name to its peer port (members only): what relayed delays forward to. */
   readonly #peerPorts = new Map<string, number>();
@@ -209,6 +214,21 @@ export class LinkFaults {
     for (const name of names) this.#rate.set(name, kbitPerSecond);
   }
 
+  /**
+   * What each of `from` sends to each of `to` (and back, unless `oneWay`) is limited to `kbitPerSecond` (0 ends
+   * it): an htb class of its own on the sender's interface, under the sender's own {@link rate} if it has one.
+   */
+  linkRate(from: readonly string[], to: readonly string[], kbitPerSecond: number, oneWay = false): void {
+    if (kbitPerSecond !== 0) checkRate(kbitPerSecond);
+    for (const s of from)
+      for (const r of to) {
+        if (s === r) continue;
+        for (const key of oneWay ? [edge(s, r)] : [edge(s, r), edge(r, s)])
+          if (kbitPerSecond > 0) this.#linkRate.set(key, kbitPerSecond);
+          else this.#linkRate.delete(key);
+      }
+  }
+
   /** What each of `names` sends goes through netem with `options`. */
   netem(names: readonly string[], options: NetemOptions): void {
     const checked = checkNetem(options);
@@ -295,7 +315,7 @@ export class LinkFaults {
       return set.has(from) || set.has(to);
     };
     for (const key of [...this.#blocked]) if (involves(key)) this.#blocked.delete(key);
-    for (const map of [this.#linkLoss, this.#linkDelay])
+    for (const map of [this.#linkLoss, this.#linkDelay, this.#linkRate])
       for (const key of [...map.keys()]) if (involves(key)) map.delete(key);
     for (const map of [this.#nodeLoss, this.#rate, this.#netem, this.#relayDelay])
       for (const key of [...map.keys()]) if (!set || set.has(key)) map.delete(key);
@@ -349,8 +369,39 @@ export class LinkFaults {
     return lines.join('\n');
   }
 
-  /** The root qdisc of node `name`'s interface (`tc qdisc add ... root` arguments), `''` for none. */
+  /**
+   * The qdiscs of node `name`'s interface, `''` for none: the first line is the root qdisc (`tc qdisc add dev eth0
+   * root` arguments); with link rates ({@link linkRate}) the root is htb and each further line is a whole `tc`
+   * command (without `tc`): a default class for the rest of its traffic (at its own {@link rate}, else
+   * unlimited, netem beneath it if any), and per limited peer a class and a u32 filter on the peer's address.
+   * A relayed (delayed) link's connections go to the relay's address, which no filter names: a link rate does
+   * not limit them.
+   */
   qdiscOf(name: string): string {
+    const limited = [...this.#linkRate].filter(([key]) => key.startsWith(`${name}>`));
+    if (limited.length === 0) return this.#rootQdisc(name);
+    const own = this.#rate.get(name);
+    const dev = 'dev eth0';
+    const lines = [
+      'handle 1: htb default 1',
+      `class add ${dev} parent 1: classid 1:1 htb rate ${own ?? UNLIMITED_KBIT}kbit`,
+    ];
+    const netem = this.#netem.get(name);
+    if (netem) lines.push(`qdisc add ${dev} parent 1:1 handle 10: ${this.#rootQdisc(name)}`);
+    for (const [i, [key, kbit]] of limited.entries()) {
+      const address = this.#nodes.get(key.slice(name.length + 1));
+      if (!address) continue;
+      const classid = `1:${i + 2}`;
+      lines.push(`class add ${dev} parent 1: classid ${classid} htb rate ${Math.min(kbit, own ?? kbit)}kbit`);
+      lines.push(
+        `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid ${classid}`,
+      );
+    }
+    return lines.join('\n');
+  }
+
+  /** The root qdisc of node `name`'s interface without link rates (`tc qdisc add ... root` arguments), or `''`. */
+  #rootQdisc(name: string): string {
     const rate = this.#rate.get(name);
     const netem = this.#netem.get(name);
     if (netem) {

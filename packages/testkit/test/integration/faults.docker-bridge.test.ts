@@ -141,16 +141,25 @@ describe.skipIf(process.getuid?.() !== 0)('Docker bridge network: faults in the 
     await converges(cluster);
   }, 60_000);
 
-  it('a rate limit is a tbf qdisc; duplication needs sch_netem; peer drops need a proxy', async () => {
+  it('a rate limit is a tbf qdisc, a link rate an htb class; duplication needs sch_netem; peer drops need a proxy', async () => {
     const member = cluster.members[0]!;
     await cluster.network.rate([member], 512);
     try {
       expect(inContainer(member, 'tc', 'qdisc', 'show', 'dev', 'eth0')).toMatch(/tbf .*rate 512Kbit/);
       await writeThrough(cluster.members, '/bridge/rate-limited');
+      // a link rate: an htb class for the one peer, under the member's own rate
+      const peer = cluster.members[1]!;
+      await cluster.network.linkRate([member], [peer], 256, { oneWay: true });
+      expect(inContainer(member, 'tc', 'class', 'show', 'dev', 'eth0')).toMatch(
+        /class htb 1:2 .*rate 256Kbit/,
+      );
+      expect(inContainer(member, 'tc', 'filter', 'show', 'dev', 'eth0')).toMatch(/flowid 1:2/);
+      expect(inContainer(peer, 'tc', 'qdisc', 'show', 'dev', 'eth0')).not.toMatch(/htb/);
+      await writeThrough(cluster.members, '/bridge/link-rate-limited');
     } finally {
       await cluster.network.heal();
     }
-    expect(inContainer(member, 'tc', 'qdisc', 'show', 'dev', 'eth0')).not.toMatch(/tbf/);
+    expect(inContainer(member, 'tc', 'qdisc', 'show', 'dev', 'eth0')).not.toMatch(/tbf|htb/);
     if (!netem)
       await expect(cluster.network.netem([member], { duplicate: 0.1 })).rejects.toThrow(/sch_netem/);
     await expect(member.dropConnections(0.5)).rejects.toThrow(UnsupportedFaultError);

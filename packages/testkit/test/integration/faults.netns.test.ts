@@ -286,6 +286,46 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
     ).rejects.toThrow(UnsupportedFaultError);
   });
 
+  it('a link rate slows what one node sends to one peer, not to the others', async () => {
+    await using client = await cluster.network.client('uploader');
+    const [slow, fast] = cluster.members;
+    const kbit = 256;
+    const bytes = 64 * 1024;
+    /** How long a PUT of `bytes` from the client namespace to `member` takes, in ms (-1: it failed). */
+    const upload = (member: Member): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const script = `const body = 'value=' + 'x'.repeat(${bytes}); const t0 = performance.now();
+          fetch(${JSON.stringify(`${member.clientURL}/v2/keys/netns/link-rate`)}, { method: 'PUT', body,
+            headers: { 'content-type': 'application/x-www-form-urlencoded' }, signal: AbortSignal.timeout(20000) })
+          .then((r) => r.text().then(() => r.status < 300 ? performance.now() - t0 : -1), () => -1)
+          .then((ms) => process.stdout.write(String(ms), () => process.exit(0)))`;
+        const child = client.spawn(process.execPath, ['-e', script], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+        });
+        child.once('error', reject);
+        child.once('exit', () => resolve(Number(out)));
+      });
+    await cluster.network.linkRate([client], [slow!], kbit, { oneWay: true });
+    try {
+      const slowMs = await upload(slow!);
+      const fastMs = await upload(fast!);
+      // the body cannot leave faster than the rate (an htb class lets a burst of a few kB through first)
+      const floorMs = (((bytes - 4096) * 8) / (kbit * 1000)) * 1000;
+      expect(slowMs).toBeGreaterThanOrEqual(floorMs);
+      expect(fastMs).toBeGreaterThan(0);
+      expect(fastMs).toBeLessThan(slowMs / 2);
+    } finally {
+      await cluster.network.heal();
+    }
+    const healedMs = await upload(slow!);
+    expect(healedMs).toBeGreaterThan(0);
+    expect(healedMs).toBeLessThan(((bytes * 8) / (kbit * 1000)) * 1000);
+  }, 60_000);
+
   it('a client namespace cut from the leader times out there, and reaches a follower', async () => {
     await using client = await cluster.network.client('cli');
     // a client namespace has no peer links: without sch_netem there is nothing to relay, and saying so beats

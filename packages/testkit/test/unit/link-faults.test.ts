@@ -99,6 +99,44 @@ describe('LinkFaults', () => {
     expect(() => faults.netem(['a'], { jitterMs: 5 })).toThrow(/need a delayMs/);
   });
 
+  it('a link rate is an htb class per limited peer, picked by its address, under the node’s own rate', () => {
+    const faults = threeNodes();
+    faults.linkRate(['a'], ['b'], 256, true);
+    const dev = 'dev eth0';
+    const filter = (address: string, classid: string): string =>
+      `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid ${classid}`;
+    expect(faults.qdiscOf('a').split('\n')).toEqual([
+      'handle 1: htb default 1',
+      `class add ${dev} parent 1: classid 1:1 htb rate 10000000kbit`, // the rest: not limited
+      `class add ${dev} parent 1: classid 1:2 htb rate 256kbit`,
+      filter('10.0.0.11', '1:2'),
+    ]);
+    expect(faults.qdiscOf('b')).toBe(''); // one way
+    // both ways, and the node's own rate bounds everything it sends
+    faults.linkRate(['a'], ['c'], 1024);
+    faults.rate(['a'], 512);
+    expect(faults.qdiscOf('a').split('\n')).toEqual([
+      'handle 1: htb default 1',
+      `class add ${dev} parent 1: classid 1:1 htb rate 512kbit`,
+      `class add ${dev} parent 1: classid 1:2 htb rate 256kbit`,
+      filter('10.0.0.11', '1:2'),
+      `class add ${dev} parent 1: classid 1:3 htb rate 512kbit`,
+      filter('10.0.0.12', '1:3'),
+    ]);
+    expect(faults.qdiscOf('c').split('\n')).toEqual([
+      'handle 1: htb default 1',
+      `class add ${dev} parent 1: classid 1:1 htb rate 10000000kbit`,
+      `class add ${dev} parent 1: classid 1:2 htb rate 1024kbit`,
+      filter('10.0.0.10', '1:2'),
+    ]);
+    // 0 ends a link's rate; heal of a node ends the rates of its links
+    faults.linkRate(['a'], ['b'], 0, true);
+    faults.heal(['c']);
+    expect(faults.qdiscOf('a')).toBe('tbf rate 512kbit burst 3200 latency 200ms');
+    expect(faults.qdiscOf('c')).toBe('');
+    expect(() => faults.linkRate(['a'], ['b'], -5)).toThrow(RangeError);
+  });
+
   it('heal of some nodes ends what involves them; heal of all ends everything', () => {
     const faults = threeNodes();
     faults.partition([['a'], ['b'], ['c']]);
