@@ -44,16 +44,12 @@ export class Barrier implements AsyncDisposable {
    * @throws {BarrierHeldError} when it is up already.
    */
   async hold(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const sentAt = performance.now();
+    const value = JSON.stringify({ pid: process.pid });
     try {
-      const response = await this.#keys.create(this.#key, JSON.stringify({ pid: process.pid }), {
-        ...(this.#ttl ? { ttl: this.#ttl } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
       if (this.#ttl) {
         this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
-        this.#kept = this.#session.keep(this.#key, response.node!, sentAt);
-      }
+        this.#kept = await this.#session.create(this.#key, value, options);
+      } else await this.#keys.create(this.#key, value, options.signal ? { signal: options.signal } : {});
     } catch (error) {
       if (isNodeExist(error)) {
         throw new BarrierHeldError(`barrier ${this.#key} is already held`, { cause: error });

@@ -89,6 +89,24 @@ export class Session implements AsyncDisposable {
     return kept;
   }
 
+  /**
+   * Creates `key` with `value` and the session's TTL (it must not exist yet: error 105 otherwise, passed on)
+   * and keeps it alive, its validity counted from when the create was sent. A create is one-shot: a lost reply
+   * passes on (the key, if it was made, expires by its TTL).
+   */
+  async create(
+    key: string,
+    value: string,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<SessionKey> {
+    const sentAt = performance.now();
+    const response = await this.keys.create(key, value, {
+      ttl: this.ttl,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return this.keep(key, response.node!, sentAt);
+  }
+
   /** Stops keeping every key (they expire by TTL unless deleted). Idempotent. */
   async close(): Promise<void> {
     await Promise.all([...this.#kept].map((kept) => kept.stop()));

@@ -197,3 +197,27 @@ describe('SessionKey validity deadline', () => {
     await session.close();
   });
 });
+
+describe('Session.create: a kept key made by the session', () => {
+  it('creates the key with the session TTL, keeps it with its node, and passes a 105 on', async () => {
+    const keys = new FakeKeys();
+    const session = new Session(keys.api, { ttl: 30 });
+    const creating = session.create(KEY, 'v');
+    await settle();
+    const [create] = keys.of('create');
+    expect(create).toMatchObject({ key: KEY, value: 'v', options: { ttl: 30 } });
+    create!.reply.resolve(reply('create', node(KEY, 20, 20, 'v')));
+    const key = await creating;
+    expect(key.key).toBe(KEY);
+    expect(key.modifiedIndex).toBe(20);
+    expect(key.valid).toBe(true);
+    expect(keys.watchers[0]).toMatchObject({ key: KEY, afterIndex: 20 }); // its loss watch
+    await key.stop();
+    const taken = session.create('/s/2', 'v');
+    await settle();
+    keys.of('create')[1]!.reply.reject(etcdError(105));
+    await expect(taken).rejects.toMatchObject({ errorCode: 105 });
+    expect(keys.watchers).toHaveLength(1);
+    await session.close();
+  });
+});
