@@ -158,10 +158,8 @@ export class ServiceRegistry implements AsyncDisposable {
 
   /** @internal Creates the instance key (`prevExist=false`, TTL) and keeps it alive. */
   async publish(key: string, instance: ServiceInstance, again: boolean): Promise<SessionKey> {
-    const sentAt = performance.now();
     try {
-      const response = await this.keys.create(key, JSON.stringify(instance), { ttl: this.session.ttl });
-      return this.session.keep(key, response.node!, sentAt);
+      return await this.session.create(key, JSON.stringify(instance));
     } catch (error) {
       if (isNodeExist(error)) {
         throw new ServiceIdTakenError(
@@ -194,20 +192,23 @@ export class ServiceRegistry implements AsyncDisposable {
 
   /**
    * @internal {@link watch}, reporting changes against the instances the caller knows already (read by the
-   * caller: published on `registry:add` here, as the watcher's first read would).
+   * caller: published on `registry:add` here, as the watcher's first read would); with `readAt`, the index of
+   * the read they came from, it watches on from there instead of reading first.
    */
   async *follow(
     service: string,
     initial: ReadonlyMap<string, ServiceInstance>,
     signal: AbortSignal | undefined,
+    readAt?: number,
   ): AsyncGenerator<ServiceChange, void, undefined> {
     const dir = this.#dir(service);
     const announce = (event: RegistryEvent, instance: ServiceInstance, key?: string): void =>
       publishRegistry(event, service, dir, instance.id, instance, key);
     for (const instance of initial.values()) announce('registryAdd', instance);
     let known = new Map(initial);
-    let index = 0;
-    let fresh = true;
+    // `initial` read at `readAt`: watch on from there, no read of its own first
+    let index = readAt ?? 0;
+    let fresh = readAt === undefined;
     while (!signal?.aborted) {
       if (fresh) {
         let read: { instances: Map<string, ServiceInstance>; index: number };
@@ -262,6 +263,14 @@ export class ServiceRegistry implements AsyncDisposable {
     }
   }
 
+  /** @internal The live instances of a service, by id, and the index of the read (a quorum read). */
+  snapshot(
+    service: string,
+    signal?: AbortSignal,
+  ): Promise<{ instances: Map<string, ServiceInstance>; index: number }> {
+    return this.#read(service, signal);
+  }
+
   /** A local copy of a service's instances, kept current by {@link watch}. Close it when done. */
   cache(service: string): ServiceCache {
     return ServiceCache.create(this, service);
@@ -313,10 +322,12 @@ export class ServiceCache implements AsyncDisposable {
       markReady = resolve;
     });
     void (async () => {
-      const initial = await registry.list(service).catch(() => []);
-      for (const instance of initial) this.#instances.set(instance.id, instance);
+      // one read: the follow watches on from its index (a failed read: the follow reads first)
+      const first = await registry.snapshot(service, this.#controller.signal).catch(() => undefined);
+      for (const instance of first?.instances.values() ?? []) this.#instances.set(instance.id, instance);
       markReady();
-      for await (const change of registry.follow(service, this.#instances, this.#controller.signal)) {
+      const changes = registry.follow(service, this.#instances, this.#controller.signal, first?.index);
+      for await (const change of changes) {
         if (change.type === 'removed') this.#instances.delete(change.instance.id);
         else this.#instances.set(change.instance.id, change.instance);
       }

@@ -179,24 +179,30 @@ describe('idle waiters cost only their refreshes', () => {
 });
 
 describe('an idle registry cache costs nothing', () => {
-  it('reads nothing while no instance changes, for longer than a TTL, and still sees the next change', async () => {
+  it('reads the service once, then nothing while no instance changes, for longer than a TTL, and still sees the next change', async () => {
     const prefix = uniqueKeyPrefix('idle-registry');
     const ttl = 2;
     const client = new Client({ endpoints });
     await using registry = new ServiceRegistry(new KeysAPI(client), prefix, { ttl });
     await using watching = new ServiceRegistry(new KeysAPI(client), prefix, { ttl });
     await registry.register({ service: 'api', id: 'a', address: '127.0.0.1', port: 1 });
-    const cache = watching.cache('api');
-    await cache.ready();
-    const reads: string[] = [];
+    let reads: string[] = [];
+    let waits = 0;
     const onRequest = (message: unknown): void => {
       const m = message as RequestStartMessage;
-      // reads of the service (its refreshes are PUTs); the cache's watch is one long-poll, sent before
-      if (m.method === 'GET' && m.call.key?.startsWith(`${prefix}/api`) && !m.path.includes('wait=true'))
-        reads.push(m.path);
+      // reads of the service (its refreshes are PUTs), and the cache's watch (long-polls)
+      if (m.method !== 'GET' || !m.call.key?.startsWith(`${prefix}/api`)) return;
+      if (m.path.includes('wait=true')) waits++;
+      else reads.push(m.path);
     };
     diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+    const cache = watching.cache('api');
     try {
+      await cache.ready();
+      // one read, then the watch from its index (the cache read the service twice before)
+      await expect.poll(() => waits, { timeout: 5000 }).toBeGreaterThan(0);
+      expect(reads).toHaveLength(1);
+      reads = [];
       // the code before #16 re-read the whole service once per TTL (here twice)
       await new Promise((resolve) => setTimeout(resolve, 2 * ttl * 1000 + 500));
       expect(reads).toEqual([]);
