@@ -204,5 +204,6 @@ function reportNoLeader(name: string, index: number, gone?: string): void {
 function leaderOf(listing: QueueListing): LeaderInfo | null {
   const first: QueueEntry | undefined = listing.entries[0];
   if (!first) return null;
-  return { value: first.data.value ?? '', key: first.key, fencingToken: first.createdIndex };
+  const { value } = first.data;
+  return { value: typeof value === 'string' ? value : '', key: first.key, fencingToken: first.createdIndex };
 }

@@ -16,15 +16,19 @@ export interface QueueEntry {
   readonly data: QueueValue;
 }
 
-/** What a contender stores in its key: who it is, and a payload. */
+/**
+ * What a contender stores in its key (one JSON object): who it is and whether it holds, the core's fields;
+ * beside them, a recipe's own fields (its payload: the election's `value`, the RW lock's `mode`), which the
+ * core carries and never reads.
+ */
 export interface QueueValue {
   readonly owner?: string;
   readonly host?: string;
   readonly pid?: number;
-  readonly value?: string;
-  readonly mode?: string;
   /** Set once the contender holds (see `QueueTicket.markHeld` in `queue-driver.ts`). */
   readonly held?: boolean;
+  /** A recipe's own fields, unknown to the core. */
+  readonly [field: string]: unknown;
 }
 
 /** A queue read: the entries in creation order, and the index of the read. */
