@@ -58,6 +58,15 @@ export class Barrier implements AsyncDisposable {
     }
   }
 
+  /**
+   * While this barrier is held with a TTL: aborts, with a `SessionLostError`, as soon as its key is lost
+   * (deleted by someone else, expired, or no longer kept alive), as a held lock's signal does; not on a
+   * release. `undefined` when it is not held here, or held without a TTL (nothing keeps it alive).
+   */
+  get signal(): AbortSignal | undefined {
+    return this.#kept?.signal;
+  }
+
   /** Takes the barrier down, waking every waiter. Releasing a barrier that is down does nothing. */
   async release(options: { signal?: AbortSignal } = {}): Promise<void> {
     const kept = this.#kept;

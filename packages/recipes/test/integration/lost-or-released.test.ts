@@ -7,6 +7,7 @@ import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest
 import { Agent, type Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import {
+  Barrier,
   DoubleBarrier,
   Election,
   type LostMessage,
@@ -140,6 +141,31 @@ describe('DoubleBarrier: a member whose key vanishes', () => {
     await b!.leave({ signal: AbortSignal.timeout(LOADED_MACHINE_HEADROOM_MS) });
     expect(await memberKeys(admin, name)).toEqual([]);
     for (const member of [a, b]) await member!.close();
+  });
+});
+
+describe('Barrier: a holder whose key vanishes', () => {
+  it('is told at once through its signal; a release is no loss', async () => {
+    const name = uniqueKeyPrefix('barrier-lost');
+    const admin = keysAPI();
+    await using barrier = new Barrier(keysAPI(), `${name}/lost`, { ttl: TTL });
+    expect(barrier.signal).toBeUndefined();
+    await barrier.hold();
+    const signal = barrier.signal!;
+    expect(signal.aborted).toBe(false);
+    const deletedAt = performance.now();
+    await admin.delete(`${name}/lost`);
+    await expect.poll(() => signal.aborted, { timeout: TOLD_AT_ONCE_MS, interval: 20 }).toBe(true);
+    expect(performance.now() - deletedAt).toBeLessThan(TOLD_AT_ONCE_MS);
+    expect(signal.reason).toBeInstanceOf(SessionLostError);
+
+    await using released = new Barrier(keysAPI(), `${name}/released`, { ttl: TTL });
+    await released.hold();
+    const heldSignal = released.signal!;
+    await released.release();
+    expect(released.signal).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the key's watch sees the delete meanwhile
+    expect(heldSignal.aborted).toBe(false);
   });
 });
 
