@@ -14,6 +14,7 @@ import {
   injectFault,
   kernelHasNetem,
   type Member,
+  type NetnsClient,
   type NetnsCluster,
   raftTimings,
   resolveTarget,
@@ -55,6 +56,19 @@ if (canRunNetns) {
       const facts = seen.get(cluster)!;
       return netnsLeftovers(facts.run, facts.pids, dataDirRoot);
     },
+  });
+}
+
+/** Runs `script` with this Node.js in the client namespace; resolves with what it printed once it exits. */
+function nodeIn(client: NetnsClient, script: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = client.spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', () => resolve(out));
   });
 }
 
@@ -292,23 +306,17 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
     const kbit = 256;
     const bytes = 64 * 1024;
     /** How long a PUT of `bytes` from the client namespace to `member` takes, in ms (-1: it failed). */
-    const upload = (member: Member): Promise<number> =>
-      new Promise((resolve, reject) => {
-        const script = `const body = 'value=' + 'x'.repeat(${bytes}); const t0 = performance.now();
+    const upload = async (member: Member): Promise<number> =>
+      Number(
+        await nodeIn(
+          client,
+          `const body = 'value=' + 'x'.repeat(${bytes}); const t0 = performance.now();
           fetch(${JSON.stringify(`${member.clientURL}/v2/keys/netns/link-rate`)}, { method: 'PUT', body,
             headers: { 'content-type': 'application/x-www-form-urlencoded' }, signal: AbortSignal.timeout(20000) })
           .then((r) => r.text().then(() => r.status < 300 ? performance.now() - t0 : -1), () => -1)
-          .then((ms) => process.stdout.write(String(ms), () => process.exit(0)))`;
-        const child = client.spawn(process.execPath, ['-e', script], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-        });
-        child.once('error', reject);
-        child.once('exit', () => resolve(Number(out)));
-      });
+          .then((ms) => process.stdout.write(String(ms), () => process.exit(0)))`,
+        ),
+      );
     await cluster.network.linkRate([client], [slow!], kbit, { oneWay: true });
     try {
       const slowMs = await upload(slow!);
@@ -335,21 +343,13 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
     const leader = await cluster.waitForLeader();
     const follower = cluster.members.find((m) => m !== leader)!;
     await cluster.network.partition([[client], [leader]]);
+    // exit at once: a connect the timeout abandoned would keep the process up for undici's 10 s
     const probe = (url: string): Promise<string> =>
-      new Promise((resolve, reject) => {
-        // exit at once: a connect the timeout abandoned would keep the process up for undici's 10 s
-        const script = `fetch(${JSON.stringify(`${url}/version`)}, { signal: AbortSignal.timeout(1000) })
-          .then((r) => r.text(), (e) => e.name).then((t) => process.stdout.write(t, () => process.exit(0)))`;
-        const child = client.spawn(process.execPath, ['-e', script], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-        });
-        child.once('error', reject);
-        child.once('exit', () => resolve(out));
-      });
+      nodeIn(
+        client,
+        `fetch(${JSON.stringify(`${url}/version`)}, { signal: AbortSignal.timeout(1000) })
+          .then((r) => r.text(), (e) => e.name).then((t) => process.stdout.write(t, () => process.exit(0)))`,
+      );
     try {
       expect(await probe(leader.clientURL)).toBe('TimeoutError');
       expect(await probe(follower.clientURL)).toMatch(/etcdserver/);
