@@ -59,11 +59,15 @@ export class Queue {
       const listedAt = performance.now();
       const { items, index } = await this.#list(signal);
       let claimed = false;
+      let stale = false;
       for (const item of items) {
-        // a key taken after an older listing could be another taker's already (see LISTING_FRESH_MS)
-        if (performance.now() - listedAt > LISTING_FRESH_MS) break;
+        // a listing this old is read again (see LISTING_FRESH_MS)
+        if (performance.now() - listedAt > LISTING_FRESH_MS) {
+          stale = true;
+          break;
+        }
         try {
-          const outcome = await takeOnce(this.#keys, item.key, item.modifiedIndex, signal);
+          const outcome = await takeOnce(this.#keys, item.key, item.modifiedIndex, listedAt, signal);
           if (outcome === 'taken') {
             const { modifiedIndex: _, ...taken } = item;
             return taken;
@@ -78,7 +82,7 @@ export class Queue {
       }
       // nothing to take: wait for a change. Items claimed by others are soon deleted by them (an event), or
       // free again when the claim lapses, which no event tells (claims are hidden): wait at most that long
-      if (items.length === 0 || claimed) {
+      if (!stale && (items.length === 0 || claimed)) {
         const lapse = claimed ? CLAIM_TTL_S * 1000 : undefined;
         const watchdogMs =
           lapse === undefined

@@ -23,10 +23,19 @@ export const CLAIM_TTL_S = 30;
 export const CLAIM_USE_MS = (CLAIM_TTL_S * 1000) / 2;
 
 /**
- * How old a listing may be when a key of it is claimed, in ms: a quarter of the claim's TTL. Another taker
- * that deleted the key after the listing did so within {@link CLAIM_USE_MS} of its claim, which holds for
- * {@link CLAIM_TTL_S}: so the key cannot be claimed again within this long of the listing, and a 100 after a
- * lost reply can only be this taker's own delete. An older listing is read again (see `Queue.take`).
+ * Within how long of the listing it came from a claim must be confirmed for a 100 after a lost reply to count
+ * as this taker's own delete, in ms: the claim's TTL less {@link CLAIM_USE_MS}. Another taker that deleted the
+ * key after the listing did so within {@link CLAIM_USE_MS} of its claim, which holds for {@link CLAIM_TTL_S}
+ * (a claim is never deleted once its key may be gone): so the key could not be claimed again this soon. This
+ * assumes the members' clocks agree to well within this (etcd v2 stamps a TTL with the clock of the member the
+ * create went to).
+ */
+export const CLAIM_TRUSTED_MS = CLAIM_TTL_S * 1000 - CLAIM_USE_MS;
+
+/**
+ * How old a listing may be when a key of it is claimed, in ms: a quarter of the claim's TTL, so that the claim
+ * is most often confirmed within {@link CLAIM_TRUSTED_MS} of it. An older listing is read again (see
+ * `Queue.take`).
  */
 export const LISTING_FRESH_MS = (CLAIM_TTL_S * 1000) / 4;
 
@@ -47,22 +56,25 @@ export function claimKeyOf(key: string): string {
 export type TakeOutcome = 'taken' | 'claimed' | 'gone';
 
 /**
- * Takes `key`, seen at `modifiedIndex` in a listing less than {@link LISTING_FRESH_MS} old, for this caller alone.
- * First a claim (`claimKeyOf(key)`, created with a token of this call's own and {@link CLAIM_TTL_S}; one that
- * exists is another taker's); a claim whose reply was lost is read back. Then the compare-and-delete on
+ * Takes `key`, seen at `modifiedIndex` in a listing sent at `listedAt` (`performance.now()`), for this caller
+ * alone. First a claim (`claimKeyOf(key)`, created with a token of this call's own and {@link CLAIM_TTL_S}; one
+ * that exists is another taker's); a claim whose reply was lost is read back. Then the compare-and-delete on
  * `modifiedIndex` (one-shot: a client-side repeat's 100 would hide the first attempt's success), sent again
- * after each transient failure, its replies accepted for {@link CLAIM_USE_MS} after the claim was sent: a 100 after a lost reply means
- * that an earlier attempt of this call took it (no other taker could, while the claim holds; a key deleted by
- * expiry or by hand just then counts as taken). A 101 means it changed: not taken. The claim is deleted after
- * the take (not awaited) or when the key is not taken. Transient failures of the claim pass on to the caller
- * (nothing is taken yet); so do etcd's other refusals and a closed client. An abort rejects with
- * `signal.reason`. Left in doubt (`gone`, and the key may have been deleted by this call): a delete whose reply
- * was lost, followed by an abort, or by failures until {@link CLAIM_USE_MS} passed.
+ * after each transient failure, its replies accepted for {@link CLAIM_USE_MS} after the claim was sent. A 100
+ * after a lost reply means that an earlier attempt of this call took it, when the claim was confirmed within
+ * {@link CLAIM_TRUSTED_MS} of the listing (no other taker could have taken it since; a key deleted by expiry or
+ * by hand just then counts as taken). A 101 means it changed: not taken, and the claim is deleted at once
+ * (not awaited); after a take or a 100 it is left to lapse, so that nobody claims a key that may be gone.
+ * Transient failures of the claim pass on to the caller (nothing is taken yet); so do etcd's other refusals
+ * and a closed client. An abort rejects with `signal.reason`. Left in doubt (`gone`, and the key may have been
+ * deleted by this call): a delete whose reply was lost, followed by an abort, by failures until
+ * {@link CLAIM_USE_MS} passed, or by a 100 on a claim confirmed late.
  */
 export async function takeOnce(
   keys: RecipeKeys,
   key: string,
   modifiedIndex: number,
+  listedAt: number,
   signal?: AbortSignal,
 ): Promise<TakeOutcome> {
   const claim = claimKeyOf(key);
@@ -71,8 +83,9 @@ export async function takeOnce(
   // the claim holds at least CLAIM_TTL_S from now (from when etcd applies it); replies after this are refused
   const useBy = AbortSignal.timeout(CLAIM_USE_MS);
   if (!(await claimIt(keys, claim, token, withSignal))) return 'claimed';
+  const trusted = performance.now() - listedAt < CLAIM_TRUSTED_MS;
   const attempt = { signal: signal ? AbortSignal.any([signal, useBy]) : useBy };
-  /** Deletes the claim (if it is still this call's), without waiting: it would lapse anyway. */
+  /** Deletes the claim (if it is still this call's), without waiting: only while the key is surely there. */
   const unclaim = (): void => {
     keys.delete(claim, { prevValue: token }).catch(() => {});
   };
@@ -80,17 +93,17 @@ export async function takeOnce(
   for (;;) {
     try {
       await keys.delete(key, { prevIndex: modifiedIndex, ...attempt });
-      unclaim();
       return 'taken';
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (useBy.aborted) return 'gone'; // in doubt if a reply was lost: see above
-      if (isKeyNotFound(error) || isTestFailed(error)) {
+      if (isKeyNotFound(error)) return lostReply && trusted ? 'taken' : 'gone';
+      if (isTestFailed(error)) {
         unclaim();
-        return lostReply && isKeyNotFound(error) ? 'taken' : 'gone';
+        return 'gone';
       }
       if (isPermanent(error)) {
-        unclaim();
+        if (!lostReply) unclaim();
         throw error;
       }
       lostReply = true;

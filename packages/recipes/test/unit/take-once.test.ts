@@ -6,6 +6,7 @@
 import { ClientClosedError } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
 import {
+  CLAIM_TRUSTED_MS,
   CLAIM_TTL_S,
   CLAIM_USE_MS,
   claimKeyOf,
@@ -38,74 +39,81 @@ function keysAnswering(answers: Partial<Record<Call['method'], (Error | string)[
 }
 
 describe('takeOnce', () => {
-  it('claims the key (hidden, with a TTL), deletes it on its index, then deletes the claim', async () => {
+  it('claims the key (hidden, with a TTL), deletes it on its index, and leaves the claim to lapse', async () => {
     const keys = keysAnswering({});
-    expect(await takeOnce(keys, KEY, 7)).toBe('taken');
+    expect(await takeOnce(keys, KEY, 7, performance.now())).toBe('taken');
     expect(claimKeyOf(KEY)).toBe(CLAIM);
     const [create] = keys.of('create');
     expect(create).toMatchObject({ key: CLAIM, options: { ttl: CLAIM_TTL_S } });
     expect(create!.value).toMatch(/^[0-9a-f-]{36}$/);
     await settle();
-    expect(keys.of('delete')).toMatchObject([
-      { key: KEY, options: { prevIndex: 7 } },
-      { key: CLAIM, options: { prevValue: create!.value } },
-    ]);
+    // not deleted: a taker with an older listing must not be able to claim a key that is gone (see below)
+    expect(keys.of('delete')).toMatchObject([{ key: KEY, options: { prevIndex: 7 } }]);
     expect(keys.of('get')).toEqual([]);
   });
 
   it('a claim that exists is another taker’s: nothing deleted', async () => {
     const keys = keysAnswering({ create: [etcdError(105)] });
-    expect(await takeOnce(keys, KEY, 7)).toBe('claimed');
+    expect(await takeOnce(keys, KEY, 7, performance.now())).toBe('claimed');
     expect(keys.of('delete')).toEqual([]);
   });
 
   it('a claim whose reply was lost is read back: applied, it is this call’s; another’s token, not', async () => {
     const keys = keysAnswering({ create: [lost()] });
-    expect(await takeOnce(keys, KEY, 7)).toBe('taken');
+    expect(await takeOnce(keys, KEY, 7, performance.now())).toBe('taken');
     expect(keys.of('get')).toMatchObject([{ key: CLAIM, options: { quorum: true } }]);
     const other = keysAnswering({ create: [lost()], get: ['someone-else'] });
-    expect(await takeOnce(other, KEY, 7)).toBe('claimed');
+    expect(await takeOnce(other, KEY, 7, performance.now())).toBe('claimed');
     expect(other.of('delete')).toEqual([]);
   });
 
   it('a claim whose reply was lost and which is not there: the failure passes on, and no delete', async () => {
     const keys = keysAnswering({ create: [lost()], get: [etcdError(100)] });
-    await expect(takeOnce(keys, KEY, 7)).rejects.toThrow('socket hang up');
+    await expect(takeOnce(keys, KEY, 7, performance.now())).rejects.toThrow('socket hang up');
     expect(keys.of('delete')).toEqual([]);
   });
 
   it('a delete whose reply was lost is sent again; a 100 then is this call’s take', async () => {
     const keys = keysAnswering({ delete: [lost(), etcdError(100)] });
-    expect(await takeOnce(keys, KEY, 7)).toBe('taken');
+    expect(await takeOnce(keys, KEY, 7, performance.now())).toBe('taken');
     expect(keys.of('delete').filter((call) => call.key === KEY)).toHaveLength(2);
   });
 
   it('a 101 (changed: not deleted by anyone), or a 100 with no lost reply before, is not this call’s', async () => {
     const changed = keysAnswering({ delete: [lost(), etcdError(101)] });
-    expect(await takeOnce(changed, KEY, 7)).toBe('gone');
-    const plain = keysAnswering({ delete: [etcdError(100)] });
-    expect(await takeOnce(plain, KEY, 7)).toBe('gone');
-    // either way the claim goes at once, so that no taker waits for it to lapse
+    expect(await takeOnce(changed, KEY, 7, performance.now())).toBe('gone');
+    // the key is still there: its claim goes at once, so that no taker waits for it to lapse
     await settle();
-    expect(plain.of('delete').map((call) => call.key)).toEqual([KEY, CLAIM]);
+    expect(changed.of('delete').map((call) => call.key)).toEqual([KEY, KEY, CLAIM]);
+    const plain = keysAnswering({ delete: [etcdError(100)] });
+    expect(await takeOnce(plain, KEY, 7, performance.now())).toBe('gone');
+    await settle();
+    expect(plain.of('delete').map((call) => call.key)).toEqual([KEY]);
+  });
+
+  it('a 100 after a lost reply on a claim confirmed long after the listing is left in doubt, not taken', async () => {
+    // another taker may have taken the key after that listing, and its claim lapsed since
+    const late = keysAnswering({ delete: [lost(), etcdError(100)] });
+    expect(await takeOnce(late, KEY, 7, performance.now() - CLAIM_TRUSTED_MS - 1)).toBe('gone');
   });
 
   it('an abort rejects with its reason; etcd’s other refusals and a closed client pass on', async () => {
     const controller = new AbortController();
     const keys = keysAnswering({ delete: [lost(), lost(), lost()] });
-    const taking = takeOnce(keys, KEY, 7, controller.signal);
+    const taking = takeOnce(keys, KEY, 7, performance.now(), controller.signal);
     controller.abort(new Error('stop'));
     await expect(taking).rejects.toThrow('stop');
     const refused = keysAnswering({ create: [etcdError(110)] });
-    await expect(takeOnce(refused, KEY, 7)).rejects.toMatchObject({ errorCode: 110 });
+    await expect(takeOnce(refused, KEY, 7, performance.now())).rejects.toMatchObject({ errorCode: 110 });
     const closed = keysAnswering({ delete: [new ClientClosedError()] });
-    await expect(takeOnce(closed, KEY, 7)).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(takeOnce(closed, KEY, 7, performance.now())).rejects.toBeInstanceOf(ClientClosedError);
     expect(closed.of('delete')).toHaveLength(1 + 1); // no repeat; the claim's delete
   });
 
-  it('the claim holds longer than a taker accepts replies, and a listing is used for less than that', () => {
+  it('a claim holds longer than its taker accepts replies, and a listing is claimed from before it is trusted', () => {
     // a reply accepted by one taker was made while its claim held; a key deleted after a listing cannot be
-    // claimed again within LISTING_FRESH_MS of it
-    expect(CLAIM_USE_MS + LISTING_FRESH_MS).toBeLessThan(CLAIM_TTL_S * 1000);
+    // claimed again within CLAIM_TRUSTED_MS of it
+    expect(CLAIM_USE_MS + CLAIM_TRUSTED_MS).toBeLessThanOrEqual(CLAIM_TTL_S * 1000);
+    expect(LISTING_FRESH_MS).toBeLessThan(CLAIM_TRUSTED_MS);
   });
 });
