@@ -42,6 +42,9 @@ export function kernelHasNetem(): Promise<boolean> {
   return netemProbe;
 }
 
+/** An {@link AppliedFaults.qdisc} that matches no wanted state: what is there is not known. */
+const PARTLY_APPLIED = '(partly applied)';
+
 /** What was last applied to a node's namespace, and through which argv prefix (a new one: a new namespace). */
 export interface AppliedFaults {
   via: string;
@@ -91,7 +94,8 @@ export async function applyFaults(
   }
   if (qdisc !== applied.qdisc) {
     if (applied.qdisc) await exec('tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {});
-    applied.qdisc = '';
+    // unknown until every command went through: a failure halfway leaves a root that the next apply deletes
+    applied.qdisc = qdisc ? PARTLY_APPLIED : '';
     // the root qdisc, then its classes and filters (link rates), each a whole tc command
     const [root = '', ...more] = qdisc.split('\n');
     if (root) await exec('tc', ['qdisc', 'add', 'dev', 'eth0', 'root', ...root.split(' ')]);
@@ -261,7 +265,10 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
     return this.#change((faults) => faults.linkLoss(a, b, fraction, options.oneWay));
   }
 
-  /** Limits what each of `targets` sends to `kbitPerSecond` (a tbf qdisc on its interface; every peer and the host). */
+  /**
+   * Limits what each of `targets` sends to `kbitPerSecond`, to every peer and the host: a tbf qdisc on its
+   * interface, or, when it also has link rates ({@link linkRate}), the htb parent class they share.
+   */
   rate(targets: readonly E[], kbitPerSecond: number): Promise<void> {
     checkRate(kbitPerSecond);
     const names = this.#names(targets);

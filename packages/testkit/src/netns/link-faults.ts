@@ -372,29 +372,37 @@ export class LinkFaults {
   /**
    * The qdiscs of node `name`'s interface, `''` for none: the first line is the root qdisc (`tc qdisc add dev eth0
    * root` arguments); with link rates ({@link linkRate}) the root is htb and each further line is a whole `tc`
-   * command (without `tc`): a default class for the rest of its traffic (at its own {@link rate}, else
-   * unlimited, netem beneath it if any), and per limited peer a class and a u32 filter on the peer's address.
-   * A relayed (delayed) link's connections go to the relay's address, which no filter names: a link rate does
-   * not limit them.
+   * command (without `tc`): one parent class at the node's own {@link rate} (else unlimited), which bounds all it
+   * sends; beneath it a leaf for the rest of its traffic (the default) and a leaf per limited peer, picked by a
+   * u32 filter on the peer's address, each with a netem qdisc beneath it when the node has netem. A leaf is
+   * guaranteed almost nothing and borrows up to its ceiling (the link's rate). A relayed (delayed) link's
+   * connections go to the relay's address, which no filter names: a link rate does not limit them.
    */
   qdiscOf(name: string): string {
     const limited = [...this.#linkRate].filter(([key]) => key.startsWith(`${name}>`));
     if (limited.length === 0) return this.#rootQdisc(name);
-    const own = this.#rate.get(name);
+    const own = this.#rate.get(name) ?? UNLIMITED_KBIT;
     const dev = 'dev eth0';
+    const netem = this.#netem.has(name) ? this.#netemArgs(name, false) : undefined;
     const lines = [
-      'handle 1: htb default 1',
-      `class add ${dev} parent 1: classid 1:1 htb rate ${own ?? UNLIMITED_KBIT}kbit`,
+      'handle 1: htb default ffff',
+      `class add ${dev} parent 1: classid 1:1 htb rate ${own}kbit`,
     ];
-    const netem = this.#netem.get(name);
-    if (netem) lines.push(`qdisc add ${dev} parent 1:1 handle 10: ${this.#rootQdisc(name)}`);
+    /** A leaf class under the parent, with netem beneath it if any. */
+    const leaf = (minor: string, ceil: number): void => {
+      lines.push(
+        `class add ${dev} parent 1:1 classid 1:${minor} htb rate ${Math.min(8, ceil)}kbit ceil ${ceil}kbit`,
+      );
+      if (netem) lines.push(`qdisc add ${dev} parent 1:${minor} ${netem}`);
+    };
+    leaf('ffff', own);
     for (const [i, [key, kbit]] of limited.entries()) {
       const address = this.#nodes.get(key.slice(name.length + 1));
       if (!address) continue;
-      const classid = `1:${i + 2}`;
-      lines.push(`class add ${dev} parent 1: classid ${classid} htb rate ${Math.min(kbit, own ?? kbit)}kbit`);
+      const minor = (i + 2).toString(16);
+      leaf(minor, Math.min(kbit, own));
       lines.push(
-        `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid ${classid}`,
+        `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid 1:${minor}`,
       );
     }
     return lines.join('\n');
@@ -403,21 +411,25 @@ export class LinkFaults {
   /** The root qdisc of node `name`'s interface without link rates (`tc qdisc add ... root` arguments), or `''`. */
   #rootQdisc(name: string): string {
     const rate = this.#rate.get(name);
-    const netem = this.#netem.get(name);
-    if (netem) {
-      const parts = ['netem'];
-      if (netem.delayMs)
-        parts.push('delay', `${netem.delayMs}ms`, ...(netem.jitterMs ? [`${netem.jitterMs}ms`] : []));
-      if (netem.duplicate) parts.push('duplicate', percent(netem.duplicate));
-      if (netem.reorder) parts.push('reorder', percent(netem.reorder));
-      if (rate) parts.push('rate', `${rate}kbit`);
-      return parts.join(' ');
-    }
+    if (this.#netem.has(name)) return this.#netemArgs(name, true);
     if (rate) {
       // a bucket of 20 ms at that rate, at least two full-size frames
       const burst = Math.max(3200, Math.ceil((rate * 1000) / 8 / 50));
       return `tbf rate ${rate}kbit burst ${burst} latency 200ms`;
     }
     return '';
+  }
+
+  /** Node `name`'s netem qdisc arguments (it has netem), carrying its own rate if `withRate` and it has one. */
+  #netemArgs(name: string, withRate: boolean): string {
+    const netem = this.#netem.get(name)!;
+    const rate = this.#rate.get(name);
+    const parts = ['netem'];
+    if (netem.delayMs)
+      parts.push('delay', `${netem.delayMs}ms`, ...(netem.jitterMs ? [`${netem.jitterMs}ms`] : []));
+    if (netem.duplicate) parts.push('duplicate', percent(netem.duplicate));
+    if (netem.reorder) parts.push('reorder', percent(netem.reorder));
+    if (withRate && rate) parts.push('rate', `${rate}kbit`);
+    return parts.join(' ');
   }
 }

@@ -99,36 +99,46 @@ describe('LinkFaults', () => {
     expect(() => faults.netem(['a'], { jitterMs: 5 })).toThrow(/need a delayMs/);
   });
 
-  it('a link rate is an htb class per limited peer, picked by its address, under the node’s own rate', () => {
+  it('a link rate is an htb leaf per limited peer, picked by its address, all under the node’s own rate', () => {
     const faults = threeNodes();
     faults.linkRate(['a'], ['b'], 256, true);
     const dev = 'dev eth0';
-    const filter = (address: string, classid: string): string =>
-      `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid ${classid}`;
+    const parent = (kbit: number): string => `class add ${dev} parent 1: classid 1:1 htb rate ${kbit}kbit`;
+    const leaf = (minor: string, ceil: number): string =>
+      `class add ${dev} parent 1:1 classid 1:${minor} htb rate 8kbit ceil ${ceil}kbit`;
+    const filter = (address: string, minor: string): string =>
+      `filter add ${dev} parent 1: protocol ip prio 1 u32 match ip dst ${address}/32 flowid 1:${minor}`;
     expect(faults.qdiscOf('a').split('\n')).toEqual([
-      'handle 1: htb default 1',
-      `class add ${dev} parent 1: classid 1:1 htb rate 10000000kbit`, // the rest: not limited
-      `class add ${dev} parent 1: classid 1:2 htb rate 256kbit`,
-      filter('10.0.0.11', '1:2'),
+      'handle 1: htb default ffff',
+      parent(10_000_000), // no rate of its own: not limited
+      leaf('ffff', 10_000_000), // the rest of what it sends
+      leaf('2', 256),
+      filter('10.0.0.11', '2'),
     ]);
     expect(faults.qdiscOf('b')).toBe(''); // one way
-    // both ways, and the node's own rate bounds everything it sends
+    // both ways; the node's own rate is the parent's, which bounds everything it sends
     faults.linkRate(['a'], ['c'], 1024);
     faults.rate(['a'], 512);
     expect(faults.qdiscOf('a').split('\n')).toEqual([
-      'handle 1: htb default 1',
-      `class add ${dev} parent 1: classid 1:1 htb rate 512kbit`,
-      `class add ${dev} parent 1: classid 1:2 htb rate 256kbit`,
-      filter('10.0.0.11', '1:2'),
-      `class add ${dev} parent 1: classid 1:3 htb rate 512kbit`,
-      filter('10.0.0.12', '1:3'),
+      'handle 1: htb default ffff',
+      parent(512),
+      leaf('ffff', 512),
+      leaf('2', 256),
+      filter('10.0.0.11', '2'),
+      leaf('3', 512),
+      filter('10.0.0.12', '3'),
     ]);
     expect(faults.qdiscOf('c').split('\n')).toEqual([
-      'handle 1: htb default 1',
-      `class add ${dev} parent 1: classid 1:1 htb rate 10000000kbit`,
-      `class add ${dev} parent 1: classid 1:2 htb rate 1024kbit`,
-      filter('10.0.0.10', '1:2'),
+      'handle 1: htb default ffff',
+      parent(10_000_000),
+      leaf('ffff', 10_000_000),
+      leaf('2', 1024),
+      filter('10.0.0.10', '2'),
     ]);
+    // netem (where the kernel has it) goes beneath every leaf, without a rate of its own
+    faults.netem(['c'], { delayMs: 20, jitterMs: 0 });
+    expect(faults.qdiscOf('c').split('\n')).toContain(`qdisc add ${dev} parent 1:2 netem delay 20ms`);
+    expect(faults.qdiscOf('c').split('\n')).toContain(`qdisc add ${dev} parent 1:ffff netem delay 20ms`);
     // 0 ends a link's rate; heal of a node ends the rates of its links
     faults.linkRate(['a'], ['b'], 0, true);
     faults.heal(['c']);
