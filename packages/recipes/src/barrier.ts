@@ -31,6 +31,8 @@ export class Barrier implements AsyncDisposable {
   readonly #ttl: number | undefined;
   #session: Session | undefined;
   #kept: SessionKey | undefined;
+  /** Set by {@link Barrier.close}: what is held is no longer kept alive; a new hold clears it. */
+  #closed = false;
 
   constructor(keys: RecipeKeys, key: string, options: BarrierOptions = {}) {
     this.#keys = keys;
@@ -47,6 +49,7 @@ export class Barrier implements AsyncDisposable {
     const value = JSON.stringify({ pid: process.pid });
     try {
       if (this.#ttl) {
+        this.#closed = false;
         this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
         this.#kept = await this.#session.create(this.#key, value, options);
       } else await this.#keys.create(this.#key, value, options.signal ? { signal: options.signal } : {});
@@ -61,10 +64,11 @@ export class Barrier implements AsyncDisposable {
   /**
    * While this barrier is held with a TTL: aborts, with a `SessionLostError`, as soon as its key is lost
    * (deleted by someone else, expired, or no longer kept alive), as a held lock's signal does; not on a
-   * release. `undefined` when it is not held here, or held without a TTL (nothing keeps it alive).
+   * release. `undefined` when it is not held here, held without a TTL (nothing keeps it alive), or after
+   * {@link Barrier.close} (the key is then left to expire).
    */
   get signal(): AbortSignal | undefined {
-    return this.#kept?.signal;
+    return this.#closed ? undefined : this.#kept?.signal;
   }
 
   /** Takes the barrier down, waking every waiter. Releasing a barrier that is down does nothing. */
@@ -88,6 +92,7 @@ export class Barrier implements AsyncDisposable {
    * a TTL stays up. Idempotent.
    */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#session?.close();
   }
 
