@@ -1,6 +1,7 @@
 /**
  * The core's waiting: the one watch every recipe waits on ({@link waitForEvent}: an event, or "read again";
- * only an abort rejects), an abortable {@link sleep}, and the actions that mean a key is gone.
+ * only an abort or a closed client rejects), an abortable {@link sleep}, and the actions that mean a key is
+ * gone.
  */
 import { isClientClosed, isEventIndexCleared, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
