@@ -4,6 +4,7 @@
  */
 import { isClientClosed, type KeysAPI } from '@etcdkit/client';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
+import { Agent, Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import {
   Barrier,
@@ -27,22 +28,56 @@ const TTL = 20;
 const ENDS_WITHIN_MS = 3000;
 
 /**
- * Starts `wait` on a client of its own, closes that client once the call is waiting, and returns how the
- * call ended and when.
+ * A dispatcher that notes when its client last sent a request and how many of them were waits (long-polls):
+ * a recipe that sent a wait and then nothing for a while is waiting (an idle waiter sends nothing but its
+ * key's refreshes, every TTL / 3).
+ */
+class RequestLog extends Dispatcher {
+  readonly #agent = new Agent();
+  lastAt = performance.now();
+  waits = 0;
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.lastAt = performance.now();
+    if (String(options.path).includes('wait=true')) this.waits++;
+    return this.#agent.dispatch(options, handler);
+  }
+
+  override close(): Promise<void> {
+    return this.#agent.close();
+  }
+}
+
+/** How long a recipe sends nothing, after a wait, before it counts as waiting. */
+const QUIET_MS = 300;
+
+/**
+ * Starts `wait` on a client of its own, closes that client once the call is waiting (it sent a wait, then
+ * nothing for {@link QUIET_MS}), and returns how the call ended and when.
  */
 async function closedUnder(
   wait: (keys: KeysAPI) => Promise<unknown>,
 ): Promise<{ error: unknown; ms: number }> {
-  const keys = keysAPI();
-  const call = wait(keys).then(
-    () => new Error('the call resolved'),
-    (error: unknown) => error,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 500)); // it reads, then waits
-  const t0 = performance.now();
-  await keys.client.close();
-  const error = await call;
-  return { error, ms: performance.now() - t0 };
+  const log = new RequestLog();
+  const keys = keysAPI({ dispatcher: log });
+  try {
+    const call = wait(keys).then(
+      () => new Error('the call resolved'),
+      (error: unknown) => error,
+    );
+    await expect
+      .poll(() => log.waits > 0 && performance.now() - log.lastAt > QUIET_MS, {
+        timeout: 10_000,
+        interval: 20,
+      })
+      .toBe(true);
+    const t0 = performance.now();
+    await keys.client.close();
+    const error = await call;
+    return { error, ms: performance.now() - t0 };
+  } finally {
+    await log.close();
+  }
 }
 
 describe('a client closed under a waiting recipe ends the wait with ClientClosedError', () => {
