@@ -265,6 +265,12 @@ export class SessionKey implements AsyncDisposable {
     return this.#removing;
   }
 
+  /** Records that this process removed the key (see `removed-here.ts`), in the cluster `clusterId`. */
+  #markRemoved(clusterId: string): void {
+    const { keys } = this.#session;
+    markRemovedHere(keys.client ?? keys, clusterId, this.key, this.#own.createdIndex);
+  }
+
   async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
     let prevIndex = this.#own.modifiedIndex;
     let last: unknown;
@@ -277,16 +283,14 @@ export class SessionKey implements AsyncDisposable {
           fanOut: 2,
           ...(signal ? { signal } : {}),
         });
-        const { keys } = this.#session;
-        markRemovedHere(keys.client ?? keys, response.clusterId, this.key, this.#own.createdIndex);
+        this.#markRemoved(response.clusterId);
         return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (isKeyNotFound(error)) {
           // gone for good either way (expired, or deleted by an earlier attempt or the other copy of this
           // delete, whose 100 often comes first): the same as a confirmed delete of ours
-          const { keys } = this.#session;
-          markRemovedHere(keys.client ?? keys, this.#clusterId, this.key, this.#own.createdIndex);
+          this.#markRemoved(this.#clusterId);
           return;
         }
         last = error;

@@ -62,8 +62,8 @@ const WAIT_FOR_LOCK = ['-w', '5'];
 
 /**
  * Brings a node's network namespace in line with `rules` (a whole filter table, for `iptables-restore`), `qdisc`
- * (the root qdisc of its `eth0`, then any classes and filters beneath it: see `LinkFaults.qdiscOf`; `''` for none) and `nat` (the rules of testkit's chain in its nat table, with
- * the run's tag, made with `iptables-restore --noflush`: the namespace's other nat rules stay), running each
+ * (the root qdisc of its `eth0`, then any classes and filters beneath it: see `LinkFaults.qdiscOf`; `''` for
+ * none) and `nat` (the rules of testkit's chain in its nat table, with the run's tag, made with `iptables-restore --noflush`: the namespace's other nat rules stay), running each
  * command through `prefix`: the argv that enters the namespace, `ip netns exec <ns>` or `nsenter
  * --net=/proc/<pid>/ns/net`. Skips what `applied` says is there already, and updates it.
  */
@@ -322,11 +322,10 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
           '(CONFIG_NET_SCH_NETEM is not set: `tc qdisc add ... netem` fails with "Specified qdisc kind is unknown"); ' +
           'a delay alone works, through relays',
       );
-    const members = new Set(this.#driver.members());
-    const outside = targets.filter((target) => !members.has(target));
-    if (outside.length > 0)
+    const outside = this.#notMembers(targets);
+    if (outside)
       throw new UnsupportedFaultError(
-        `without sch_netem a delay goes through relays between members, and ${outside.map((t) => t.name).join(', ')} ` +
+        `without sch_netem a delay goes through relays between members, and ${outside} ` +
           'is not a member (a client namespace has no peer links to relay)',
       );
     return this.#change((faults) => faults.relayDelay(names, checked));
@@ -351,12 +350,11 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
     delay: { readonly delayMs: number; readonly jitterMs?: number },
   ): Promise<void> {
     const checked = checkNetem(delay);
-    const members = new Set(this.#driver.members());
-    const outside = [...from, ...to].filter((target) => !members.has(target));
-    if (outside.length > 0)
+    const outside = this.#notMembers([...from, ...to]);
+    if (outside)
       return Promise.reject(
         new UnsupportedFaultError(
-          `a link delay goes through relays between members, and ${outside.map((t) => t.name).join(', ')} ` +
+          `a link delay goes through relays between members, and ${outside} ` +
             'is not a member (a client namespace has no peer links to relay)',
         ),
       );
@@ -382,6 +380,13 @@ export class KernelFaultNetwork<E extends { readonly name: string }> {
       }),
     );
     return Object.fromEntries(entries);
+  }
+
+  /** The names of those of `targets` that are not members (relays forward peer connections only), or `undefined`. */
+  #notMembers(targets: readonly E[]): string | undefined {
+    const members = new Set(this.#driver.members());
+    const outside = targets.filter((target) => !members.has(target));
+    return outside.length > 0 ? outside.map((target) => target.name).join(', ') : undefined;
   }
 
   #names(endpoints: readonly E[]): string[] {

@@ -73,6 +73,26 @@ export const NO_RULES = [...HEADER, 'COMMIT', ''].join('\n');
 
 const edge = (from: string, to: string): string => `${from}>${to}`;
 
+/**
+ * Sets `value` on the directed edges from each of `from` to each of `to` (and back, unless `oneWay`), a node
+ * never to itself; `undefined` removes them.
+ */
+function setLinks<T>(
+  map: Map<string, T>,
+  from: readonly string[],
+  to: readonly string[],
+  value: T | undefined,
+  oneWay: boolean,
+): void {
+  for (const s of from)
+    for (const r of to) {
+      if (s === r) continue;
+      for (const key of oneWay ? [edge(s, r)] : [edge(s, r), edge(r, s)])
+        if (value === undefined) map.delete(key);
+        else map.set(key, value);
+    }
+}
+
 /** The default class's rate when a node with link rates has no rate of its own: 10 Gbit/s, no limit in effect. */
 const UNLIMITED_KBIT = 10_000_000;
 const percent = (fraction: number): string => `${Math.round(fraction * 1e6) / 1e4}%`;
@@ -200,12 +220,7 @@ export class LinkFaults {
   /** Packets from each of `from` to each of `to` (and back, unless `oneWay`) are lost with probability `fraction`. */
   linkLoss(from: readonly string[], to: readonly string[], fraction: number, oneWay = false): void {
     checkFraction('fraction', fraction);
-    for (const s of from)
-      for (const r of to) {
-        if (s === r) continue;
-        this.#linkLoss.set(edge(s, r), fraction);
-        if (!oneWay) this.#linkLoss.set(edge(r, s), fraction);
-      }
+    setLinks(this.#linkLoss, from, to, fraction, oneWay);
   }
 
   /** What each of `names` sends is limited to `kbitPerSecond`. */
@@ -220,13 +235,7 @@ export class LinkFaults {
    */
   linkRate(from: readonly string[], to: readonly string[], kbitPerSecond: number, oneWay = false): void {
     if (kbitPerSecond !== 0) checkRate(kbitPerSecond);
-    for (const s of from)
-      for (const r of to) {
-        if (s === r) continue;
-        for (const key of oneWay ? [edge(s, r)] : [edge(s, r), edge(r, s)])
-          if (kbitPerSecond > 0) this.#linkRate.set(key, kbitPerSecond);
-          else this.#linkRate.delete(key);
-      }
+    setLinks(this.#linkRate, from, to, kbitPerSecond > 0 ? kbitPerSecond : undefined, oneWay);
   }
 
   /** What each of `names` sends goes through netem with `options`. */
@@ -256,13 +265,7 @@ export class LinkFaults {
    */
   linkDelay(from: readonly string[], to: readonly string[], delay: RelayDelay): void {
     const { delayMs, jitterMs } = checkNetem(delay);
-    for (const s of from)
-      for (const r of to) {
-        if (s === r) continue;
-        for (const key of [edge(s, r), edge(r, s)])
-          if (delayMs > 0) this.#linkDelay.set(key, { delayMs, jitterMs });
-          else this.#linkDelay.delete(key);
-      }
+    setLinks(this.#linkDelay, from, to, delayMs > 0 ? { delayMs, jitterMs } : undefined, false);
   }
 
   /**
