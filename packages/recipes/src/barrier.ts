@@ -1,7 +1,8 @@
 import { isKeyNotFound, isNodeExist } from '@etcdkit/client';
 import type { SessionKey } from './core/kept-key.js';
 import { Session } from './core/session.js';
-import { GONE_ACTIONS, waitForEvent } from './core/wait.js';
+import { GONE_ACTIONS } from './core/wait.js';
+import { watchUntil } from './core/watch-until.js';
 import { RecipeError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -101,21 +102,30 @@ export class Barrier implements AsyncDisposable {
     return this.close();
   }
 
-  /** Resolves when the barrier is down (at once if it is not up). */
+  /**
+   * Resolves when the barrier is down (at once if it is not up). A transient failure (no member answered) is
+   * retried; an abort rejects with `signal.reason`, a closed client with its `ClientClosedError`.
+   */
   async wait(options: { signal?: AbortSignal } = {}): Promise<void> {
-    const { signal } = options;
-    for (;;) {
-      let index: number;
-      try {
-        index = (await this.#keys.get(this.#key, { quorum: true, ...(signal ? { signal } : {}) })).index;
-      } catch (error) {
-        if (isKeyNotFound(error)) return;
-        if (signal?.aborted) throw signal.reason;
-        throw error;
-      }
+    const key = this.#key;
+    const keys = this.#keys;
+    await watchUntil<{ up: boolean; index: number }, void>(keys, {
+      signal: options.signal,
+      read: async (signal) => {
+        try {
+          return {
+            up: true,
+            index: (await keys.get(key, { quorum: true, ...(signal ? { signal } : {}) })).index,
+          };
+        } catch (error) {
+          if (isKeyNotFound(error)) return { up: false, index: error.index };
+          throw error;
+        }
+      },
       // no watchdog: the client moves a watch off a member that stops answering (its liveness check)
-      const event = await waitForEvent(this.#keys, this.#key, { afterIndex: index, signal });
-      if (event && GONE_ACTIONS.has(event.action)) return;
-    }
+      decide: ({ up }) => (up ? { done: false, watch: { key } } : { done: true, value: undefined }),
+      learn: (state, event) =>
+        GONE_ACTIONS.has(event.action) ? { up: false, index: state.index } : undefined,
+    });
   }
 }

@@ -1,10 +1,10 @@
 import { isKeyNotFound, type Response } from '@etcdkit/client';
 import { QueueTicket } from './core/queue-driver.js';
-import { listQueue } from './core/queue-listing.js';
+import { listQueue, type QueueListing } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
-import { isPermanent, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { GONE_ACTIONS, sleep, waitForEvent } from './core/wait.js';
+import { GONE_ACTIONS } from './core/wait.js';
+import { watchUntil } from './core/watch-until.js';
 import { RecipeError, SessionExpiredError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -71,32 +71,33 @@ export class DoubleBarrier implements AsyncDisposable {
     this.#ticket = ticket;
     const { kept } = ticket;
     const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
+    let first = true;
     try {
-      let view = await this.#read(stop);
-      const rank = view.members.indexOf(ticket.key);
-      if (rank >= this.#count)
-        throw new TooManyMembersError(`${this.#members} has ${this.#count} members already`);
-      this.#checkMember(ticket, view);
-      for (;;) {
-        if (view.ready) return;
-        if (view.members.length >= this.#count) {
-          // `count` live members: this member completed the count, or saw it completed (then it opens even if
-          // the member that completed it died before its flag). The flag first: members that pass leave and
-          // delete their keys, and a member that reads only then must find the flag.
-          await this.#open(stop);
+      await watchUntil<View, void>(this.#keys, {
+        signal: stop,
+        read: (signal) => this.#read(signal),
+        decide: async (view) => {
+          if (first) {
+            first = false;
+            if (view.members.indexOf(ticket.key) >= this.#count)
+              throw new TooManyMembersError(`${this.#members} has ${this.#count} members already`);
+          }
           this.#checkMember(ticket, view);
-          return;
-        }
-        // No watchdog: the session watches this member's key for loss, and the client moves a watch off a
-        // member that stops answering; error 401 or a failed watch gives no event: read again.
-        const event = await waitForEvent(this.#keys, this.#dir, {
-          afterIndex: view.index,
-          recursive: true,
-          signal: stop,
-        });
-        view = this.#learn(view, event) ?? (await this.#read(stop, true));
-        this.#checkMember(ticket, view);
-      }
+          if (view.ready) return { done: true, value: undefined };
+          if (view.members.length >= this.#count) {
+            // `count` live members: this member completed the count, or saw it completed (then it opens even
+            // if the member that completed it died before its flag). The flag first: members that pass leave
+            // and delete their keys, and a member that reads only then must find the flag.
+            await this.#open(stop);
+            this.#checkMember(ticket, view);
+            return { done: true, value: undefined };
+          }
+          // No watchdog: the session watches this member's key for loss, and the client moves a watch off a
+          // member that stops answering; error 401 or a failed watch gives no event: read again.
+          return { done: false, watch: { key: this.#dir, recursive: true } };
+        },
+        learn: (view, event) => this.#learn(view, event),
+      });
     } catch (error) {
       this.#ticket = undefined;
       await ticket.remove();
@@ -119,34 +120,43 @@ export class DoubleBarrier implements AsyncDisposable {
     const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
     // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
     let removed = false;
+    const list = (at: AbortSignal | undefined): Promise<QueueListing> =>
+      listQueue(this.#keys, this.#members, at);
     try {
-      for (;;) {
-        const { entries, index } = await listQueue(this.#keys, this.#members, removed ? signal : stop);
-        const mine = entries.findIndex((entry) => entry.key === ticket.key);
-        if (!removed && (mine < 0 || !kept.valid)) {
-          if (entries.length === 0) await this.#keys.delete(this.#ready).catch(() => {});
-          kept.lose('the member key disappeared before it left');
-          throw kept.signal.reason;
-        }
-        if (entries.length === 0 || (mine === 0 && entries.length === 1)) {
-          // the last one out: remove itself and the ready flag
-          await ticket.remove();
-          await this.#keys.delete(this.#ready).catch(() => {});
-          this.#ticket = undefined;
-          return;
-        }
-        if (mine === 0) {
+      const last = await watchUntil<QueueListing, QueueListing | undefined>(this.#keys, {
+        signal: stop,
+        read: list,
+        decide: async ({ entries, index }) => {
+          const mine = entries.findIndex((entry) => entry.key === ticket.key);
+          if (mine < 0 || !kept.valid) {
+            if (entries.length === 0) await this.#keys.delete(this.#ready).catch(() => {});
+            kept.lose('the member key disappeared before it left');
+            throw kept.signal.reason;
+          }
+          // the last one out: removes itself and the ready flag
+          if (entries.length === 1) return { done: true, value: undefined };
           // the lowest waits for the highest to go, then looks again
-          await waitForEvent(this.#keys, entries.at(-1)!.key, { afterIndex: index, signal: stop });
-          continue;
-        }
-        // everyone else leaves at once and waits for the lowest (which goes last)
-        if (!removed) {
-          await ticket.remove();
-          removed = true;
-        }
-        await waitForEvent(this.#keys, entries[0]!.key, { afterIndex: index, signal });
+          if (mine === 0) return { done: false, watch: { key: entries.at(-1)!.key } };
+          // everyone else leaves at once and waits for the lowest (which goes last)
+          return { done: true, value: { entries: entries.filter((_, at) => at !== mine), index } };
+        },
+      });
+      await ticket.remove();
+      removed = true;
+      if (last) {
+        // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
+        await watchUntil<QueueListing, void>(this.#keys, {
+          signal,
+          initial: last,
+          read: list,
+          decide: ({ entries }) =>
+            entries.length === 0
+              ? { done: true, value: undefined }
+              : { done: false, watch: { key: entries[0]!.key } },
+        });
       }
+      await this.#keys.delete(this.#ready).catch(() => {});
+      this.#ticket = undefined;
     } catch (error) {
       if (!kept.signal.aborted || removed) throw error;
       this.#ticket = undefined;
@@ -178,25 +188,23 @@ export class DoubleBarrier implements AsyncDisposable {
     }
   }
 
-  /**
-   * Reads the barrier (members and ready flag) with one quorum read. `retry`: in the wait loop, a transport
-   * failure is retried after a pause (the member's validity deadline bounds it); a server error is not.
-   */
-  async #read(signal: AbortSignal, retry = false): Promise<View> {
-    for (;;) {
-      try {
-        const response = await this.#keys.get(this.#dir, { recursive: true, quorum: true, signal });
-        const nodes = response.node?.nodes ?? [];
-        const members = keysInCreationOrder(nodes.find((node) => node.key === this.#members)?.nodes).map(
-          (node) => node.key,
-        );
-        const ready = nodes.some((node) => node.key === this.#ready && !node.dir);
-        return { members, ready, index: response.index };
-      } catch (error) {
-        if (isKeyNotFound(error)) return { members: [], ready: false, index: error.index };
-        if (!retry || isPermanent(error) || signal.aborted) throw error;
-        await sleep(RetryPacing.transientPauseMs, signal);
-      }
+  /** Reads the barrier (members and ready flag) with one quorum read. */
+  async #read(signal: AbortSignal | undefined): Promise<View> {
+    try {
+      const response = await this.#keys.get(this.#dir, {
+        recursive: true,
+        quorum: true,
+        ...(signal ? { signal } : {}),
+      });
+      const nodes = response.node?.nodes ?? [];
+      const members = keysInCreationOrder(nodes.find((node) => node.key === this.#members)?.nodes).map(
+        (node) => node.key,
+      );
+      const ready = nodes.some((node) => node.key === this.#ready && !node.dir);
+      return { members, ready, index: response.index };
+    } catch (error) {
+      if (isKeyNotFound(error)) return { members: [], ready: false, index: error.index };
+      throw error;
     }
   }
 
@@ -204,9 +212,9 @@ export class DoubleBarrier implements AsyncDisposable {
    * Applies a watch event of the barrier directory to `view` without reading again: a member key created or
    * removed, the ready flag set or removed. `undefined` for anything else (no event: read again).
    */
-  #learn(view: View, event: Response | undefined): View | undefined {
-    const node = event?.node;
-    if (!event || !node || node.dir) return undefined;
+  #learn(view: View, event: Response): View | undefined {
+    const node = event.node;
+    if (!node || node.dir) return undefined;
     const index = node.modifiedIndex;
     const gone = GONE_ACTIONS.has(event.action);
     if (node.key === this.#ready) return { ...view, ready: !gone, index };

@@ -1,11 +1,9 @@
-import { isClientClosed } from '@etcdkit/client';
 import { announceHeld, orRemove, releaseHeld } from './core/held.js';
 import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
-import { RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { sleep, waitForEvent } from './core/wait.js';
+import { followChanges } from './core/watch-until.js';
 import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
@@ -122,40 +120,29 @@ export class Election implements AsyncDisposable {
 
   /**
    * Follows the leadership: yields the current leader at once (or `null` when there is none), then every
-   * change (new leader, new proclaimed value, no leader). Ends when `signal` aborts.
+   * change (new leader, new proclaimed value, no leader). Ends when `signal` aborts. A transient failure (no
+   * member answered) is retried; a closed client throws its `ClientClosedError`, and etcd's own error from a
+   * read throws too.
    */
   async *observe(options: { signal?: AbortSignal } = {}): AsyncGenerator<LeaderInfo | null, void, undefined> {
-    const { signal } = options;
-    let last: string | undefined;
-    while (!signal?.aborted) {
-      let listing: QueueListing;
-      try {
-        listing = await listQueue(this.#keys, this.#dir, signal);
-      } catch (error) {
-        if (signal?.aborted) return;
-        if (isClientClosed(error)) throw error;
-        await sleep(RetryPacing.transientPauseMs, signal).catch(() => {});
-        continue;
-      }
-      const leader = leaderOf(listing);
-      const id = leader ? `${leader.key}\n${leader.value}` : '';
-      if (id !== last) {
-        last = id;
-        if (leader) reportLeader(this.#dir, leader);
-        else reportNoLeader(this.#dir, listing.index);
-        yield leader;
-      }
-      try {
-        await waitForEvent(this.#keys, leader?.key ?? this.#dir, {
-          afterIndex: listing.index,
-          recursive: !leader,
-          signal,
-        });
-      } catch (error) {
-        if (signal?.aborted) return;
-        throw error; // a closed client
-      }
-    }
+    const dir = this.#dir;
+    const idOf = (leader: LeaderInfo | null): string => (leader ? `${leader.key}\n${leader.value}` : '');
+    yield* followChanges<QueueListing, LeaderInfo | null>(this.#keys, {
+      signal: options.signal,
+      read: (signal) => listQueue(this.#keys, dir, signal),
+      changes: (before, after) => {
+        const leader = leaderOf(after);
+        if (before && idOf(leaderOf(before)) === idOf(leader)) return [];
+        if (leader) reportLeader(dir, leader);
+        else reportNoLeader(dir, after.index);
+        return [leader];
+      },
+      // the leader's key (its change or removal), or while there is none, the directory (a new contender)
+      target: (listing) => {
+        const leader = leaderOf(listing);
+        return leader ? { key: leader.key } : { key: dir, recursive: true };
+      },
+    });
   }
 
   /** Stops the election's own session. */

@@ -1,8 +1,17 @@
 import { readDir } from './core/read-dir.js';
 import { isPermanent, RetryPacing } from './core/retry.js';
 import { CLAIM_TTL_S, LISTING_FRESH_MS, takeOnce } from './core/take-once.js';
-import { sleep, waitForEvent } from './core/wait.js';
+import { sleep } from './core/wait.js';
+import { watchUntil } from './core/watch-until.js';
 import type { RecipeKeys } from './keys.js';
+
+/** A read of the queue: its items (with their modified index, for the compare-and-delete), as of `index`. */
+interface Listing {
+  readonly items: (QueueItem & { readonly modifiedIndex: number })[];
+  readonly index: number;
+  /** When the read was sent (`performance.now()`): see `LISTING_FRESH_MS`. */
+  readonly listedAt: number;
+}
 
 /** Options of {@link Queue}. */
 export interface QueueOptions {
@@ -54,43 +63,43 @@ export class Queue {
    */
   async take(options: { signal?: AbortSignal } = {}): Promise<QueueItem> {
     const { signal } = options;
-    for (;;) {
-      signal?.throwIfAborted();
-      const listedAt = performance.now();
-      const { items, index } = await this.#list(signal);
-      let claimed = false;
-      let stale = false;
-      for (const item of items) {
-        // a listing this old is read again (see LISTING_FRESH_MS)
-        if (performance.now() - listedAt > LISTING_FRESH_MS) {
-          stale = true;
-          break;
-        }
-        try {
-          const outcome = await takeOnce(this.#keys, item.key, item.modifiedIndex, listedAt, signal);
-          if (outcome === 'taken') {
-            const { modifiedIndex: _, ...taken } = item;
-            return taken;
+    return watchUntil<Listing, QueueItem>(this.#keys, {
+      signal,
+      read: async (at) => {
+        const listedAt = performance.now();
+        return { ...(await this.#list(at)), listedAt };
+      },
+      decide: async ({ items, listedAt }) => {
+        let claimed = false;
+        for (const item of items) {
+          // a listing this old is read again (see LISTING_FRESH_MS)
+          if (performance.now() - listedAt > LISTING_FRESH_MS) return { done: false, reread: true };
+          try {
+            const outcome = await takeOnce(this.#keys, item.key, item.modifiedIndex, listedAt, signal);
+            if (outcome === 'taken') {
+              const { modifiedIndex: _, ...taken } = item;
+              return { done: true, value: taken };
+            }
+            claimed ||= outcome === 'claimed';
+          } catch (error) {
+            if (signal?.aborted) throw signal.reason;
+            if (isPermanent(error)) throw error;
+            // no member answered the claim: try the next one after a pause
+            await sleep(RetryPacing.transientPauseMs, signal);
           }
-          claimed ||= outcome === 'claimed';
-        } catch (error) {
-          if (signal?.aborted) throw signal.reason;
-          if (isPermanent(error)) throw error;
-          // no member answered the claim: try the next one after a pause
-          await sleep(RetryPacing.transientPauseMs, signal);
         }
-      }
-      // nothing to take: wait for a change. Items claimed by others are soon deleted by them (an event), or
-      // free again when the claim lapses, which no event tells (claims are hidden): wait at most that long
-      if (!stale && (items.length === 0 || claimed)) {
+        // every item went to others meanwhile: read again
+        if (items.length > 0 && !claimed) return { done: false, reread: true };
+        // nothing to take: wait for a change. Items claimed by others are soon deleted by them (an event), or
+        // free again when the claim lapses, which no event tells (claims are hidden): wait at most that long
         const lapse = claimed ? CLAIM_TTL_S * 1000 : undefined;
         const watchdogMs =
           lapse === undefined
             ? this.#watchdogMs
             : Math.min(lapse, this.#watchdogMs ?? Number.POSITIVE_INFINITY);
-        await waitForEvent(this.#keys, this.#dir, { afterIndex: index, recursive: true, signal, watchdogMs });
-      }
-    }
+        return { done: false, watch: { key: this.#dir, recursive: true, watchdogMs } };
+      },
+    });
   }
 
   /** The number of items waiting (a quorum read). */
@@ -98,9 +107,7 @@ export class Queue {
     return (await this.#list(options.signal)).items.length;
   }
 
-  async #list(
-    signal: AbortSignal | undefined,
-  ): Promise<{ items: (QueueItem & { modifiedIndex: number })[]; index: number }> {
+  async #list(signal: AbortSignal | undefined): Promise<Omit<Listing, 'listedAt'>> {
     const { nodes, index } = await readDir(this.#keys, this.#dir, signal);
     const items = nodes.map((node) => ({
       value: node.value,

@@ -3,7 +3,8 @@ import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
 import { Pacer, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { GONE_ACTIONS, RECIPE_WATCH, sleep } from './core/wait.js';
+import { GONE_ACTIONS, sleep } from './core/wait.js';
+import { followChanges } from './core/watch-until.js';
 import { RecipeError } from './errors.js';
 import { publishRegistry, type RegistryEvent } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
@@ -36,6 +37,12 @@ export interface ServiceChange {
 export class ServiceIdTakenError extends RecipeError {
   override name = 'ServiceIdTakenError';
   override readonly code = 'ETCDKIT_SERVICE_ID_TAKEN';
+}
+
+/** A read of a service: its live instances by id, and the index of the read. */
+interface ServiceRead {
+  readonly instances: Map<string, ServiceInstance>;
+  readonly index: number;
 }
 
 /** Options of {@link ServiceRegistry}. */
@@ -205,69 +212,48 @@ export class ServiceRegistry implements AsyncDisposable {
     const announce = (event: RegistryEvent, instance: ServiceInstance, key?: string): void =>
       publishRegistry(event, service, dir, instance.id, instance, key);
     for (const instance of initial.values()) announce('registryAdd', instance);
-    let known = new Map(initial);
-    // `initial` read at `readAt`: watch on from there, no read of its own first
-    let index = readAt ?? 0;
-    let fresh = readAt === undefined;
-    while (!signal?.aborted) {
-      if (fresh) {
-        let read: { instances: Map<string, ServiceInstance>; index: number };
-        try {
-          read = await this.#read(service, signal);
-        } catch (error) {
-          if (signal?.aborted) return;
-          if (isClientClosed(error)) throw error;
-          await sleep(RetryPacing.serviceRereadMs, signal).catch(() => {});
-          continue;
-        }
-        for (const change of diff(known, read.instances)) {
-          // a re-read tells a removal, not how: `remove`
+    // no watchdog (a re-read of the whole service per TTL while nothing changes): the client moves a watch off
+    // a member that stops answering (its liveness check); an error 401 or a failed watch re-reads
+    yield* followChanges<ServiceRead, ServiceChange>(this.keys, {
+      signal,
+      // `initial` read at `readAt`: watch on from there, no read of its own first
+      known: { instances: new Map(initial), index: readAt ?? 0 },
+      knownIsRead: readAt !== undefined,
+      read: (at) => this.#read(service, at),
+      changes: (before, after) => {
+        const changes = [...diff(before?.instances ?? new Map(), after.instances)];
+        // a re-read tells a removal, not how: `remove`
+        for (const change of changes) {
           if (change.type !== 'updated')
             announce(change.type === 'added' ? 'registryAdd' : 'registryRemove', change.instance);
-          yield change;
         }
-        known = read.instances;
-        index = read.index;
-        fresh = false;
-      }
-      // no watchdog (a re-read of the whole service per TTL while nothing changes): the client moves a watch off
-      // a member that stops answering (its liveness check); an error 401 or a failed watch re-reads
-      const watcher = this.keys.watcher(dir, { afterIndex: index, recursive: true, ...RECIPE_WATCH });
-      try {
-        const event = await watcher.next(signal ? { signal } : {});
-        index = event.node!.modifiedIndex;
-        const id = event.node!.key.slice(dir.length + 1);
-        if (id.includes('/') || id === '') continue;
+        return changes;
+      },
+      target: () => ({ key: dir, recursive: true }),
+      learn: ({ instances }, event) => {
+        const node = event.node!;
+        const state = { instances, index: node.modifiedIndex };
+        const id = node.key.slice(dir.length + 1);
+        if (id.includes('/') || id === '') return { state, changes: [] };
         if (GONE_ACTIONS.has(event.action)) {
-          const gone = known.get(id);
-          if (gone) {
-            known.delete(id);
-            announce(event.action === 'expire' ? 'registryExpire' : 'registryRemove', gone, event.node!.key);
-            yield { type: 'removed', instance: gone };
-          }
-        } else {
-          const instance = parseInstance(event.node!);
-          if (!instance) continue;
-          const before = known.get(id);
-          known.set(id, instance);
-          if (!before) announce('registryAdd', instance, event.node!.key);
-          yield { type: before ? 'updated' : 'added', instance };
+          const gone = instances.get(id);
+          if (!gone) return { state, changes: [] };
+          instances.delete(id);
+          announce(event.action === 'expire' ? 'registryExpire' : 'registryRemove', gone, node.key);
+          return { state, changes: [{ type: 'removed', instance: gone }] };
         }
-      } catch (error) {
-        if (signal?.aborted) return;
-        if (isClientClosed(error)) throw error;
-        fresh = true; // error 401 or a failure: re-read and diff
-      } finally {
-        watcher.close();
-      }
-    }
+        const instance = parseInstance(node);
+        if (!instance) return { state, changes: [] };
+        const before = instances.get(id);
+        instances.set(id, instance);
+        if (!before) announce('registryAdd', instance, node.key);
+        return { state, changes: [{ type: before ? 'updated' : 'added', instance }] };
+      },
+    });
   }
 
   /** @internal The live instances of a service, by id, and the index of the read (a quorum read). */
-  snapshot(
-    service: string,
-    signal?: AbortSignal,
-  ): Promise<{ instances: Map<string, ServiceInstance>; index: number }> {
+  snapshot(service: string, signal?: AbortSignal): Promise<ServiceRead> {
     return this.#read(service, signal);
   }
 
@@ -290,10 +276,7 @@ export class ServiceRegistry implements AsyncDisposable {
     return `${this.#prefix}/${service}`;
   }
 
-  async #read(
-    service: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ instances: Map<string, ServiceInstance>; index: number }> {
+  async #read(service: string, signal: AbortSignal | undefined): Promise<ServiceRead> {
     const { nodes, index } = await readDir(this.keys, this.#dir(service), signal);
     const instances = new Map<string, ServiceInstance>();
     for (const node of nodes) {

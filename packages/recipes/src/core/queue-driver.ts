@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isClientClosed, type Response } from '@etcdkit/client';
+import type { Response } from '@etcdkit/client';
 import { SessionExpiredError, SessionLostError } from '../errors.js';
 import { publishEnqueue } from '../internal/channels.js';
 import type { RecipeKeys } from '../keys.js';
@@ -23,6 +23,7 @@ import { isRemovedHere } from './removed-here.js';
 import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
 import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
+import { readUntilAnswered } from './watch-until.js';
 
 /** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
 export interface WaitTarget {
@@ -305,17 +306,14 @@ export class QueueTicket {
       combined.throwIfAborted();
       if (!listing) {
         seen = undefined;
-        try {
-          listing =
-            readAfter === undefined
-              ? await listQueue(this.#session.keys, this.#dir, combined)
-              : await listQueueAfter(this.#session.keys, this.#dir, readAfter, combined);
-        } catch (error) {
-          if (combined.aborted) throw combined.reason;
-          if (isClientClosed(error)) throw error;
-          await sleep(RetryPacing.transientPauseMs, combined);
-          continue;
-        }
+        const after = readAfter;
+        listing = await readUntilAnswered(
+          (at) =>
+            after === undefined
+              ? listQueue(this.#session.keys, this.#dir, at)
+              : listQueueAfter(this.#session.keys, this.#dir, after, at),
+          combined,
+        );
         if (goneKey === undefined && waitedOn !== undefined) {
           const key = waitedOn;
           if (!listing.entries.some((entry) => entry.key === key)) {

@@ -31,13 +31,11 @@ export interface Backoff {
 /** The recipes' retry pacing (see the file's header). */
 export const RetryPacing = {
   /**
-   * After a read, a watch or a take that failed for a transient reason, before the next try: the queue
-   * driver's wait (`QueueTicket.waitUntil`), `waitForEvent`, `Election.observe`, the double barrier's read,
-   * `Queue.take`.
+   * After a read, a watch or a take that failed for a transient reason, before the next try: every wait's
+   * read (`readUntilAnswered`: the waits of `watchUntil`, `followChanges` and the queue driver), a failed
+   * watch (`waitForEvent`), a claim of `Queue.take`.
    */
   transientPauseMs: 100,
-  /** The registry's `watch` and caches, after a failed read of a service, before reading it again. */
-  serviceRereadMs: 200,
   /** A kept key's failed refresh is sent again after this, or half the refresh interval when that is shorter. */
   refreshRetryMaxMs: 250,
   /**

@@ -37,7 +37,6 @@ describe('the core retry pacing', () => {
   it('keeps the fixed pauses and counts', () => {
     expect(RetryPacing).toMatchObject({
       transientPauseMs: 100,
-      serviceRereadMs: 200,
       refreshRetryMaxMs: 250,
       ambiguousWriteAttempts: 3,
     });

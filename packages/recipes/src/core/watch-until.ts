@@ -1,0 +1,157 @@
+/**
+ * The core's read-and-watch loops, which every blocking recipe waits in: {@link watchUntil} (read, decide,
+ * watch from the read's index, until a decision ends it: Barrier, DoubleBarrier, Queue.take) and
+ * {@link followChanges} (the same loop as a stream of changes: Election.observe, the registry's watch), with
+ * one rule for failed reads ({@link readUntilAnswered}), which the queue driver's wait follows too.
+ */
+import type { Response } from '@etcdkit/client';
+import type { RecipeKeys } from '../keys.js';
+import { isPermanent, RetryPacing } from './retry.js';
+import { sleep, waitForEvent } from './wait.js';
+
+/** What a loop's state carries at least: the index of the read (or event) it stands on. */
+export interface Indexed {
+  readonly index: number;
+}
+
+/** What to watch next: a key (or directory, `recursive`), for events after the state's index. */
+export interface WatchTarget {
+  readonly key: string;
+  readonly recursive?: boolean;
+  /** Read again after this long without an event, in ms; omitted: no watchdog (see `waitForEvent`). */
+  readonly watchdogMs?: number | undefined;
+}
+
+/** What {@link watchUntil}'s `decide` says: done with a value, watch a key, or read again at once. */
+export type Decision<R> =
+  | { readonly done: true; readonly value: R }
+  | { readonly done: false; readonly watch: WatchTarget }
+  | { readonly done: false; readonly reread: true };
+
+/** The loop of {@link watchUntil}: how to read, how to decide, and what an event tells without a read. */
+export interface UntilLoop<S extends Indexed, R> {
+  /** The read (a quorum read); its failures are retried by {@link readUntilAnswered}'s rule. */
+  read(signal: AbortSignal | undefined): Promise<S>;
+  /** What to do on `state`. A throw ends the loop with that error (a recipe's own, or a permanent one). */
+  decide(state: S): Decision<R> | Promise<Decision<R>>;
+  /** The state after `event` without a read; `undefined` (or no `learn`): read again. */
+  learn?(state: S, event: Response): S | undefined;
+  /** A state read already: decided on first, no read of the loop's own. */
+  readonly initial?: S | undefined;
+  /** Ends the loop: it rejects with `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Reads, decides, and watches from the read's index until `decide` is done; each event is applied by `learn`
+ * or, when it cannot be, the state is read again (also after error 401, a failed watch, or the watchdog).
+ * Waiting costs nothing while nothing happens. Rejects with `signal.reason` on abort, with a closed client's
+ * `ClientClosedError`, with etcd's own error from a read, or with what `decide` throws; a transient failure
+ * (no member answered) is retried.
+ */
+export async function watchUntil<S extends Indexed, R>(keys: RecipeKeys, loop: UntilLoop<S, R>): Promise<R> {
+  const { signal } = loop;
+  let state = loop.initial ?? (await readUntilAnswered(loop.read, signal));
+  for (;;) {
+    const decision = await loop.decide(state);
+    if (decision.done) return decision.value;
+    if ('reread' in decision) {
+      state = await readUntilAnswered(loop.read, signal);
+      continue;
+    }
+    const event = await waitOn(keys, decision.watch, state.index, signal);
+    state = (event && loop.learn?.(state, event)) || (await readUntilAnswered(loop.read, signal));
+  }
+}
+
+/** The loop of {@link followChanges}: how to read, what changed, what to watch, what an event tells. */
+export interface FollowLoop<S extends Indexed, C> {
+  /** The read (a quorum read); its failures are retried by {@link readUntilAnswered}'s rule. */
+  read(signal: AbortSignal | undefined): Promise<S>;
+  /** The changes from `before` (`undefined`: nothing known yet) to `after`, a new read. */
+  changes(before: S | undefined, after: S): readonly C[];
+  /** What to watch while the state is `state`. */
+  target(state: S): WatchTarget;
+  /** The state after `event` and the changes it makes, without a read; `undefined` (or no `learn`): read again. */
+  learn?(state: S, event: Response): { readonly state: S; readonly changes: readonly C[] } | undefined;
+  /** What the caller knows already: the first read's changes are taken against it. */
+  readonly known?: S | undefined;
+  /** `known` is a read of its own (at `known.index`): watch on from it, no first read. */
+  readonly knownIsRead?: boolean;
+  /** Ends the stream (it returns, no error). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * {@link watchUntil}'s loop as a stream: yields the changes of each read (the first against `known`) and of
+ * each event, watching from the index of the state the changes came from, so nothing that happens while the
+ * consumer is busy is missed. Ends when `signal` aborts; throws a closed client's `ClientClosedError`, or
+ * etcd's own error from a read; a transient failure is retried.
+ */
+export async function* followChanges<S extends Indexed, C>(
+  keys: RecipeKeys,
+  loop: FollowLoop<S, C>,
+): AsyncGenerator<C, void, undefined> {
+  const { signal } = loop;
+  let state = loop.known;
+  let fresh = !(loop.knownIsRead === true && state);
+  try {
+    while (!signal?.aborted) {
+      if (fresh || !state) {
+        const read = await readUntilAnswered(loop.read, signal);
+        const changes = loop.changes(state, read);
+        state = read;
+        yield* changes;
+        fresh = false;
+        continue;
+      }
+      const event = await waitOn(keys, loop.target(state), state.index, signal);
+      const learned = event && loop.learn?.(state, event);
+      if (!learned) {
+        fresh = true;
+        continue;
+      }
+      state = learned.state;
+      yield* learned.changes;
+    }
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw error;
+  }
+}
+
+/** `waitForEvent` on `target`, for events after `afterIndex`. */
+function waitOn(
+  keys: RecipeKeys,
+  target: WatchTarget,
+  afterIndex: number,
+  signal: AbortSignal | undefined,
+): Promise<Response | undefined> {
+  return waitForEvent(keys, target.key, {
+    afterIndex,
+    recursive: target.recursive === true,
+    signal,
+    watchdogMs: target.watchdogMs,
+  });
+}
+
+/**
+ * The recipes' one rule for a failed read in a wait: an abort rejects with `signal.reason`; a permanent failure
+ * (etcd's own answer, a closed client: `isPermanent`) rejects with that error; any other (no member answered, a
+ * reset, a timeout) is retried after `RetryPacing.transientPauseMs`, until the read succeeds or `signal`
+ * aborts. A waiter with a key of its own passes a signal that aborts when the key is lost, which bounds it.
+ */
+export async function readUntilAnswered<S>(
+  read: (signal: AbortSignal | undefined) => Promise<S>,
+  signal: AbortSignal | undefined,
+): Promise<S> {
+  for (;;) {
+    try {
+      return await read(signal);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (isPermanent(error)) throw error;
+      await sleep(RetryPacing.transientPauseMs, signal);
+    }
+  }
+}
