@@ -42,6 +42,8 @@ export class DoubleBarrier implements AsyncDisposable {
   readonly #count: number;
   readonly #session: Session;
   #ticket: QueueTicket | undefined;
+  /** The ticket's key was removed by a `leave()` that was then aborted: the next one only waits for the rest. */
+  #keyRemoved = false;
 
   constructor(keys: RecipeKeys, name: string, count: number, options: SessionOptions = {}) {
     if (!Number.isInteger(count) || count < 1)
@@ -69,6 +71,7 @@ export class DoubleBarrier implements AsyncDisposable {
     // a member key, not a contender for something held: no diagnostics events (recipe undefined)
     const ticket = await QueueTicket.enqueue(this.#session, this.#members, {}, undefined, signal);
     this.#ticket = ticket;
+    this.#keyRemoved = false;
     const { kept } = ticket;
     const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
     let first = true;
@@ -110,7 +113,8 @@ export class DoubleBarrier implements AsyncDisposable {
    *
    * @throws {SessionExpiredError} when this member's key expired or was deleted (or could not be kept alive)
    *   before it left: the others may have gone on without it. The member is out; `leave()` again resolves.
-   * @throws the reason of `signal` when it aborts (the member stays in: `leave()` may be called again).
+   * @throws the reason of `signal` when it aborts: `leave()` may be called again (the member stays in, or, if
+   *   it had removed its key already, the next call waits for the others).
    */
   async leave(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
@@ -118,36 +122,41 @@ export class DoubleBarrier implements AsyncDisposable {
     if (!ticket) return;
     const { kept } = ticket;
     const stop = signal ? AbortSignal.any([signal, kept.signal]) : kept.signal;
-    // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
-    let removed = false;
+    let removed = this.#keyRemoved;
     const list = (at: AbortSignal | undefined): Promise<QueueListing> =>
       listQueue(this.#keys, this.#members, at);
     try {
-      const last = await watchUntil<QueueListing, QueueListing | undefined>(this.#keys, {
-        signal: stop,
-        read: list,
-        decide: async ({ entries, index }) => {
-          const mine = entries.findIndex((entry) => entry.key === ticket.key);
-          if (mine < 0 || !kept.valid) {
-            if (entries.length === 0) await this.#keys.delete(this.#ready).catch(() => {});
-            kept.lose('the member key disappeared before it left');
-            throw kept.signal.reason;
-          }
-          // the last one out: removes itself and the ready flag
-          if (entries.length === 1) return { done: true, value: undefined };
-          // the lowest waits for the highest to go, then looks again
-          if (mine === 0) return { done: false, watch: { key: entries.at(-1)!.key } };
-          // everyone else leaves at once and waits for the lowest (which goes last)
-          return { done: true, value: { entries: entries.filter((_, at) => at !== mine), index } };
-        },
-      });
-      await ticket.remove();
-      removed = true;
-      if (last) {
+      // the others to wait for, as of the last read (`undefined` after an aborted leave: read them)
+      let rest: QueueListing | undefined;
+      let alone = false;
+      if (!removed) {
+        rest = await watchUntil<QueueListing, QueueListing | undefined>(this.#keys, {
+          signal: stop,
+          read: list,
+          decide: async ({ entries, index }) => {
+            const mine = entries.findIndex((entry) => entry.key === ticket.key);
+            if (mine < 0 || !kept.valid) {
+              if (entries.length === 0) await this.#keys.delete(this.#ready).catch(() => {});
+              kept.lose('the member key disappeared before it left');
+              throw kept.signal.reason;
+            }
+            // the last one out: removes itself and the ready flag
+            if (entries.length === 1) return { done: true, value: undefined };
+            // the lowest waits for the highest to go, then looks again
+            if (mine === 0) return { done: false, watch: { key: entries.at(-1)!.key } };
+            // everyone else leaves at once and waits for the lowest (which goes last)
+            return { done: true, value: { entries: entries.filter((_, at) => at !== mine), index } };
+          },
+        });
+        await ticket.remove();
+        removed = this.#keyRemoved = true;
+        alone = rest === undefined;
+      }
+      if (!alone) {
         // once this member removed its own key, its loss no longer matters: only `signal` stops the wait
         await watchUntil<QueueListing, void>(this.#keys, {
           signal,
-          initial: last,
+          initial: rest,
           read: list,
           decide: ({ entries }) =>
             entries.length === 0
@@ -157,6 +166,7 @@ export class DoubleBarrier implements AsyncDisposable {
       }
       await this.#keys.delete(this.#ready).catch(() => {});
       this.#ticket = undefined;
+      this.#keyRemoved = false;
     } catch (error) {
       if (!kept.signal.aborted || removed) throw error;
       this.#ticket = undefined;

@@ -59,7 +59,8 @@ export class Queue {
    * Removes and returns the oldest item not claimed by another taker, waiting while there is none. Rejects with
    * `signal.reason` on abort: an abort just after a delete whose reply was lost can leave the item removed and
    * returned to nobody (so can a delete failing for 15 s on end). A closed client rejects with its
-   * `ClientClosedError`.
+   * `ClientClosedError`, etcd's own error with that error; a read that no member answered is tried again after
+   * 100 ms, for as long as it takes: pass a `signal` to bound the wait.
    */
   async take(options: { signal?: AbortSignal } = {}): Promise<QueueItem> {
     const { signal } = options;

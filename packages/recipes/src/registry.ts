@@ -6,7 +6,7 @@ import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { followChanges } from './core/watch-until.js';
 import { RecipeError } from './errors.js';
-import { publishRegistry, type RegistryEvent } from './internal/channels.js';
+import { publishRegistry } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
 
 /** What a service instance publishes. */
@@ -37,6 +37,15 @@ export interface ServiceChange {
 export class ServiceIdTakenError extends RecipeError {
   override name = 'ServiceIdTakenError';
   override readonly code = 'ETCDKIT_SERVICE_ID_TAKEN';
+}
+
+/** A change of a service as {@link ServiceRegistry.follow} learns it: how (an event's), and of which key. */
+interface Told {
+  readonly change: ServiceChange;
+  /** Removed by its TTL (an `expire` event), not deleted. */
+  readonly expired?: boolean;
+  /** The instance's key, when an event told the change. */
+  readonly key?: string;
 }
 
 /** A read of a service: its live instances by id, and the index of the read. */
@@ -188,7 +197,9 @@ export class ServiceRegistry implements AsyncDisposable {
   /**
    * Follows a service: first an `added` for every live instance, then each change. After error 401 or a
    * failed watch it re-reads and reports the difference, so nothing is missed; while nothing changes it reads
-   * nothing (a member that stops answering is left by the client's liveness check, not by a timer).
+   * nothing (a member that stops answering is left by the client's liveness check, not by a timer). A read
+   * that no member answered is tried again after 100 ms; etcd's own error from a read, or a closed client,
+   * ends it with that error; an abort of `signal` ends it quietly.
    */
   watch(
     service: string,
@@ -199,36 +210,31 @@ export class ServiceRegistry implements AsyncDisposable {
 
   /**
    * @internal {@link watch}, reporting changes against the instances the caller knows already (read by the
-   * caller: published on `registry:add` here, as the watcher's first read would); with `readAt`, the index of
-   * the read they came from, it watches on from there instead of reading first.
+   * caller: published on `registry:add` here, as the watcher's first read would, unless `announced`); with
+   * `readAt`, the index of the read they came from, it watches on from there instead of reading first.
    */
   async *follow(
     service: string,
     initial: ReadonlyMap<string, ServiceInstance>,
     signal: AbortSignal | undefined,
     readAt?: number,
+    announced = false,
   ): AsyncGenerator<ServiceChange, void, undefined> {
     const dir = this.#dir(service);
-    const announce = (event: RegistryEvent, instance: ServiceInstance, key?: string): void =>
-      publishRegistry(event, service, dir, instance.id, instance, key);
-    for (const instance of initial.values()) announce('registryAdd', instance);
+    if (!announced)
+      for (const instance of initial.values())
+        publishRegistry('registryAdd', service, dir, instance.id, instance);
     // no watchdog (a re-read of the whole service per TTL while nothing changes): the client moves a watch off
     // a member that stops answering (its liveness check); an error 401 or a failed watch re-reads
-    yield* followChanges<ServiceRead, ServiceChange>(this.keys, {
+    const changes = followChanges<ServiceRead, Told>(this.keys, {
       signal,
       // `initial` read at `readAt`: watch on from there, no read of its own first
       known: { instances: new Map(initial), index: readAt ?? 0 },
       knownIsRead: readAt !== undefined,
       read: (at) => this.#read(service, at),
-      changes: (before, after) => {
-        const changes = [...diff(before?.instances ?? new Map(), after.instances)];
-        // a re-read tells a removal, not how: `remove`
-        for (const change of changes) {
-          if (change.type !== 'updated')
-            announce(change.type === 'added' ? 'registryAdd' : 'registryRemove', change.instance);
-        }
-        return changes;
-      },
+      // a re-read tells a removal, not how: `remove`
+      changes: (before, after) =>
+        [...diff(before?.instances ?? new Map(), after.instances)].map((change) => ({ change })),
       target: () => ({ key: dir, recursive: true }),
       learn: ({ instances }, event) => {
         const node = event.node!;
@@ -239,17 +245,30 @@ export class ServiceRegistry implements AsyncDisposable {
           const gone = instances.get(id);
           if (!gone) return { state, changes: [] };
           instances.delete(id);
-          announce(event.action === 'expire' ? 'registryExpire' : 'registryRemove', gone, node.key);
-          return { state, changes: [{ type: 'removed', instance: gone }] };
+          const expired = event.action === 'expire';
+          return {
+            state,
+            changes: [{ change: { type: 'removed', instance: gone }, expired, key: node.key }],
+          };
         }
         const instance = parseInstance(node);
         if (!instance) return { state, changes: [] };
         const before = instances.get(id);
         instances.set(id, instance);
-        if (!before) announce('registryAdd', instance, node.key);
-        return { state, changes: [{ type: before ? 'updated' : 'added', instance }] };
+        return {
+          state,
+          changes: [{ change: { type: before ? 'updated' : 'added', instance }, key: node.key }],
+        };
       },
     });
+    // each change is published just before it is yielded
+    for await (const { change, expired, key } of changes) {
+      if (change.type !== 'updated') {
+        const event = change.type === 'added' ? 'registryAdd' : expired ? 'registryExpire' : 'registryRemove';
+        publishRegistry(event, service, dir, change.instance.id, change.instance, key);
+      }
+      yield change;
+    }
   }
 
   /** @internal The live instances of a service, by id, and the index of the read (a quorum read). */
@@ -304,15 +323,30 @@ export class ServiceCache implements AsyncDisposable {
     this.#ready = new Promise((resolve) => {
       markReady = resolve;
     });
+    const { signal } = this.#controller;
     void (async () => {
       // one read: the follow watches on from its index (a failed read: the follow reads first)
-      const first = await registry.snapshot(service, this.#controller.signal).catch(() => undefined);
+      const first = await registry.snapshot(service, signal).catch(() => undefined);
       for (const instance of first?.instances.values() ?? []) this.#instances.set(instance.id, instance);
       markReady();
-      const changes = registry.follow(service, this.#instances, this.#controller.signal, first?.index);
-      for await (const change of changes) {
-        if (change.type === 'removed') this.#instances.delete(change.instance.id);
-        else this.#instances.set(change.instance.id, change.instance);
+      let readAt = first?.index;
+      let announced = false;
+      const pacer = new Pacer(RetryPacing.followAgain);
+      // the follow ends on etcd's own error (a read refused): follow again, from a read, after a pause
+      for (;;) {
+        try {
+          for await (const change of registry.follow(service, this.#instances, signal, readAt, announced)) {
+            if (change.type === 'removed') this.#instances.delete(change.instance.id);
+            else this.#instances.set(change.instance.id, change.instance);
+            pacer.reset();
+          }
+          return;
+        } catch (error) {
+          if (signal.aborted || isClientClosed(error)) return;
+          readAt = undefined;
+          announced = true;
+          await sleep(pacer.next(), signal);
+        }
       }
     })().catch(() => markReady());
   }

@@ -49,6 +49,8 @@ export const RetryPacing = {
   removeKey: { firstMs: 100, growth: 'linear', maxMs: Number.POSITIVE_INFINITY, attempts: 5 },
   /** The loss watch's read of its key after a failed watch, when the read failed too (reset by a good read). */
   lossRecheck: { firstMs: 100, growth: 'double', maxMs: 2000 },
+  /** A registry cache's watch of its service, after etcd refused a read of it (until it reads again). */
+  followAgain: { firstMs: 100, growth: 'double', maxMs: 5000 },
   /** The registry's re-registration of an instance whose key was lost, until it succeeds or is closed. */
   reRegister: { firstMs: 100, growth: 'double', maxMs: 5000 },
 } as const satisfies Record<string, number | Backoff>;

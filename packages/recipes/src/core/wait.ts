@@ -8,7 +8,7 @@ import type { RecipeKeys } from '../keys.js';
 import { RetryPacing } from './retry.js';
 
 /**
- * How the recipes wait (every {@link waitForEvent}, and the registry's watch): in the client's shared long-poll
+ * How the recipes wait (every {@link waitForEvent}): in the client's shared long-poll
  * of the directory once a few wait there (one per directory and process for these waits), and on two members
  * at once, so that a member frozen or cut off mid-wait delays no hand-over (see the client's
  * `WatcherOptions.redundant`: one more request per event, nothing while nothing happens). A kept key's loss

@@ -38,7 +38,10 @@ export interface UntilLoop<S extends Indexed, R> {
   learn?(state: S, event: Response): S | undefined;
   /** A state read already: decided on first, no read of the loop's own. */
   readonly initial?: S | undefined;
-  /** Ends the loop: it rejects with `signal.reason`. */
+  /**
+   * Ends the loop: an abort while it reads, pauses or watches rejects with `signal.reason` (during `decide`,
+   * `decide` itself is passed the signal by the recipe, and what it throws is the loop's error).
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -137,9 +140,10 @@ function waitOn(
 
 /**
  * The recipes' one rule for a failed read in a wait: an abort rejects with `signal.reason`; a permanent failure
- * (etcd's own answer, a closed client: `isPermanent`) rejects with that error; any other (no member answered, a
- * reset, a timeout) is retried after `RetryPacing.transientPauseMs`, until the read succeeds or `signal`
- * aborts. A waiter with a key of its own passes a signal that aborts when the key is lost, which bounds it.
+ * (etcd's own answer, a closed client: `isPermanent`) rejects with that error; any other is taken for a
+ * transient one (no member answered, a reset, a timeout: what the client's calls fail with) and retried after
+ * `RetryPacing.transientPauseMs`, until the read succeeds or `signal` aborts. A waiter with a key of its own
+ * passes a signal that aborts when the key is lost, which bounds it.
  */
 export async function readUntilAnswered<S>(
   read: (signal: AbortSignal | undefined) => Promise<S>,

@@ -137,4 +137,28 @@ describe('DoubleBarrier', () => {
     await leaving.promise;
     for (const member of members) await member.close();
   });
+
+  it('a leave aborted after it removed its key is taken up again by the next leave()', async () => {
+    const name = uniqueKeyPrefix('double-resume');
+    const [low, high] = Array.from({ length: 2 }, () => new DoubleBarrier(keysAPI(), name, 2, { ttl: 5 }));
+    // the lower member's key first
+    const entering = low!.enter();
+    await pause(200);
+    await Promise.all([entering, high!.enter()]);
+    // the higher member removes its key at once and waits for the lowest: abort that wait
+    const controller = new AbortController();
+    const first = high!.leave({ signal: controller.signal });
+    await pause(300);
+    const reason = new Error('stop waiting');
+    controller.abort(reason);
+    await expect(first).rejects.toBe(reason);
+    // the next leave() waits for the lowest to go (it does not find its own key gone and give up)
+    const again = track(high!.leave());
+    await pause(300);
+    expect(again.done()).toBe(false);
+    await low!.leave();
+    await again.promise;
+    await low!.close();
+    await high!.close();
+  });
 });

@@ -103,6 +103,25 @@ describe('watchUntil', () => {
     ).rejects.toBe(refused);
   });
 
+  it("reads again after a transient read failure, and ends on etcd's own error from a read", async () => {
+    const keys = new FakeKeys();
+    const failures: unknown[] = [new Error('socket hang up'), undefined, etcdError(104, 12)];
+    let reads = 0;
+    keys.onCall((call) => {
+      if (call.method !== 'get') return;
+      const failure = failures[reads];
+      if (failure) call.reply.reject(failure);
+      else call.reply.resolve(reply('get', node('/c', 1, 10 + reads, '1')));
+      reads++;
+    });
+    const done = untilCount(keys, 3);
+    await new Promise((resolve) => setTimeout(resolve, RetryPacing.transientPauseMs * 1.5));
+    await settle();
+    expect(reads).toBe(2);
+    keys.watchers[0]!.push(reply('set', node('/c', 1, 12, '?')));
+    await expect(done).rejects.toMatchObject({ errorCode: 104 });
+  });
+
   it('an abort while watching rejects with its reason', async () => {
     const keys = countingKeys([1]);
     const controller = new AbortController();
@@ -162,6 +181,10 @@ describe('followChanges', () => {
   }
 
   it("yields the first read's changes against what is known, then each event's", async () => {
+    const changed = follow(countingKeys([6]), { known: { n: 4, index: 0 } })[Symbol.asyncIterator]();
+    expect(await changed.next()).toEqual({ done: false, value: 6 });
+    await changed.return(undefined);
+
     const keys = countingKeys([4]);
     const stream = follow(keys, { known: { n: 4, index: 0 } })[Symbol.asyncIterator]();
     const next = stream.next();
@@ -184,6 +207,21 @@ describe('followChanges', () => {
     expect(await next).toEqual({ done: false, value: 9 });
     expect(keys.of('get')).toHaveLength(1);
     await stream.return(undefined);
+  });
+
+  it('ends quietly when its signal aborts during the pause after a failed read; a closed client read throws', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => call.reply.reject(new Error('socket hang up')));
+    const controller = new AbortController();
+    const next = follow(keys, { signal: controller.signal })[Symbol.asyncIterator]().next();
+    await settle();
+    controller.abort(new Error('stop'));
+    expect(await next).toEqual({ done: true, value: undefined });
+
+    const closing = new FakeKeys();
+    const closed = new ClientClosedError();
+    closing.onCall((call) => call.reply.reject(closed));
+    await expect(follow(closing, {})[Symbol.asyncIterator]().next()).rejects.toBe(closed);
   });
 
   it('ends quietly when its signal aborts, and throws a closed client', async () => {
