@@ -125,7 +125,7 @@ export class Barrier implements AsyncDisposable {
       // no watchdog: the client moves a watch off a member that stops answering (its liveness check)
       decide: ({ up }) => (up ? { done: false, watch: { key } } : { done: true, value: undefined }),
       learn: (state, event) =>
-        GONE_ACTIONS.has(event.action) ? { up: false, index: state.index } : undefined,
+        event && GONE_ACTIONS.has(event.action) ? { up: false, index: state.index } : undefined,
     });
   }
 }

@@ -222,9 +222,9 @@ export class DoubleBarrier implements AsyncDisposable {
    * Applies a watch event of the barrier directory to `view` without reading again: a member key created or
    * removed, the ready flag set or removed. `undefined` for anything else (no event: read again).
    */
-  #learn(view: View, event: Response): View | undefined {
-    const node = event.node;
-    if (!node || node.dir) return undefined;
+  #learn(view: View, event: Response | undefined): View | undefined {
+    const node = event?.node;
+    if (!event || !node || node.dir) return undefined;
     const index = node.modifiedIndex;
     const gone = GONE_ACTIONS.has(event.action);
     if (node.key === this.#ready) return { ...view, ready: !gone, index };

@@ -2,7 +2,8 @@
  * The core's read-and-watch loops, which every blocking recipe waits in: {@link watchUntil} (read, decide,
  * watch from the read's index, until a decision ends it: Barrier, DoubleBarrier, Queue.take) and
  * {@link followChanges} (the same loop as a stream of changes: Election.observe, the registry's watch), with
- * one rule for failed reads ({@link readUntilAnswered}), which the queue driver's wait follows too.
+ * one rule for failed reads ({@link readUntilAnswered}). The queue driver's wait (Lock, RWLock, Semaphore,
+ * Election's campaign) is a {@link watchUntil} too.
  */
 import type { Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
@@ -14,12 +15,14 @@ export interface Indexed {
   readonly index: number;
 }
 
-/** What to watch next: a key (or directory, `recursive`), for events after the state's index. */
+/** What to watch next: a key (or directory, `recursive`), for events after the state's index (or `afterIndex`). */
 export interface WatchTarget {
   readonly key: string;
   readonly recursive?: boolean;
   /** Read again after this long without an event, in ms; omitted: no watchdog (see `waitForEvent`). */
   readonly watchdogMs?: number | undefined;
+  /** Watch for events after this index; omitted: the state's index. */
+  readonly afterIndex?: number | undefined;
 }
 
 /** What {@link watchUntil}'s `decide` says: done with a value, watch a key, or read again at once. */
@@ -34,8 +37,11 @@ export interface UntilLoop<S extends Indexed, R> {
   read(signal: AbortSignal | undefined): Promise<S>;
   /** What to do on `state`. A throw ends the loop with that error (a recipe's own, or a permanent one). */
   decide(state: S): Decision<R> | Promise<Decision<R>>;
-  /** The state after `event` without a read; `undefined` (or no `learn`): read again. */
-  learn?(state: S, event: Response): S | undefined;
+  /**
+   * The state after the wait without a read: after `event`, or after a wait that ended without one
+   * (`undefined`: error 401, a failed watch, the watchdog). `undefined` (or no `learn`): read again.
+   */
+  readonly learn?: (state: S, event: Response | undefined) => S | undefined | Promise<S | undefined>;
   /** A state read already: decided on first, no read of the loop's own. */
   readonly initial?: S | undefined;
   /**
@@ -46,8 +52,9 @@ export interface UntilLoop<S extends Indexed, R> {
 }
 
 /**
- * Reads, decides, and watches from the read's index until `decide` is done; each event is applied by `learn`
- * or, when it cannot be, the state is read again (also after error 401, a failed watch, or the watchdog).
+ * Reads, decides, and watches from the read's index until `decide` is done; after each wait, `learn` gives the
+ * state without a read when it can (from the event, or after a wait without one: error 401, a failed watch,
+ * the watchdog), and else the state is read again.
  * Waiting costs nothing while nothing happens. Rejects with `signal.reason` on abort, with a closed client's
  * `ClientClosedError`, with etcd's own error from a read, or with what `decide` throws; a transient failure
  * (no member answered) is retried.
@@ -63,7 +70,7 @@ export async function watchUntil<S extends Indexed, R>(keys: RecipeKeys, loop: U
       continue;
     }
     const event = await waitOn(keys, decision.watch, state.index, signal);
-    state = (event && loop.learn?.(state, event)) || (await readUntilAnswered(loop.read, signal));
+    state = (await loop.learn?.(state, event)) ?? (await readUntilAnswered(loop.read, signal));
   }
 }
 
@@ -123,7 +130,7 @@ export async function* followChanges<S extends Indexed, C>(
   }
 }
 
-/** `waitForEvent` on `target`, for events after `afterIndex`. */
+/** `waitForEvent` on `target`, for events after its own `afterIndex`, else after `afterIndex`. */
 function waitOn(
   keys: RecipeKeys,
   target: WatchTarget,
@@ -131,7 +138,7 @@ function waitOn(
   signal: AbortSignal | undefined,
 ): Promise<Response | undefined> {
   return waitForEvent(keys, target.key, {
-    afterIndex,
+    afterIndex: target.afterIndex ?? afterIndex,
     recursive: target.recursive === true,
     signal,
     watchdogMs: target.watchdogMs,

@@ -84,7 +84,7 @@ describe('contention across processes (12 contenders in 3 processes)', () => {
       const overlapping = grants.filter(
         (g) => g !== writer && g.acquired < writer.released && writer.acquired < g.released,
       );
-      expect(overlapping).toEqual([]);
+      expect(overlapping, `overlaps the writer ${JSON.stringify(writer)}`).toEqual([]);
     }
     expect(maxConcurrent(grants, (g) => g.mode === 'r')).toBeGreaterThan(1);
   });

@@ -282,6 +282,29 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
   });
   const watchersOf = (keys: FakeKeys, key: string) => keys.watchers.filter((w) => w.key === key);
 
+  it("the hand-over shortcut: a mark-held event moves the watch past it, and the marked holder's delete grants without a read", async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const granted = ticket.waitUntil(predecessor);
+    await settle();
+    keys
+      .of('get')[0]!
+      .reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)));
+    await settle();
+    const [first] = watchersOf(keys, `${DIR}/5`);
+    expect(first?.afterIndex).toBe(20);
+    first!.push(reply('compareAndSwap', node(`${DIR}/5`, 5, 30, HELD), node(`${DIR}/5`, 5, 5, WAITING)));
+    await settle();
+    // the mark told nothing to wait for less: the watch goes on from the mark's index, not the read's
+    const second = watchersOf(keys, `${DIR}/5`)[1];
+    expect(second?.afterIndex).toBe(30);
+    second!.push(reply('delete', node(`${DIR}/5`, 5, 31), node(`${DIR}/5`, 5, 30, HELD)));
+    const listing = await granted;
+    expect(listing.entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
+    expect(keys.of('get').map((call) => call.key)).toEqual([DIR]);
+    expect(ticket.handoffFrom).toBe(`${DIR}/5`);
+    await session.close();
+  });
+
   it('reads only the key it waits on while that key is there, and waits on from that read: no queue read', async () => {
     const { keys, session, ticket } = await ticketOnFake();
     const granted = ticket.waitUntil(predecessor);

@@ -40,9 +40,9 @@ function untilCount(keys: FakeKeys, goal: number, signal?: AbortSignal): Promise
     read: (at) => readCount(keys, at),
     decide: ({ n }) => (n >= goal ? { done: true, value: n } : { done: false, watch: { key: '/c' } }),
     learn: (_state, event) =>
-      event.node?.value === '?'
+      !event?.node || event.node.value === '?'
         ? undefined
-        : { n: Number(event.node!.value), index: event.node!.modifiedIndex },
+        : { n: Number(event.node.value), index: event.node.modifiedIndex },
   });
 }
 
@@ -72,6 +72,21 @@ describe('watchUntil', () => {
     expect(await done).toBe(5);
     expect(keys.of('get')).toHaveLength(3);
     expect(performance.now() - t0).toBeLessThan(RetryPacing.transientPauseMs);
+  });
+
+  it("watches after the target's own index when it names one, and takes a state from an async learn without an event", async () => {
+    const keys = countingKeys([1]);
+    const done = watchUntil<Count, number>(keys, {
+      read: (at) => readCount(keys, at),
+      decide: ({ n, index }) =>
+        n >= 2 ? { done: true, value: index } : { done: false, watch: { key: '/c', afterIndex: 40 } },
+      learn: async (state, event) => (event ? undefined : { n: state.n + 1, index: 77 }),
+    });
+    await settle();
+    expect(keys.watchers[0]).toMatchObject({ key: '/c', afterIndex: 40 });
+    keys.watchers[0]!.fail(etcdError(401, 50));
+    expect(await done).toBe(77);
+    expect(keys.of('get')).toHaveLength(1);
   });
 
   it('starts from `initial` without a read, and reads again when `decide` asks', async () => {
