@@ -37,6 +37,12 @@ export interface Term extends AsyncDisposable {
    */
   readonly signal: AbortSignal;
   /**
+   * True while leadership can be trusted, judged on this process's monotonic clock when it is read (see
+   * `HeldLock.valid`): false once {@link signal} has aborted, and as soon as the key's validity deadline has
+   * passed, even before the timer that aborts `signal` has run.
+   */
+  readonly valid: boolean;
+  /**
    * Publishes a new value for observers (`compareAndSwap` on the leader's key).
    *
    * @throws the term's `signal.reason` once the term has ended (resigned or lost).
@@ -104,6 +110,9 @@ export class Election implements AsyncDisposable {
       key: ticket.key,
       fencingToken: ticket.createdIndex,
       signal,
+      get valid() {
+        return !signal.aborted && ticket.kept.valid;
+      },
       proclaim: async (next: string) => {
         signal.throwIfAborted();
         await ticket.rewrite({ value: next, pid: process.pid });

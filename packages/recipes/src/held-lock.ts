@@ -27,6 +27,14 @@ export interface HeldLock extends AsyncDisposable {
    * or with a `ReleasedError` when its holder releases it (whichever comes first stays the reason).
    */
   readonly signal: AbortSignal;
+  /**
+   * True while the lock can be trusted, judged on this process's monotonic clock when it is read: false once
+   * {@link signal} has aborted, and also as soon as the key's validity deadline has passed, before the timer
+   * that aborts `signal` has had its turn (a process that was starved or paused, by a long GC or a stopped
+   * VM, resumes its own callbacks first). Check it right before acting on the lock; fencing (see
+   * {@link fencingToken}) covers what happens after the check.
+   */
+  readonly valid: boolean;
   /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */
   release(): Promise<void>;
 }

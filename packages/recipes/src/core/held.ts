@@ -54,6 +54,9 @@ export function heldLock(ticket: QueueTicket, startedAt: number, after: () => vo
     key: ticket.key,
     fencingToken: ticket.createdIndex,
     signal,
+    get valid() {
+      return !signal.aborted && ticket.kept.valid;
+    },
     release,
     [Symbol.asyncDispose]: release,
   };

@@ -2,7 +2,8 @@
 //   node lock-worker.mjs <mode> <endpoints,...> <lock> <ttl> [count]
 // mode "loop": acquire, fenced write, hold [holdMs] (default 5 ms), release, <count> times, printing
 //              {holding: token} once acquired, then {token, acquired, released, write ('ok' or the error
-//              name), writtenAt, lost, lostAt (when its signal aborted, 0 if it did not)}.
+//              name), writtenAt, lost (the lock was no longer valid at the end of the hold), lostAt (when
+//              its holder learnt that: its signal aborted, or it found it invalid; 0 if it was not lost)}.
 //   node lock-worker.mjs loop <endpoints,...> <lock> <ttl> <count> [holdMs]
 //              SIGUSR1 while it holds: this hold goes on until the lock is lost (at most ttl + 5 s), as a holder
 //              that keeps believing it holds while a test cuts it off; it prints {holdingOn: token} when it does
@@ -79,8 +80,11 @@ if (mode === 'lead') {
         held.signal.addEventListener('abort', done);
       });
     }
-    const lost = held.signal.aborted;
+    // `valid` tells a loss on the clock, also before the timer that aborts the signal has run (a process
+    // starved past the key's validity): the holder learns it now
+    const lost = !held.valid;
     const released = now();
+    if (lost && abortedAt === 0) abortedAt = released;
     await held.release();
     say({
       token: held.fencingToken,

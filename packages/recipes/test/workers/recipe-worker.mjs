@@ -66,7 +66,14 @@ async function contender(index) {
     if (kind === 'semaphore') grant = await new Semaphore(keys, name, 3, options).acquire();
     else if (kind === 'election') {
       const term = await new Election(keys, name, options).campaign(`${process.pid}/${index}`);
-      grant = { fencingToken: term.fencingToken, signal: term.signal, release: () => term.resign() };
+      grant = {
+        fencingToken: term.fencingToken,
+        signal: term.signal,
+        get valid() {
+          return term.valid;
+        },
+        release: () => term.resign(),
+      };
     } else {
       mode = (index + i) % 3 === 0 ? 'w' : 'r';
       const lock = new RWLock(keys, name, options);
@@ -76,9 +83,10 @@ async function contender(index) {
     // hold long enough that holders that may share (permits, readers) really overlap
     await new Promise((resolve) => setTimeout(resolve, 25));
     const released = now();
-    // A holder may trust its grant only while its signal is not aborted (e.g. its key expired while this
-    // process was starved for a whole TTL): the checks count only the grants that were trusted to the end.
-    const trusted = !grant.signal.aborted;
+    // A holder may trust its grant only while it is valid (not so when its key's validity ran out while this
+    // process was starved: `valid` tells that on the clock, before the timer that aborts the signal has run):
+    // the checks count only the grants that were trusted to the end.
+    const trusted = grant.valid;
     await grant.release();
     say({ token: grant.fencingToken, mode, acquired, released, trusted });
   }

@@ -1,0 +1,92 @@
+/**
+ * `HeldLock.valid` and `Term.valid` with fake keys: judged on the clock when read, so a holder whose process
+ * was starved past the key's validity deadline learns it before the timer that aborts its signal has run.
+ */
+import type { Node, Response } from '@etcdkit/client';
+import { describe, expect, it } from 'vitest';
+import { Election } from '../../src/election.js';
+import { SessionLostError } from '../../src/errors.js';
+import { Lock } from '../../src/lock.js';
+import { FakeKeys, node, reply, settle } from './fake-keys.js';
+
+const DIR = '/held';
+const OURS = `${DIR}/8`;
+
+function dirReply(index: number, ...nodes: Node[]): Response {
+  return {
+    action: 'get',
+    node: { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes },
+    index,
+    clusterId: '',
+  };
+}
+
+/** Fake keys where our create and the first read (ours first) are answered; nothing else is. */
+function grantingKeys(): { keys: FakeKeys; sentAt: () => number } {
+  const keys = new FakeKeys();
+  let createSentAt = 0;
+  keys.onCall((call) => {
+    if (call.method === 'createInOrder') {
+      createSentAt = performance.now();
+      call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
+    }
+    if (call.method === 'get' && call.key === DIR) call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
+  });
+  return { keys, sentAt: () => createSentAt };
+}
+
+/** Blocks the event loop until `at` (`performance.now()`), as a starved or paused process would be. */
+function starveUntil(at: number): void {
+  while (performance.now() < at) {
+    // no timer can run meanwhile
+  }
+}
+
+/** A session whose keys are valid for 500 ms from their create or refresh (TTL 2 s, margin 500 + 1000 ms). */
+const SHORT = { ttl: 2, maxClockSkewMs: 1000, refreshIntervalMs: 200 } as const;
+
+const nextTimerTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
+
+describe('valid: the hold judged on the clock', () => {
+  it('a lock held past its validity deadline is not valid, before its signal has aborted', async () => {
+    const { keys, sentAt } = grantingKeys();
+    // the key is valid for 500 ms from its create (TTL 2 s, a margin of 1.5 s); no refresh is ever answered
+    await using lock = new Lock(keys.api, DIR, SHORT);
+    const held = await lock.acquire();
+    expect(held.valid).toBe(true);
+    starveUntil(sentAt() + 600);
+    expect(held.signal.aborted).toBe(false); // the timer has not had its turn yet
+    expect(held.valid).toBe(false);
+    await nextTimerTurn();
+    expect(held.signal.aborted).toBe(true);
+    expect(held.signal.reason).toBeInstanceOf(SessionLostError);
+    expect(held.valid).toBe(false);
+  });
+
+  it('a released lock is not valid', async () => {
+    const { keys } = grantingKeys();
+    keys.onCall((call) => {
+      if (call.method === 'createInOrder') call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
+      if (call.method === 'get') call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
+      if (call.method === 'delete') call.reply.resolve(reply('compareAndDelete', node(OURS, 8, 10)));
+    });
+    await using lock = new Lock(keys.api, DIR, { ttl: 5 });
+    const held = await lock.acquire();
+    expect(held.valid).toBe(true);
+    await held.release();
+    expect(held.valid).toBe(false);
+  });
+
+  it('a term past its validity deadline is not valid, before its signal has aborted', async () => {
+    const { keys, sentAt } = grantingKeys();
+    await using election = new Election(keys.api, DIR, SHORT);
+    const term = await election.campaign('me');
+    expect(term.valid).toBe(true);
+    starveUntil(sentAt() + 600);
+    expect(term.signal.aborted).toBe(false);
+    expect(term.valid).toBe(false);
+    await nextTimerTurn();
+    expect(term.signal.aborted).toBe(true);
+    await settle();
+  });
+});
