@@ -12,15 +12,20 @@ export interface Violation {
 /**
  * Lock or leadership overlap: two successful `hold` operations (from acquisition to release, as the holder
  * saw them) of different processes whose time intervals intersect. `graceMs` tolerates clock reading order
- * between processes (default 0).
+ * between processes (default 0). The message names each hold with its `detail` (e.g. how it ended).
  */
 export function checkNoOverlap(holds: readonly Operation[], options: { graceMs?: number } = {}): Violation[] {
   const sorted = holds.filter((op) => op.ok).sort((a, b) => a.start - b.start);
   return overlappingPairs(sorted, options.graceMs ?? 0).map(([a, b]) => ({
     checker: 'no-overlap',
-    message: `${a.process} (token ${a.token}) and ${b.process} (token ${b.token}) held at once for ${(a.end - b.start).toFixed(1)} ms`,
+    message: `${holder(a)} and ${holder(b)} held at once for ${(a.end - b.start).toFixed(1)} ms`,
     ops: [a, b],
   }));
+}
+
+/** A hold as a violation names it: its process and token, and its `detail` when it has one. */
+function holder(op: Operation): string {
+  return `${op.process} (token ${op.token}${op.detail ? `; ${op.detail}` : ''})`;
 }
 
 /**

@@ -4,7 +4,18 @@ import type { MetricsSnapshot } from '../metrics.js';
 export type WorkerEvent =
   | { type: 'ready'; worker: string }
   | { type: 'acquired'; worker: string; token: number; at: number }
-  | { type: 'released'; worker: string; token: number; start: number; end: number; lost: boolean }
+  | {
+      type: 'released';
+      worker: string;
+      token: number;
+      start: number;
+      /** The last moment the worker saw the lock valid (`HeldLock.valid`): the hold it may claim. */
+      end: number;
+      /** The lock was no longer valid at the end of the hold (lost, not released). */
+      lost: boolean;
+      /** The longest the worker's event loop was kept from running during the hold, in ms. */
+      maxStallMs: number;
+    }
   | { type: 'write'; worker: string; token: number; start: number; end: number; ok: boolean; stale: boolean }
   | { type: 'elected'; worker: string; token: number; at: number }
   | { type: 'deposed'; worker: string; token: number; at: number }

@@ -52,6 +52,7 @@ export class Recorder {
           end: event.end,
           ok: true,
           token: event.token,
+          detail: `${event.lost ? 'lost' : 'released'}; its process stalled up to ${event.maxStallMs.toFixed(0)} ms`,
         });
         this.#lastRelease = { worker: event.worker, end: event.end };
         break;

@@ -4,6 +4,7 @@
  * `metrics`, also its metrics snapshot every second and at exit). It exits when the demo goes away (the IPC
  * channel closes), and gracefully on SIGTERM.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, KeysAPI } from '@etcdkit/client';
 import { Election, FencedKey, Lock, ServiceRegistry, StaleTokenError } from '@etcdkit/recipes';
 import { now } from '@etcdkit/testkit';
@@ -72,6 +73,16 @@ async function locker(): Promise<void> {
       continue;
     }
     const start = now();
+    // how long this process was kept from running meanwhile (a starved process may outlive its lock)
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
+    // the last moment this worker saw the lock valid: what it may claim to have held
+    let trustedUntil = start;
+    const stillValid = (): boolean => {
+      if (!held.valid) return false;
+      trustedUntil = now();
+      return true;
+    };
     send({ type: 'acquired', worker, token: held.fencingToken, at: start });
     const writeStart = now();
     let ok = true;
@@ -83,16 +94,18 @@ async function locker(): Promise<void> {
       stale = error instanceof StaleTokenError;
     }
     send({ type: 'write', worker, token: held.fencingToken, start: writeStart, end: now(), ok, stale });
+    stillValid();
     if (holdForever) {
       holdForever = false;
       send({ type: 'holding-forever', worker, token: held.fencingToken, at: now() });
       await new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
     }
     await sleep(20 + Math.random() * 40, held.signal);
-    const end = now();
-    const lost = held.signal.aborted;
+    const lost = !stillValid();
     await held.release().catch(() => {});
-    send({ type: 'released', worker, token: held.fencingToken, start, end, lost });
+    stalls.disable();
+    const maxStallMs = stalls.max / 1e6;
+    send({ type: 'released', worker, token: held.fencingToken, start, end: trustedUntil, lost, maxStallMs });
   }
   await lock.close();
 }

@@ -32,6 +32,9 @@ describe('checkers', () => {
     expect(overlaps).toHaveLength(1);
     expect(overlaps[0]!.message).toMatch(/a \(token 10\) and b \(token 9\) held at once for 1\.0 ms/);
     expect(checkNoOverlap(holds, { graceMs: 2 })).toEqual([]);
+    // a hold's detail (how it ended) is in the message
+    const [told] = checkNoOverlap([{ ...hold('a', 10, 0, 5), detail: 'lost' }, hold('b', 11, 4, 9)]);
+    expect(told!.message).toMatch(/^a \(token 10; lost\) and b \(token 11\) held at once/);
     expect(checkRisingTokens(holds).map((v) => v.ops.map((op) => op.token))).toEqual([
       [10, 9],
       [9, 9],
