@@ -1,9 +1,9 @@
 /**
  * The core's queue driver (Curator's LockInternals): a contender's in-order key ({@link QueueTicket}: created
- * once even when replies are lost, kept alive, marked held, removed), and the one waiting loop every queue
- * recipe runs ({@link QueueTicket.waitUntil}): read the queue, ask the recipe's rule what to wait for, watch only
- * that, and apply what the event tells ({@link learn}) before reading again. A recipe is its rule: the lock's
- * is {@link predecessor}.
+ * once even when replies are lost, kept alive, marked held, removed), and the wait every queue recipe runs
+ * ({@link QueueTicket.waitUntil}, the core's `watchUntil`): read the queue, ask the recipe's rule what to wait
+ * for, watch only that, and apply what the event tells ({@link learn}) before reading again. A recipe is its
+ * rule: the lock's is {@link predecessor}.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -22,8 +22,8 @@ import {
 import { isRemovedHere } from './removed-here.js';
 import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
 import type { Session } from './session.js';
-import { GONE_ACTIONS, sleep, waitForEvent } from './wait.js';
-import { readUntilAnswered } from './watch-until.js';
+import { GONE_ACTIONS, sleep } from './wait.js';
+import { watchUntil } from './watch-until.js';
 
 /** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
 export interface WaitTarget {
@@ -36,6 +36,14 @@ export interface WaitTarget {
    * read cannot show (a semaphore's `touch`).
    */
   readonly wakesOnRemoval?: boolean;
+}
+
+/**
+ * Where a waiter stands: the last read, or the read with what the events since told applied, and the last
+ * event seen on the key it waits for (to watch that key on from there).
+ */
+interface Standing extends QueueListing {
+  readonly seen?: Learned['seen'] | undefined;
 }
 
 /** Whether an entry of the last read is one this process removed itself (see `removed-here.ts`). */
@@ -293,8 +301,7 @@ export class QueueTicket {
     signal: AbortSignal | undefined,
   ): Promise<QueueListing> {
     const combined = signal ? AbortSignal.any([signal, this.kept.signal]) : this.kept.signal;
-    let listing: QueueListing | undefined;
-    let seen: Learned['seen'] | undefined;
+    const keys = this.#session.keys;
     // For the `handoff` event: the entry ahead whose removal the last wake-up told (and when), and the entry
     // last waited for (a re-read after a failed watch may be what tells its removal).
     let goneKey: string | undefined;
@@ -302,18 +309,16 @@ export class QueueTicket {
     let waitedOn: string | undefined;
     // After a removal ahead: the index of that event, which a local read must have reached.
     let readAfter: number | undefined;
-    for (;;) {
-      combined.throwIfAborted();
-      if (!listing) {
-        seen = undefined;
+    // What the last decision waited for, and our place in the queue then.
+    let waiting: { readonly wait: WaitTarget; readonly mine: number } | undefined;
+    return watchUntil<Standing, QueueListing>(keys, {
+      signal: combined,
+      read: async (at) => {
         const after = readAfter;
-        listing = await readUntilAnswered(
-          (at) =>
-            after === undefined
-              ? listQueue(this.#session.keys, this.#dir, at)
-              : listQueueAfter(this.#session.keys, this.#dir, after, at),
-          combined,
-        );
+        const listing =
+          after === undefined
+            ? await listQueue(keys, this.#dir, at)
+            : await listQueueAfter(keys, this.#dir, after, at);
         if (goneKey === undefined && waitedOn !== undefined) {
           const key = waitedOn;
           if (!listing.entries.some((entry) => entry.key === key)) {
@@ -321,51 +326,51 @@ export class QueueTicket {
             goneAt = performance.now();
           }
         }
-      }
-      const mine = listing.entries.findIndex((entry) => entry.key === this.key);
-      if (mine < 0) {
-        this.kept.lose('the queue key disappeared while waiting');
-        throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`);
-      }
-      const wait = blocker(listing.entries, mine);
-      if (!wait) return this.#granted(listing, goneKey, goneAt);
-      const event = await waitForEvent(this.#session.keys, wait.key, {
-        afterIndex: watchFrom(listing, seen, wait),
-        recursive: wait.recursive === true,
-        signal: combined,
-      });
-      goneKey = removedAhead(listing, event, mine);
-      goneAt = goneKey === undefined ? 0 : performance.now();
-      waitedOn = wait.recursive === true ? undefined : wait.key;
-      if (!event && wait.wakesOnRemoval === true && wait.recursive !== true) {
-        // No event (error 401: the index left etcd's history, as it does when a thousand waiters join at once;
-        // or a failed watch). While the entry waited on is still there, the last read stands (entries ahead
-        // can only have gone since) and the wait goes on from a read of that one key, not of the whole queue.
-        const index = await indexIfPresent(this.#session.keys, wait.key, combined);
-        if (index !== undefined) {
-          listing = { entries: listing.entries, index: Math.max(listing.index, index) };
-          continue;
+        return listing;
+      },
+      decide: (standing) => {
+        const mine = standing.entries.findIndex((entry) => entry.key === this.key);
+        if (mine < 0) {
+          this.kept.lose('the queue key disappeared while waiting');
+          throw new SessionExpiredError(`queue key ${this.key} expired or was deleted while waiting`);
         }
-      }
-      // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked holder
-      // ahead tells that nothing ahead of it is left. A removal of an unmarked entry (a holder that released
-      // before its mark went out, or a waiter that gave up) may leave entries of the last read ahead that are
-      // gone since: read again, from the member that told the removal (see listQueueAfter). Anything else:
-      // read again with a quorum read.
-      const learned = learn(listing, event, mine, this.#removedHere);
-      readAfter = undefined;
-      if (learned) {
+        const wait = blocker(standing.entries, mine);
+        if (!wait) {
+          const listing = { entries: standing.entries, index: standing.index };
+          return { done: true, value: this.#granted(listing, goneKey, goneAt) };
+        }
+        waiting = { wait, mine };
+        const afterIndex = watchFrom(standing, standing.seen, wait);
+        return { done: false, watch: { key: wait.key, recursive: wait.recursive === true, afterIndex } };
+      },
+      learn: async (standing, event) => {
+        const { wait, mine } = waiting!;
+        goneKey = removedAhead(standing, event, mine);
+        goneAt = goneKey === undefined ? 0 : performance.now();
+        waitedOn = wait.recursive === true ? undefined : wait.key;
+        if (!event && wait.wakesOnRemoval === true && wait.recursive !== true) {
+          // No event (error 401: the index left etcd's history, as it does when a thousand waiters join at
+          // once; or a failed watch). While the entry waited on is still there, the last read stands (entries
+          // ahead can only have gone since) and the wait goes on from a read of that one key, not of the whole
+          // queue.
+          const index = await indexIfPresent(keys, wait.key, combined);
+          if (index !== undefined) return { ...standing, index: Math.max(standing.index, index) };
+        }
+        // A hand-over needs no new read: the blocker's delete may leave nothing to wait for, and a marked
+        // holder ahead tells that nothing ahead of it is left. A removal of an unmarked entry (a holder that
+        // released before its mark went out, or a waiter that gave up) may leave entries of the last read
+        // ahead that are gone since: read again, from the member that told the removal (see listQueueAfter).
+        // Anything else: read again with a quorum read.
+        const learned = learn(standing, event, mine, this.#removedHere);
+        readAfter = undefined;
+        if (!learned) return undefined;
         const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
-        if (!blocker(learned.listing.entries, at)) return this.#granted(learned.listing, goneKey, goneAt);
-        if (learned.trusted) {
-          listing = learned.listing;
-          seen = learned.seen;
-          continue;
-        }
+        if (learned.trusted || !blocker(learned.listing.entries, at))
+          return { ...learned.listing, seen: learned.seen };
         readAfter = learned.seen.index;
-      }
-      listing = undefined;
-    }
+        return undefined;
+      },
+    });
   }
 
   /** A grant only counts while the key is within its validity deadline (it may have run out while waiting). */

@@ -32,7 +32,7 @@ export interface Backoff {
 export const RetryPacing = {
   /**
    * After a read, a watch or a take that failed for a transient reason, before the next try: every wait's
-   * read (`readUntilAnswered`: the waits of `watchUntil`, `followChanges` and the queue driver),
+   * read (`readUntilAnswered`: the waits of `watchUntil`, the queue driver's among them, and `followChanges`),
    * a failed watch (`waitForEvent`), a claim of `Queue.take`.
    */
   transientPauseMs: 100,

@@ -2,7 +2,8 @@
  * The core's read-and-watch loops, which every blocking recipe waits in: {@link watchUntil} (read, decide,
  * watch from the read's index, until a decision ends it: Barrier, DoubleBarrier, Queue.take) and
  * {@link followChanges} (the same loop as a stream of changes: Election.observe, the registry's watch), with
- * one rule for failed reads ({@link readUntilAnswered}), which the queue driver's own wait loop follows too.
+ * one rule for failed reads ({@link readUntilAnswered}). The queue driver's wait (Lock, RWLock, Semaphore,
+ * Election's campaign) is a {@link watchUntil} too.
  */
 import type { Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
