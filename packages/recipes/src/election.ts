@@ -1,9 +1,9 @@
+import { followChanges } from './core/follow-changes.js';
 import { announceHeld, orRemove, releaseHeld } from './core/held.js';
 import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { followChanges } from './core/watch-until.js';
 import { ReleasedError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';

@@ -1,10 +1,10 @@
 import { isClientClosed, isNodeExist, type Node } from '@etcdkit/client';
+import { followChanges } from './core/follow-changes.js';
 import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
 import { Pacer, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep } from './core/wait.js';
-import { followChanges } from './core/watch-until.js';
 import { RecipeError } from './errors.js';
 import { publishRegistry } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';

@@ -5,8 +5,9 @@
  */
 import { ClientClosedError } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
+import { followChanges } from '../../src/core/follow-changes.js';
 import { RetryPacing } from '../../src/core/retry.js';
-import { followChanges, readUntilAnswered, watchUntil } from '../../src/core/watch-until.js';
+import { readUntilAnswered, watchUntil } from '../../src/core/watch-until.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 /** A loop's state in these tests: a counter read from `/c`, as of an index. */
