@@ -1,5 +1,5 @@
 import { followChanges } from './core/follow-changes.js';
-import { announceHeld, orRemove, releaseHeld } from './core/held.js';
+import { announceHeld, orRemove, releaseHeld, validWhile } from './core/held.js';
 import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
@@ -39,7 +39,7 @@ export interface Term extends AsyncDisposable {
   /**
    * True while leadership can be trusted, judged on this process's monotonic clock when it is read (see
    * `HeldLock.valid`): false once {@link signal} has aborted, and as soon as the key's validity deadline has
-   * passed, even before the timer that aborts `signal` has run.
+   * passed, even before the timer that aborts `signal` has run. Once false, it stays false.
    */
   readonly valid: boolean;
   /**
@@ -111,7 +111,7 @@ export class Election implements AsyncDisposable {
       fencingToken: ticket.createdIndex,
       signal,
       get valid() {
-        return !signal.aborted && ticket.kept.valid;
+        return validWhile(signal, ticket);
       },
       proclaim: async (next: string) => {
         signal.throwIfAborted();

@@ -31,8 +31,8 @@ export interface HeldLock extends AsyncDisposable {
    * True while the lock can be trusted, judged on this process's monotonic clock when it is read: false once
    * {@link signal} has aborted, and also as soon as the key's validity deadline has passed, before the timer
    * that aborts `signal` has had its turn (a process that was starved or paused, by a long GC or a stopped
-   * VM, resumes its own callbacks first). Check it right before acting on the lock; fencing (see
-   * {@link fencingToken}) covers what happens after the check.
+   * VM, resumes its own callbacks first). Once false, it stays false. Check it right before acting on the
+   * lock; fencing (see {@link fencingToken}) covers what happens after the check.
    */
   readonly valid: boolean;
   /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */

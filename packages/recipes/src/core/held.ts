@@ -55,11 +55,19 @@ export function heldLock(ticket: QueueTicket, startedAt: number, after: () => vo
     fencingToken: ticket.createdIndex,
     signal,
     get valid() {
-      return !signal.aborted && ticket.kept.valid;
+      return validWhile(signal, ticket);
     },
     release,
     [Symbol.asyncDispose]: release,
   };
+}
+
+/**
+ * A holder's `valid`: its `signal` has not aborted and its ticket's key is within its validity deadline, judged
+ * on the clock now (see `HeldLock.valid`).
+ */
+export function validWhile(signal: AbortSignal, ticket: QueueTicket): boolean {
+  return !signal.aborted && ticket.kept.valid;
 }
 
 /** Runs `wait`, removing the ticket's key if it fails (abort, lost session), so no waiter key is left behind. */

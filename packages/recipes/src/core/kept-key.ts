@@ -21,6 +21,9 @@ import { sleep } from './wait.js';
 /** How long after a removal the loss watch may wait for the removal's own event before it is ended. */
 const LOSS_WATCH_GRACE_MS = 1000;
 
+/** Why a key is lost when no refresh applied in time. */
+const DEADLINE_PASSED = 'no successful refresh before its validity deadline';
+
 /**
  * The reason a halted key's abandoned write rejects with (nobody sees it: a halted key's writes are not
  * reported). Made once: an error's stack costs tens of microseconds, on the release path.
@@ -91,7 +94,7 @@ export class SessionKey implements AsyncDisposable {
     this.#refreshMs = timing.refreshMs;
     this.#onStop = onStop;
     this.#validity = new ValidityDeadline(session.ttl * 1000 - timing.marginMs, sentAt, () =>
-      this.lose('no successful refresh before its validity deadline'),
+      this.lose(DEADLINE_PASSED),
     );
     markKeptHere(key);
     this.#schedule(firstRefreshDelay(timing.refreshMs));
@@ -445,6 +448,12 @@ export class SessionKey implements AsyncDisposable {
       if (response.node) this.#own.adopt(response.node);
       this.#clusterId = response.clusterId;
       if (this.#halted) return;
+      // A deadline passed before this reply came stays passed (its timer may just not have run yet): a key
+      // once found invalid (`valid`) never becomes valid again.
+      if (this.#validity.passed) {
+        this.lose(DEADLINE_PASSED);
+        return;
+      }
       this.#validity.push(sentAt);
       // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
       // come in one batch and timers that fire together after a busy moment would otherwise put keys in step

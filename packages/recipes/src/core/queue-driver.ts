@@ -329,6 +329,8 @@ export class QueueTicket {
         return listing;
       },
       decide: (standing) => {
+        // an abort (the caller's, or the key's loss) that came with the last event ends the wait, no grant
+        combined.throwIfAborted();
         const mine = standing.entries.findIndex((entry) => entry.key === this.key);
         if (mine < 0) {
           this.kept.lose('the queue key disappeared while waiting');

@@ -3,7 +3,7 @@
  * was starved past the key's validity deadline learns it before the timer that aborts its signal has run.
  */
 import type { Node, Response } from '@etcdkit/client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Election } from '../../src/election.js';
 import { SessionLostError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
@@ -42,19 +42,19 @@ function starveUntil(at: number): void {
   }
 }
 
-/** A session whose keys are valid for 500 ms from their create or refresh (TTL 2 s, margin 500 + 1000 ms). */
-const SHORT = { ttl: 2, maxClockSkewMs: 1000, refreshIntervalMs: 200 } as const;
+/** A session whose keys are valid for 1 s from their create or refresh (TTL 2 s, margin 500 + 500 ms). */
+const SHORT = { ttl: 2, maxClockSkewMs: 500, refreshIntervalMs: 200 } as const;
 
 const nextTimerTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
 
 describe('valid: the hold judged on the clock', () => {
   it('a lock held past its validity deadline is not valid, before its signal has aborted', async () => {
     const { keys, sentAt } = grantingKeys();
-    // the key is valid for 500 ms from its create (TTL 2 s, a margin of 1.5 s); no refresh is ever answered
+    // the key is valid for 1 s from its create; no refresh is ever answered
     await using lock = new Lock(keys.api, DIR, SHORT);
     const held = await lock.acquire();
     expect(held.valid).toBe(true);
-    starveUntil(sentAt() + 600);
+    starveUntil(sentAt() + 1100);
     expect(held.signal.aborted).toBe(false); // the timer has not had its turn yet
     expect(held.valid).toBe(false);
     await nextTimerTurn();
@@ -63,8 +63,35 @@ describe('valid: the hold judged on the clock', () => {
     expect(held.valid).toBe(false);
   });
 
+  it('a refresh that answers after the deadline does not make the lock valid again', async () => {
+    const keys = new FakeKeys();
+    let createSentAt = 0;
+    keys.onCall((call) => {
+      if (call.method === 'createInOrder') {
+        createSentAt = performance.now();
+        call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
+      }
+      if (call.method === 'get' && call.key === DIR) call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
+      // the mark-held write is answered; refreshes wait for the test
+      if (call.method === 'set' && !call.options.refresh)
+        call.reply.resolve(reply('compareAndSwap', node(OURS, 8, 10, call.value)));
+    });
+    await using lock = new Lock(keys.api, DIR, SHORT);
+    const held = await lock.acquire();
+    await vi.waitFor(() => expect(keys.of('set').some((call) => call.options.refresh)).toBe(true));
+    const refresh = keys.of('set').find((call) => call.options.refresh)!;
+    starveUntil(createSentAt + 1100);
+    // the refresh's reply is handled before the deadline's timer has had its turn
+    refresh.reply.resolve(reply('update', node(OURS, 8, 11, '{}')));
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    expect(held.valid).toBe(false);
+    await nextTimerTurn();
+    expect(held.signal.reason).toBeInstanceOf(SessionLostError);
+    expect(held.valid).toBe(false);
+  });
+
   it('a released lock is not valid', async () => {
-    const { keys } = grantingKeys();
+    const keys = new FakeKeys();
     keys.onCall((call) => {
       if (call.method === 'createInOrder') call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
       if (call.method === 'get') call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
@@ -82,7 +109,7 @@ describe('valid: the hold judged on the clock', () => {
     await using election = new Election(keys.api, DIR, SHORT);
     const term = await election.campaign('me');
     expect(term.valid).toBe(true);
-    starveUntil(sentAt() + 600);
+    starveUntil(sentAt() + 1100);
     expect(term.signal.aborted).toBe(false);
     expect(term.valid).toBe(false);
     await nextTimerTurn();

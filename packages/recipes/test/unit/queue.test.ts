@@ -305,6 +305,23 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     await session.close();
   });
 
+  it('an abort that comes with the event which would grant ends the wait: no grant', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    const controller = new AbortController();
+    const granted = ticket.waitUntil(predecessor, controller.signal);
+    await settle();
+    keys
+      .of('get')[0]!
+      .reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, HELD), node(`${DIR}/8`, 8, 8, WAITING)));
+    await settle();
+    watchersOf(keys, `${DIR}/5`)[0]!.push(
+      reply('delete', node(`${DIR}/5`, 5, 31), node(`${DIR}/5`, 5, 5, HELD)),
+    );
+    controller.abort(new Error('given up'));
+    await expect(granted).rejects.toThrow('given up');
+    await session.close();
+  });
+
   it('reads only the key it waits on while that key is there, and waits on from that read: no queue read', async () => {
     const { keys, session, ticket } = await ticketOnFake();
     const granted = ticket.waitUntil(predecessor);
