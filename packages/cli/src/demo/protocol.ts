@@ -9,9 +9,9 @@ export type WorkerEvent =
       worker: string;
       token: number;
       start: number;
-      /** The last moment the worker saw the lock valid (`HeldLock.valid`): the hold it may claim. */
+      /** When the hold ended: the release began, or the worker learnt the lock was lost. */
       end: number;
-      /** The lock was no longer valid at the end of the hold (lost, not released). */
+      /** The lock was no longer valid (`HeldLock.valid`) at the end of the hold: lost, not released. */
       lost: boolean;
       /** The longest the worker's event loop was kept from running during the hold, in ms. */
       maxStallMs: number;

@@ -76,13 +76,6 @@ async function locker(): Promise<void> {
     // how long this process was kept from running meanwhile (a starved process may outlive its lock)
     const stalls = monitorEventLoopDelay({ resolution: 10 });
     stalls.enable();
-    // the last moment this worker saw the lock valid: what it may claim to have held
-    let trustedUntil = start;
-    const stillValid = (): boolean => {
-      if (!held.valid) return false;
-      trustedUntil = now();
-      return true;
-    };
     send({ type: 'acquired', worker, token: held.fencingToken, at: start });
     const writeStart = now();
     let ok = true;
@@ -94,18 +87,21 @@ async function locker(): Promise<void> {
       stale = error instanceof StaleTokenError;
     }
     send({ type: 'write', worker, token: held.fencingToken, start: writeStart, end: now(), ok, stale });
-    stillValid();
     if (holdForever) {
       holdForever = false;
       send({ type: 'holding-forever', worker, token: held.fencingToken, at: now() });
       await new Promise((resolve) => held.signal.addEventListener('abort', resolve, { once: true }));
     }
     await sleep(20 + Math.random() * 40, held.signal);
-    const lost = !stillValid();
+    // the time first: a stop between the two lines must not stretch a hold judged valid
+    const end = now();
+    // `valid` judges on the clock: a hold whose deadline passed while this process was starved is lost even
+    // before the timer that aborts its signal has run
+    const lost = !held.valid;
     await held.release().catch(() => {});
     stalls.disable();
     const maxStallMs = stalls.max / 1e6;
-    send({ type: 'released', worker, token: held.fencingToken, start, end: trustedUntil, lost, maxStallMs });
+    send({ type: 'released', worker, token: held.fencingToken, start, end, lost, maxStallMs });
   }
   await lock.close();
 }

@@ -82,8 +82,8 @@ if (mode === 'lead') {
     }
     // `valid` tells a loss on the clock, also before the timer that aborts the signal has run (a process
     // starved past the key's validity): the holder learns it now
+    const released = now(); // the time first: a stop between the two lines must not stretch a valid hold
     const lost = !held.valid;
-    const released = now();
     if (lost && abortedAt === 0) abortedAt = released;
     await held.release();
     say({
