@@ -17,25 +17,39 @@ export class HeadersTimedOut extends Error {
 
 /**
  * The headers a reply is read for (lower-case): the store index and cluster id of etcd's replies, a redirect's
- * target, and the announced length (for the size limit). No other header is read by the client.
+ * target, and the announced length (for the size limit). No other header is read by the client. Their lengths
+ * differ, so a name's length tells which one it can be.
  */
-const KEPT_HEADERS = new Set(['x-etcd-index', 'x-etcd-cluster-id', 'location', 'content-length']);
+const KEPT_HEADERS = ['x-etcd-index', 'x-etcd-cluster-id', 'location', 'content-length'];
+const KEPT_BY_LENGTH: (string | undefined)[] = [];
+for (const name of KEPT_HEADERS) KEPT_BY_LENGTH[name.length] = name;
+
+/**
+ * The kept header `name` is (lower-case), or `undefined`. A name as bytes is compared in place, without making
+ * a string of it: a byte with bit 0x20 set equals a kept name's lower-case letter or '-' only when it is that
+ * character in either case (the other bytes that would match are control characters, which no header name
+ * has).
+ */
+function keptName(name: Buffer | string): string | undefined {
+  const kept = KEPT_BY_LENGTH[name.length];
+  if (kept === undefined) return undefined;
+  if (typeof name === 'string') return name.toLowerCase() === kept ? kept : undefined;
+  for (let i = 0; i < kept.length; i++) if ((name[i]! | 0x20) !== kept.charCodeAt(i)) return undefined;
+  return kept;
+}
 
 /**
  * The {@link KEPT_HEADERS} of a reply's raw headers (name, value, name, value, ...), names lower-cased; a
  * repeated header keeps its first value, as Go's `Header.Get` reads it.
  */
-function pickHeaders(raw: readonly (Buffer | string)[] | null): Record<string, string> {
+export function pickHeaders(raw: readonly (Buffer | string)[] | null): Record<string, string> {
   const headers: Record<string, string> = {};
   if (!raw) return headers;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    // Every kept name is 8 to 17 characters long: skip the others without making a string of them.
-    if (name.length < 8 || name.length > 17) continue;
-    const lower = (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();
-    if (!KEPT_HEADERS.has(lower) || headers[lower] !== undefined) continue;
+    const name = keptName(raw[i]!);
+    if (name === undefined || headers[name] !== undefined) continue;
     const value = raw[i + 1]!;
-    headers[lower] = typeof value === 'string' ? value : value.toString('latin1');
+    headers[name] = typeof value === 'string' ? value : value.toString('latin1');
   }
   return headers;
 }

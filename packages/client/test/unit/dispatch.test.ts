@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { AbortHook } from '../../src/internal/abort-hook.js';
-import { dispatchRequest, HeadersTimedOut } from '../../src/internal/dispatch.js';
+import { dispatchRequest, HeadersTimedOut, pickHeaders } from '../../src/internal/dispatch.js';
 
 /** A dispatcher that never connects the request (a member whose address does not answer), until `connect()`. */
 function neverConnecting() {
@@ -77,5 +77,54 @@ describe('dispatchRequest gives up at once, also before undici has a connection'
     hook.abort(reason);
     await expect(dispatchRequest(dispatcher, options, { closer: hook })).rejects.toBe(reason);
     expect(dispatched).toBe(false);
+  });
+});
+
+describe('pickHeaders', () => {
+  const raw = (...pairs: string[]): Buffer[] => pairs.map((text) => Buffer.from(text, 'latin1'));
+
+  it("keeps etcd's headers in any case, names lower-cased, and nothing else", () => {
+    const reply = raw(
+      'Content-Type',
+      'application/json',
+      'X-ETCD-Cluster-Id',
+      'cdf818194e3a8c32',
+      'x-Etcd-Index',
+      '42',
+      'X-Raft-Index',
+      '7',
+      'X-Raft-Term',
+      '2',
+      'Date',
+      'Tue, 01 Dec 2026 23:40:00 GMT',
+      'LOCATION',
+      'http://127.0.0.1:2379/v2/keys/a',
+      'Content-Length',
+      '17',
+    );
+    expect(pickHeaders(reply)).toEqual({
+      'x-etcd-cluster-id': 'cdf818194e3a8c32',
+      'x-etcd-index': '42',
+      location: 'http://127.0.0.1:2379/v2/keys/a',
+      'content-length': '17',
+    });
+  });
+
+  it('keeps the first of a repeated header, and takes names given as strings too', () => {
+    expect(pickHeaders(['X-Etcd-Index', '1', 'x-etcd-index', '2'])).toEqual({ 'x-etcd-index': '1' });
+    expect(pickHeaders(raw('X-Etcd-Index', '1', 'X-Etcd-Index', '2'))).toEqual({ 'x-etcd-index': '1' });
+  });
+
+  it('refuses names of the same length that differ, in any byte', () => {
+    const kept = 'x-etcd-cluster-id';
+    for (let i = 0; i < kept.length; i++) {
+      const name = Buffer.from(kept, 'latin1');
+      name[i] = name[i] === 0x5f ? 0x60 : 0x5f; // '_' (or '`' where '_' was)
+      expect(pickHeaders([name, 'v'])).toEqual({});
+    }
+    expect(
+      pickHeaders(raw('X-Etcd_Index', '1', 'Content-Lengtx', '2', 'Locatio ', '3', 'X-Etcd-Indexx', '4')),
+    ).toEqual({});
+    expect(pickHeaders(null)).toEqual({});
   });
 });
