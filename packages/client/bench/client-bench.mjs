@@ -11,7 +11,7 @@ import { Client, KeysAPI } from '../dist/index.js';
 const scale = Number(process.env.SCALE ?? 1);
 const N_SEQ = Math.round(300 * scale);
 const N_CONC = Math.round(2000 * scale);
-const N_WATCH = Math.round(40 * scale);
+const N_WATCH = Math.round(160 * scale);
 const CONCURRENCY = 64;
 
 /** The minimal raw client: undici requests with the same wire format, no failover, no checks. */
