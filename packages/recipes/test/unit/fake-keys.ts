@@ -168,6 +168,16 @@ export function reply(action: string, n: Node, prevNode?: Node): Response {
   return { action, node: n, ...(prevNode ? { prevNode } : {}), index: n.modifiedIndex, clusterId: '' };
 }
 
+/** The reply to a read of directory `dir` holding `nodes`, at store index `index`. */
+export function dirReply(dir: string, index: number, ...nodes: Node[]): Response {
+  return {
+    action: 'get',
+    node: { key: dir, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes },
+    index,
+    clusterId: '',
+  };
+}
+
 export function etcdError(errorCode: number, index = 0): EtcdError {
   return new EtcdError(errorCode, `error ${errorCode}`, '', index);
 }

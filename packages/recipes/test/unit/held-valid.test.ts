@@ -2,35 +2,29 @@
  * `HeldLock.valid` and `Term.valid` with fake keys: judged on the clock when read, so a holder whose process
  * was starved past the key's validity deadline learns it before the timer that aborts its signal has run.
  */
-import type { Node, Response } from '@etcdkit/client';
 import { describe, expect, it, vi } from 'vitest';
 import { Election } from '../../src/election.js';
 import { SessionLostError } from '../../src/errors.js';
 import { Lock } from '../../src/lock.js';
-import { FakeKeys, node, reply, settle } from './fake-keys.js';
+import { type Call, dirReply, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const DIR = '/held';
 const OURS = `${DIR}/8`;
 
-function dirReply(index: number, ...nodes: Node[]): Response {
-  return {
-    action: 'get',
-    node: { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes },
-    index,
-    clusterId: '',
-  };
-}
-
-/** Fake keys where our create and the first read (ours first) are answered; nothing else is. */
-function grantingKeys(): { keys: FakeKeys; sentAt: () => number } {
+/**
+ * Fake keys where our create and the first read (ours first) are answered; `more` may answer other calls.
+ * `sentAt()`: when the create was sent.
+ */
+function grantingKeys(more: (call: Call) => void = () => {}): { keys: FakeKeys; sentAt: () => number } {
   const keys = new FakeKeys();
   let createSentAt = 0;
   keys.onCall((call) => {
     if (call.method === 'createInOrder') {
       createSentAt = performance.now();
       call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
-    }
-    if (call.method === 'get' && call.key === DIR) call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
+    } else if (call.method === 'get' && call.key === DIR) {
+      call.reply.resolve(dirReply(DIR, 9, node(OURS, 8, 8, '{}')));
+    } else more(call);
   });
   return { keys, sentAt: () => createSentAt };
 }
@@ -64,15 +58,8 @@ describe('valid: the hold judged on the clock', () => {
   });
 
   it('a refresh that answers after the deadline does not make the lock valid again', async () => {
-    const keys = new FakeKeys();
-    let createSentAt = 0;
-    keys.onCall((call) => {
-      if (call.method === 'createInOrder') {
-        createSentAt = performance.now();
-        call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
-      }
-      if (call.method === 'get' && call.key === DIR) call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
-      // the mark-held write is answered; refreshes wait for the test
+    // the mark-held write is answered; refreshes wait for the test
+    const { keys, sentAt } = grantingKeys((call) => {
       if (call.method === 'set' && !call.options.refresh)
         call.reply.resolve(reply('compareAndSwap', node(OURS, 8, 10, call.value)));
     });
@@ -80,7 +67,7 @@ describe('valid: the hold judged on the clock', () => {
     const held = await lock.acquire();
     await vi.waitFor(() => expect(keys.of('set').some((call) => call.options.refresh)).toBe(true));
     const refresh = keys.of('set').find((call) => call.options.refresh)!;
-    starveUntil(createSentAt + 1100);
+    starveUntil(sentAt() + 1100);
     // the refresh's reply is handled before the deadline's timer has had its turn
     refresh.reply.resolve(reply('update', node(OURS, 8, 11, '{}')));
     for (let i = 0; i < 20; i++) await Promise.resolve();
@@ -91,10 +78,7 @@ describe('valid: the hold judged on the clock', () => {
   });
 
   it('a released lock is not valid', async () => {
-    const keys = new FakeKeys();
-    keys.onCall((call) => {
-      if (call.method === 'createInOrder') call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
-      if (call.method === 'get') call.reply.resolve(dirReply(9, node(OURS, 8, 8, '{}')));
+    const { keys } = grantingKeys((call) => {
       if (call.method === 'delete') call.reply.resolve(reply('compareAndDelete', node(OURS, 8, 10)));
     });
     await using lock = new Lock(keys.api, DIR, { ttl: 5 });

@@ -2,23 +2,13 @@
  * Semaphore.acquire with fake keys: a permit is never handed out once its key's validity has passed, even when
  * the grant came in time and only the touch that wakes the waiter behind was slow (a chaos run's case).
  */
-import type { Node, Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
 import { SessionLostError } from '../../src/errors.js';
 import { Semaphore } from '../../src/semaphore.js';
-import { FakeKeys, node, reply, settle } from './fake-keys.js';
+import { dirReply, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const DIR = '/sem';
 const OURS = `${DIR}/8`;
-
-function dirReply(index: number, ...nodes: Node[]): Response {
-  return {
-    action: 'get',
-    node: { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes },
-    index,
-    clusterId: '',
-  };
-}
 
 describe('Semaphore.acquire', () => {
   it('a grant whose touch of the waiter behind outlasts the key’s validity rejects with SessionLostError, and removes the key', async () => {
@@ -28,7 +18,7 @@ describe('Semaphore.acquire', () => {
       if (call.method === 'createInOrder') call.reply.resolve(reply('create', node(OURS, 8, 8, call.value)));
       // every read after the first: the permit's holder is gone, ours is first
       if (call.method === 'get' && keys.of('get').length > 1)
-        call.reply.resolve(dirReply(40, node(OURS, 8, 8, '{}')));
+        call.reply.resolve(dirReply(DIR, 40, node(OURS, 8, 8, '{}')));
       // the touch (a write of our own key with its value, no refresh) times out after 2 s, a request timeout;
       // refreshes are never answered; the removal is
       if (call.method === 'delete') call.reply.resolve(reply('compareAndDelete', node(call.key, 8, 50)));
@@ -45,7 +35,7 @@ describe('Semaphore.acquire', () => {
     );
     await settle();
     // past the permits: ours is second, behind a holder; it watches the directory
-    keys.of('get')[0]!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, '{}'), node(OURS, 8, 8, '{}')));
+    keys.of('get')[0]!.reply.resolve(dirReply(DIR, 20, node(`${DIR}/5`, 5, 5, '{}'), node(OURS, 8, 8, '{}')));
     await settle();
     const watcher = keys.watchers.find((w) => w.key === DIR)!;
     watcher.push(reply('delete', node(`${DIR}/5`, 5, 30), node(`${DIR}/5`, 5, 5, '{}')));
