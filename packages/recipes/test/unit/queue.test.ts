@@ -1,10 +1,10 @@
-import type { Node, Response } from '@etcdkit/client';
+import type { Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
 import { learn, predecessor, QueueTicket, type RemovedHere, watchFrom } from '../../src/core/queue-driver.js';
 import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
 import { isRemovedHere, markRemovedHere } from '../../src/core/removed-here.js';
 import { Session } from '../../src/core/session.js';
-import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
+import { dirReply, etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const DIR = '/q';
 const HELD = JSON.stringify({ owner: 'x', held: true });
@@ -243,22 +243,13 @@ describe('mark-held and release: a release never waits for the mark-held write',
 });
 
 describe('listQueueAfter: the read after a removal ahead', () => {
-  const dirReply = (index: number) => ({
-    ...reply('get', { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1 }),
-    node: {
-      key: DIR,
-      dir: true,
-      value: '',
-      createdIndex: 1,
-      modifiedIndex: 1,
-      nodes: [node(`${DIR}/9`, 9, 9), node(`${DIR}/7`, 7, 7)],
-    },
-    index,
-  });
+  /** The directory read every test of this block answers with, at `index`. */
+  const readAt = (index: number): Response =>
+    dirReply(DIR, index, node(`${DIR}/9`, 9, 9), node(`${DIR}/7`, 7, 7));
 
   it('is a local read when it reached the event index, in creation order', async () => {
     const keys = new FakeKeys();
-    keys.onCall((call) => call.reply.resolve(dirReply(30)));
+    keys.onCall((call) => call.reply.resolve(readAt(30)));
     const listing = await listQueueAfter(keys.api, DIR, 30);
     expect(keys.calls.map((c) => c.options.quorum)).toEqual([undefined]);
     expect(listing).toMatchObject({ index: 30, entries: [{ key: `${DIR}/7` }, { key: `${DIR}/9` }] });
@@ -266,7 +257,7 @@ describe('listQueueAfter: the read after a removal ahead', () => {
 
   it('falls back to a quorum read when the member answering lags behind the event', async () => {
     const keys = new FakeKeys();
-    keys.onCall((call) => call.reply.resolve(dirReply(call.options.quorum ? 31 : 29)));
+    keys.onCall((call) => call.reply.resolve(readAt(call.options.quorum ? 31 : 29)));
     const listing = await listQueueAfter(keys.api, DIR, 30);
     expect(keys.calls.map((c) => c.options.quorum)).toEqual([undefined, true]);
     expect(listing.index).toBe(31);
@@ -274,12 +265,6 @@ describe('listQueueAfter: the read after a removal ahead', () => {
 });
 
 describe('waitUntil: a wait that ends without an event (error 401)', () => {
-  const dirReply = (index: number, ...entries: Node[]): Response => ({
-    action: 'get',
-    node: { key: DIR, dir: true, value: '', createdIndex: 1, modifiedIndex: 1, nodes: entries },
-    index,
-    clusterId: '',
-  });
   const watchersOf = (keys: FakeKeys, key: string) => keys.watchers.filter((w) => w.key === key);
 
   it("the hand-over shortcut: a mark-held event moves the watch past it, and the marked holder's delete grants without a read", async () => {
@@ -288,7 +273,7 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     await settle();
     keys
       .of('get')[0]!
-      .reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)));
+      .reply.resolve(dirReply(DIR, 20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)));
     await settle();
     const [first] = watchersOf(keys, `${DIR}/5`);
     expect(first?.afterIndex).toBe(20);
@@ -312,7 +297,7 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     await settle();
     keys
       .of('get')[0]!
-      .reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, HELD), node(`${DIR}/8`, 8, 8, WAITING)));
+      .reply.resolve(dirReply(DIR, 20, node(`${DIR}/5`, 5, 5, HELD), node(`${DIR}/8`, 8, 8, WAITING)));
     await settle();
     watchersOf(keys, `${DIR}/5`)[0]!.push(
       reply('delete', node(`${DIR}/5`, 5, 31), node(`${DIR}/5`, 5, 5, HELD)),
@@ -328,7 +313,9 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     await settle();
     const [queueRead] = keys.of('get');
     expect(queueRead?.key).toBe(DIR);
-    queueRead!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)));
+    queueRead!.reply.resolve(
+      dirReply(DIR, 20, node(`${DIR}/5`, 5, 5, WAITING), node(`${DIR}/8`, 8, 8, WAITING)),
+    );
     await settle();
     const [first] = watchersOf(keys, `${DIR}/5`);
     expect(first?.afterIndex).toBe(20);
@@ -354,13 +341,13 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
       mine === 0 ? undefined : { key: entries[mine - 1]!.key },
     );
     await settle();
-    keys.of('get')[0]!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
+    keys.of('get')[0]!.reply.resolve(dirReply(DIR, 20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
     await settle();
     watchersOf(keys, `${DIR}/5`)[0]!.fail(etcdError(401, 1200));
     await settle();
     const again = keys.of('get')[1];
     expect(again?.key).toBe(DIR);
-    again!.reply.resolve(dirReply(1300, node(`${DIR}/8`, 8, 8)));
+    again!.reply.resolve(dirReply(DIR, 1300, node(`${DIR}/8`, 8, 8)));
     expect((await granted).entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
     await session.close();
   });
@@ -369,7 +356,7 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     const { keys, session, ticket } = await ticketOnFake();
     const granted = ticket.waitUntil(predecessor);
     await settle();
-    keys.of('get')[0]!.reply.resolve(dirReply(20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
+    keys.of('get')[0]!.reply.resolve(dirReply(DIR, 20, node(`${DIR}/5`, 5, 5), node(`${DIR}/8`, 8, 8)));
     await settle();
     watchersOf(keys, `${DIR}/5`)[0]!.fail(etcdError(401, 1200));
     await settle();
@@ -377,7 +364,7 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     await settle();
     const again = keys.of('get')[2];
     expect(again?.key).toBe(DIR);
-    again!.reply.resolve(dirReply(1300, node(`${DIR}/8`, 8, 8)));
+    again!.reply.resolve(dirReply(DIR, 1300, node(`${DIR}/8`, 8, 8)));
     expect((await granted).entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
     await session.close();
   });

@@ -6,7 +6,7 @@
 import type { Node } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
 import { ServiceRegistry } from '../../src/registry.js';
-import { etcdError, FakeKeys, settle } from './fake-keys.js';
+import { dirReply, etcdError, FakeKeys, settle } from './fake-keys.js';
 
 function instanceNode(id: string, index: number): Node {
   const value = JSON.stringify({ id, service: 'api', address: `10.0.0.${index}` });
@@ -14,13 +14,7 @@ function instanceNode(id: string, index: number): Node {
 }
 
 function serviceReply(index: number, ids: string[]) {
-  const nodes = ids.map((id, i) => instanceNode(id, i + 1));
-  return {
-    action: 'get',
-    node: { key: '/svc/api', dir: true, value: '', nodes, createdIndex: 1, modifiedIndex: 1 },
-    index,
-    clusterId: '',
-  };
+  return dirReply('/svc/api', index, ...ids.map((id, i) => instanceNode(id, i + 1)));
 }
 
 describe('ServiceCache', () => {
