@@ -22,7 +22,11 @@ export class HeadersTimedOut extends Error {
  */
 const KEPT_HEADERS = ['x-etcd-index', 'x-etcd-cluster-id', 'location', 'content-length'];
 const KEPT_BY_LENGTH: (string | undefined)[] = [];
-for (const name of KEPT_HEADERS) KEPT_BY_LENGTH[name.length] = name;
+for (const name of KEPT_HEADERS) {
+  // a kept name of a length already taken would hide the other one: pick by more than the length then
+  if (KEPT_BY_LENGTH[name.length] !== undefined) throw new Error(`kept headers of one length: ${name}`);
+  KEPT_BY_LENGTH[name.length] = name;
+}
 
 /**
  * The kept header `name` is (lower-case), or `undefined`. A name as bytes is compared in place, without making
