@@ -37,6 +37,13 @@ export function parseEndpoint(text: string): Endpoint {
       `parse ${JSON.stringify(redactUserinfo(text))}: endpoint must be an absolute http:// or https:// URL`,
     );
   }
+  // An '@' after the authority is most often a password with an unescaped '/', '?' or '#' (`http://u:1234/x@h`
+  // parses as host `u`, port 1234): refused, or the password would be shown as part of the endpoint.
+  if (text.slice(match[0].length - match[3]!.length).includes('@')) {
+    throw new TypeError(
+      `parse ${JSON.stringify(redactUserinfo(text))}: '@' after the host (escape a '/', '?' or '#' in a password as %2F, %3F, %23)`,
+    );
+  }
   let url: URL;
   try {
     url = new URL(text);

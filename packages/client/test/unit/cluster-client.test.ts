@@ -214,6 +214,10 @@ describe('credentials in malformed endpoints', () => {
       'http://root:s3#cret@h:1',
       'root:s3cret@h:1',
       'http://root:s3cret@h:1/%zz',
+      // a numeric password with a '/', '?' or '#' would parse as a port, the rest as a path, query or fragment
+      'http://root:1234/s3cret@h:2379',
+      'http://root:1234?s3cret@h:2379',
+      'http://root:1234#s3cret@h:2379',
     ]) {
       let error: unknown;
       try {
@@ -223,6 +227,7 @@ describe('credentials in malformed endpoints', () => {
       }
       expect(error, bad).toBeInstanceOf(TypeError);
       expect(reachableText(error), bad).not.toContain('s3');
+      expect(reachableText(error), bad).not.toContain('1234');
       expect((error as Error).message, bad).toContain('***@');
     }
     expect(() => new Client({ endpoints: ['htp://root:s3cret@h:1'] })).toThrow(
