@@ -149,8 +149,9 @@ export interface ClientConfig {
   /**
    * Where the credentials go when a reply redirects (any 3xx with a Location). `'endpoints'`: only to a
    * Location whose origin (scheme, host and port) is one of the client's endpoints; a redirect elsewhere is
-   * still followed, without the Authorization header. `'any'`: wherever the redirect points, as Go does.
-   * Default `'endpoints'`.
+   * still followed, without the Authorization header, except for a request whose body carries a password (the
+   * auth API's user create and password change), whose redirect elsewhere is refused with a `RedirectError`.
+   * `'any'`: wherever the redirect points, as Go does. Default `'endpoints'`.
    */
   readonly redirectCredentials?: 'endpoints' | 'any';
   /**

@@ -42,6 +42,11 @@ export interface Action {
   readonly watch?: WatchInfo | undefined;
   /** Aborts the call when its watcher is closed (cheaper than a signal per watcher). */
   readonly closer?: AbortHook | undefined;
+  /**
+   * The body carries a password (an auth user's): a redirect to an origin that is not one of the cluster's
+   * endpoints is refused rather than followed, unless `redirectCredentials` is `'any'`.
+   */
+  readonly secretBody?: boolean;
   /** The index a watch waits for, for diagnostics (`WatchMoveMessage.waitIndex`). */
   readonly waitIndex?: number;
 }

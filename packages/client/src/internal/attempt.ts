@@ -53,8 +53,8 @@ export function header(response: Pick<RawResponse, 'headers'>, name: string): st
 /**
  * One endpoint, following redirects (Go's `redirectFollowingHTTPClient`): any 3xx is a redirect to its
  * Location; the action is rebuilt for each hop with its URL replaced wholesale. Unlike Go, a hop to an origin
- * that is not one of the cluster's endpoints goes without the credentials (unless `redirectCredentials` is
- * `'any'`). 5xx replies become errors (so that the cluster client fails over), as in Go's `httpClusterClient`.
+ * that is not one of the cluster's endpoints goes without the credentials, and one of a request whose body
+ * carries a password is refused (unless `redirectCredentials` is `'any'`). 5xx replies become errors (so that the cluster client fails over), as in Go's `httpClusterClient`.
  */
 export async function attemptEndpoint(
   endpoint: Endpoint,
@@ -71,9 +71,13 @@ export async function attemptEndpoint(
       spec.origin = target.origin;
       spec.path = target.pathname + target.search;
       if (options.redirectCredentials !== 'any') {
-        authorization = options.endpoints.some((e) => e.url.origin === target.origin)
-          ? options.authorization
-          : undefined;
+        const ours = options.endpoints.some((e) => e.url.origin === target.origin);
+        if (!ours && action.secretBody) {
+          throw new RedirectError(
+            `client: redirect to ${target.origin} refused: not one of the cluster's endpoints, and the request carries a password`,
+          );
+        }
+        authorization = ours ? options.authorization : undefined;
       }
     }
     const response = await exchange(endpoint, spec, action.wait === true, authorization, options, hop);

@@ -13,6 +13,7 @@ export function authAction(
 ): Action {
   return {
     operation: 'auth',
+    secretBody: typeof body === 'object' && body !== null && 'password' in body,
     httpRequest(endpoint): HttpRequestSpec {
       const target = buildURL(endpoint, joinPath(endpoint.path || '/', '/v2/auth', ...parts), [], false);
       const headers: Record<string, string> = jsonHeader ? { 'content-type': JSON_CONTENT_TYPE } : {};

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import {
+  AuthUserAPI,
   Client,
   ClusterError,
   DEFAULT_MAX_RESPONSE_SIZE,
   KeysAPI,
+  RedirectError,
   ResponseTooLargeError,
 } from '../../src/index.js';
 import { pinOrder } from '../order.js';
@@ -36,6 +38,31 @@ describe('credentials on redirects', () => {
     expect(member.seen.map((s) => s.headers.authorization)).toEqual([basic]);
     expect(elsewhere.seen).toHaveLength(1);
     expect(elsewhere.seen[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('a password in the body never goes to a redirect target outside the endpoints', async () => {
+    const created = (_request: IncomingMessage, response: ServerResponse): void => {
+      response.writeHead(201, { 'content-type': 'application/json' }).end('{"user":"alice"}');
+    };
+    await using elsewhere = await hostileServer(created);
+    await using first = await hostileServer(redirectTo(() => elsewhere.url));
+    await using client = new Client({ endpoints: [first.url], ...credentials });
+    const error = await new AuthUserAPI(client).addUser('alice', 'alicepw').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClusterError);
+    expect((error as ClusterError).errors[0]).toBeInstanceOf(RedirectError);
+    expect((error as ClusterError).errors[0]!.message).toContain('carries a password');
+    expect(reachableText(error)).not.toContain('alicepw');
+    expect(elsewhere.seen).toHaveLength(0);
+    // a request without a password still follows it (without the credentials)
+    await using member = await hostileServer(keysReplyWith({ action: 'get', node }));
+    await using toMember = await hostileServer(redirectTo(() => member.url));
+    await using reads = new Client({ endpoints: [toMember.url], ...credentials });
+    await new KeysAPI(reads).get('/k');
+    expect(member.seen[0]!.headers.authorization).toBeUndefined();
+    // with 'any', as in Go, it goes
+    await using anywhere = new Client({ endpoints: [first.url], redirectCredentials: 'any', ...credentials });
+    await new AuthUserAPI(anywhere).addUser('alice', 'alicepw');
+    expect(elsewhere.seen).toHaveLength(1);
   });
 
   it("go anywhere with redirectCredentials: 'any' (Go's behaviour)", async () => {
