@@ -5,7 +5,7 @@
  * validity deadline (`validity.ts`), and the loss watch that sees it deleted, expired or changed by someone else
  * at once (`loss-watch.ts`).
  */
-import { isKeyNotFound, isTestFailed, type Node } from '@etcdkit/client';
+import { isClientClosed, isKeyNotFound, isTestFailed, type Node } from '@etcdkit/client';
 import { SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
@@ -486,8 +486,10 @@ export class SessionKey implements AsyncDisposable {
         this.#lose('the key is gone', error, true);
         return;
       }
-      // At risk: try again soon; the deadline decides when it is lost.
+      // At risk: try again soon; the deadline decides when it is lost. A closed client can never refresh
+      // again: no more attempts, and the deadline alone decides.
       publishAtRisk(this.key, error, this.#validity.until);
+      if (isClientClosed(error)) return;
       this.#schedule(Math.min(RetryPacing.refreshRetryMaxMs, this.#refreshMs / 2));
     } finally {
       clearTimeout(this.#overdue);

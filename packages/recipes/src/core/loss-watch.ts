@@ -4,7 +4,7 @@
  * rather than at the next refresh. Error 401 or a failed watch re-reads the key once (a quorum get) and watches
  * on past the read.
  */
-import { isKeyNotFound, type Node, type Response } from '@etcdkit/client';
+import { isClientClosed, isKeyNotFound, type Node, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
 import { Pacer, RetryPacing } from './retry.js';
 import { GONE_ACTIONS, sleep } from './wait.js';
@@ -38,8 +38,9 @@ export async function watchForLoss(key: LossWatchedKey): Promise<void> {
       let event: Response;
       try {
         event = await watcher.next({ signal: end });
-      } catch {
-        if (end.aborted) return;
+      } catch (error) {
+        // a closed client can watch no more: the key's validity deadline decides alone
+        if (end.aborted || isClientClosed(error)) return;
         // index cleared (401), or no member could hold the watch: read the key once, watch on past the read
         if (!(await recheck(key, watcher))) await sleep(pacer.next(), end).catch(() => {});
         else pacer.reset();

@@ -1,4 +1,4 @@
-import { EtcdError } from '@etcdkit/client';
+import { ClientClosedError, EtcdError } from '@etcdkit/client';
 import { describe, expect, it, vi } from 'vitest';
 import { Session } from '../../src/core/session.js';
 import { SessionLostError } from '../../src/errors.js';
@@ -194,6 +194,31 @@ describe('SessionKey validity deadline', () => {
     expect(keys.of('set')[0]?.options).toMatchObject({ refresh: true, prevExist: true, prevIndex: 10 });
     expect(key.valid).toBe(true); // past the first deadline, extended by the refreshes
     expect(key.modifiedIndex).toBe(11);
+    await session.close();
+  });
+});
+
+describe('SessionKey on a closed client', () => {
+  it('stops refreshing and watching at the first ClientClosedError; the deadline alone decides the loss', async () => {
+    const keys = new FakeKeys();
+    keys.onCall((call) => {
+      if (call.method === 'set') call.reply.reject(new ClientClosedError());
+    });
+    // TTL 2 s, margin 500 ms, refreshed every 100 ms: valid until sentAt + 1500 ms, about 600 ms from now
+    const session = new Session(keys.api, { ttl: 2, refreshIntervalMs: 100 });
+    const key = session.keep(KEY, 10, performance.now() - 900);
+    const watcher = keys.watchers[0]!;
+    watcher.fail(new ClientClosedError());
+    const lost = new Promise<void>((resolve) =>
+      key.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    await lost;
+    // one refresh, not one every 50 ms (half the interval) until the deadline; no re-read after the watch failed
+    expect(keys.of('set')).toHaveLength(1);
+    expect(keys.of('resync')).toHaveLength(0);
+    expect(keys.watchers).toHaveLength(1);
+    expect((key.signal.reason as Error).message).toMatch(/validity deadline/);
+    expect(key.gone).toBe(false);
     await session.close();
   });
 });
