@@ -5,7 +5,7 @@ import { keysInCreationOrder } from './core/read-dir.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS } from './core/wait.js';
 import { watchUntil } from './core/watch-until.js';
-import { RecipeError, SessionExpiredError } from './errors.js';
+import { RecipeError, ReleasedError, SessionExpiredError } from './errors.js';
 import type { RecipeKeys } from './keys.js';
 
 /** More members entered than the barrier's count. */
@@ -238,7 +238,8 @@ export class DoubleBarrier implements AsyncDisposable {
 /** A loss of the member's key (its signal's reason) as the `SessionExpiredError` the caller is told. */
 function expired(ticket: QueueTicket, error: unknown): unknown {
   const { signal } = ticket.kept;
-  if (!signal.aborted || error !== signal.reason) return error;
+  // a close of the barrier (ReleasedError) is no expiry
+  if (!signal.aborted || error !== signal.reason || error instanceof ReleasedError) return error;
   return new SessionExpiredError(`member key ${ticket.key} expired or was deleted while waiting`, {
     cause: error,
   });

@@ -26,20 +26,29 @@ export class SessionLostError extends RecipeError {
 
 /**
  * The reason a held lock's, permit's or term's `signal` aborts with when its holder ended it on purpose:
- * `release()`, `resign()` or the end of an `await using` block. It is no loss: a key that could no longer be
- * trusted aborts the signal with a {@link SessionLostError} instead, and whichever came first stays the
- * reason. Code watching a signal tells the two apart by `signal.reason.code` (`ETCDKIT_RELEASED` or
- * `ETCDKIT_SESSION_LOST`), or with `instanceof`.
+ * `release()`, `resign()` or the end of an `await using` block, or `close()` of its recipe (or of its
+ * session), after which nothing keeps the key alive. It is no loss: a key that could no longer be trusted
+ * aborts the signal with a {@link SessionLostError} instead, and whichever came first stays the reason. Code
+ * watching a signal tells the two apart by `signal.reason.code` (`ETCDKIT_RELEASED` or
+ * `ETCDKIT_SESSION_LOST`), or with `instanceof`. A call still waiting (an `acquire()`, a `campaign()`, a
+ * `DoubleBarrier.enter()`) when its recipe is closed rejects with it too (`how` is `closed`).
  */
 export class ReleasedError extends RecipeError {
   override name = 'ReleasedError';
   override readonly code = 'ETCDKIT_RELEASED';
   /** The key that was given up. */
   readonly key: string;
-  /** `released` (a lock, read or write lock, or permit) or `resigned` (an election term). */
-  readonly how: 'released' | 'resigned';
-  constructor(key: string, how: 'released' | 'resigned') {
-    super(`${key} was ${how} by its holder`);
+  /**
+   * `released` (a lock, read or write lock, or permit), `resigned` (an election term) or `closed` (its recipe
+   * or session was closed: the key is no longer kept alive and expires by its TTL, unless deleted).
+   */
+  readonly how: 'released' | 'resigned' | 'closed';
+  constructor(key: string, how: 'released' | 'resigned' | 'closed') {
+    super(
+      how === 'closed'
+        ? `${key} is no longer kept: its recipe or session was closed`
+        : `${key} was ${how} by its holder`,
+    );
     this.key = key;
     this.how = how;
   }

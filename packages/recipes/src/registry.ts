@@ -5,7 +5,7 @@ import { readDir } from './core/read-dir.js';
 import { Pacer, RetryPacing } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { GONE_ACTIONS, sleep } from './core/wait.js';
-import { RecipeError } from './errors.js';
+import { RecipeError, ReleasedError } from './errors.js';
 import { publishRegistry } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -113,6 +113,8 @@ export class Registration implements AsyncDisposable {
     kept.signal.addEventListener(
       'abort',
       () => {
+        // the registry's session was closed (a ReleasedError): nothing is published again
+        if (kept.signal.reason instanceof ReleasedError) this.#closed = true;
         if (!this.#closed) this.#reRegistering ??= this.#reRegister();
       },
       { once: true },

@@ -6,7 +6,7 @@
  * at once (`loss-watch.ts`).
  */
 import { isClientClosed, isKeyNotFound, isTestFailed, type Node } from '@etcdkit/client';
-import { SessionLostError } from '../errors.js';
+import { ReleasedError, SessionLostError } from '../errors.js';
 import { isListening, publishAtRisk, publishLost } from '../internal/channels.js';
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
 import { watchForLoss } from './loss-watch.js';
@@ -103,7 +103,9 @@ export class SessionKey implements AsyncDisposable {
 
   /**
    * Aborts (with a {@link SessionLostError}) as soon as the key can no longer be trusted: its validity
-   * deadline passed, or it was deleted, expired or changed by someone else. Stopping the key does not abort it.
+   * deadline passed, or it was deleted, expired or changed by someone else; with a `ReleasedError` (`closed`)
+   * when {@link SessionKey.stop} stops it while it is still kept. Removing it ({@link SessionKey.remove}) does
+   * not abort it.
    */
   get signal(): AbortSignal {
     return this.#controller.signal;
@@ -140,8 +142,13 @@ export class SessionKey implements AsyncDisposable {
     return !this.#controller.signal.aborted && !this.#validity.passed;
   }
 
-  /** Stops refreshing and watching (waiting for a write in flight), without deleting the key. Idempotent. */
+  /**
+   * Stops refreshing and watching (waiting for a write in flight), without deleting the key. Idempotent. A key
+   * still kept (not removed nor lost) aborts its {@link SessionKey.signal} with a `ReleasedError` (`closed`):
+   * from now on nothing keeps it alive, so nobody may rely on it.
+   */
   async stop(): Promise<void> {
+    if (!this.#halted) this.#controller.abort(new ReleasedError(this.key, 'closed'));
     this.halt();
     this.#ended.abort();
     await this.settled();

@@ -10,6 +10,7 @@ import {
   Barrier,
   DoubleBarrier,
   Election,
+  Lock,
   type LostMessage,
   RecipeChannels,
   ReleasedError,
@@ -33,9 +34,14 @@ const RESIGN_TTL = 2;
 const RESIGN_REFRESH_MS = Math.round((RESIGN_TTL * 1000) / 3);
 
 /** The member keys of a double barrier, in creation order (a quorum read). */
-async function memberKeys(keys: KeysAPI, name: string): Promise<string[]> {
+function memberKeys(keys: KeysAPI, name: string): Promise<string[]> {
+  return childKeys(keys, `${name}/members`);
+}
+
+/** The keys in directory `dir` (a lock's queue, a barrier's members), in creation order (a quorum read). */
+async function childKeys(keys: KeysAPI, dir: string): Promise<string[]> {
   try {
-    const response = await keys.get(`${name}/members`, { quorum: true });
+    const response = await keys.get(dir, { quorum: true });
     return (response.node?.nodes ?? [])
       .slice()
       .sort((a, b) => a.createdIndex - b.createdIndex)
@@ -273,5 +279,39 @@ describe('a voluntary end is no loss', () => {
     await second.release();
     expect(second.signal.reason).toBeInstanceOf(SessionLostError);
     await semaphore.close();
+  });
+
+  it('close() of a recipe aborts its holder signal with a ReleasedError (closed) at once, ends a waiting acquire with it, loses nothing', async () => {
+    const name = uniqueKeyPrefix('closed-recipe');
+    const lost = recordLost(name);
+    try {
+      const holder = new Lock(keysAPI(), name, { ttl: TTL });
+      const waiter = new Lock(keysAPI(), name, { ttl: TTL });
+      const held = await holder.acquire();
+      const waiting = track(waiter.acquire());
+      await expect
+        .poll(async () => (await childKeys(keysAPI(), name)).length, { timeout: TOLD_AT_ONCE_MS })
+        .toBe(2);
+      const closedAt = performance.now();
+      await holder.close();
+      // told now, not when the key's validity runs out (10 s away): nothing keeps the key alive any more
+      expect(held.signal.reason).toBeInstanceOf(ReleasedError);
+      expect(held.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'closed', key: held.key });
+      expect(held.valid).toBe(false);
+      // the closed holder's key expires by its TTL (not deleted): the waiter still waits behind it
+      expect(waiting.done()).toBe(false);
+      await waiter.close();
+      const error = await waiting.promise.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ReleasedError);
+      expect(error).toMatchObject({ how: 'closed' });
+      expect(performance.now() - closedAt).toBeLessThan(TOLD_AT_ONCE_MS);
+      // the waiter gave up its place: its key is deleted, the holder's is left to expire
+      expect(await childKeys(keysAPI(), name)).toEqual([held.key]);
+      expect(lost.messages).toEqual([]);
+      await held.release();
+      expect(held.signal.reason).toMatchObject({ how: 'closed' });
+    } finally {
+      lost.stop();
+    }
   });
 });

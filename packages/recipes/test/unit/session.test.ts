@@ -1,7 +1,7 @@
 import { ClientClosedError, EtcdError } from '@etcdkit/client';
 import { describe, expect, it, vi } from 'vitest';
 import { Session } from '../../src/core/session.js';
-import { SessionLostError } from '../../src/errors.js';
+import { ReleasedError, SessionLostError } from '../../src/errors.js';
 import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const KEY = '/s/1';
@@ -25,7 +25,8 @@ describe('SessionKey loss watch: its own key, from its own index', () => {
     await settle();
     expect(watcher.waiting).toBe(false);
     expect(watcher.closed).toBe(true);
-    expect(key.signal.aborted).toBe(false);
+    // stopped while kept: a voluntary end, no loss (see 'SessionKey stopped while kept' below)
+    expect(key.signal.reason).toBeInstanceOf(ReleasedError);
     await session.close();
   });
 
@@ -195,6 +196,27 @@ describe('SessionKey validity deadline', () => {
     expect(key.valid).toBe(true); // past the first deadline, extended by the refreshes
     expect(key.modifiedIndex).toBe(11);
     await session.close();
+  });
+});
+
+describe('SessionKey stopped while kept: a voluntary end', () => {
+  it('stop() aborts the signal with a ReleasedError (closed); after a remove() it leaves the signal alone', async () => {
+    {
+      const { session, key } = kept();
+      await session.close();
+      expect(key.signal.reason).toBeInstanceOf(ReleasedError);
+      expect(key.signal.reason).toMatchObject({ how: 'closed', key: KEY });
+      expect(key.valid).toBe(false);
+    }
+    {
+      const { keys, session, key } = kept();
+      keys.onCall((call) => {
+        if (call.method === 'delete') call.reply.resolve(reply('delete', node(KEY, 10, 11)));
+      });
+      await key.remove();
+      await session.close();
+      expect(key.signal.aborted).toBe(false);
+    }
   });
 });
 
