@@ -38,10 +38,12 @@ export interface QueueItem {
  * when a reply is lost; it blocks (abortably) while the queue is empty. An item whose taker died between its
  * claim and its delete is skipped by the others until the claim lapses.
  */
-export class Queue {
+export class Queue implements AsyncDisposable {
   readonly #keys: RecipeKeys;
   readonly #dir: string;
   readonly #watchdogMs: number | undefined;
+  /** Aborted by {@link close}: ends every `take` waiting, and refuses later calls. */
+  readonly #closed = new AbortController();
 
   constructor(keys: RecipeKeys, name: string, options: QueueOptions = {}) {
     this.#keys = keys;
@@ -51,6 +53,7 @@ export class Queue {
 
   /** Appends an item; `ttl` (whole seconds) makes it expire if nobody takes it in time. */
   async put(value: string, options: { ttl?: number; signal?: AbortSignal } = {}): Promise<QueueItem> {
+    this.#closed.signal.throwIfAborted();
     const response = await this.#keys.createInOrder(this.#dir, value, options);
     return { value, key: response.node!.key, createdIndex: response.node!.createdIndex };
   }
@@ -60,10 +63,13 @@ export class Queue {
    * `signal.reason` on abort: an abort just after a delete whose reply was lost can leave the item removed and
    * returned to nobody (so can a delete failing for 15 s on end). A closed client rejects with its
    * `ClientClosedError`, etcd's own error with that error; a read that no member answered is tried again after
-   * 100 ms, for as long as it takes: pass a `signal` to bound the wait.
+   * 100 ms, for as long as it takes: pass a `signal` to bound the wait. {@link close} ends it as an abort does,
+   * with an `AbortError` (`queue closed`).
    */
   async take(options: { signal?: AbortSignal } = {}): Promise<QueueItem> {
-    const { signal } = options;
+    const closed = this.#closed.signal;
+    const signal = options.signal ? AbortSignal.any([options.signal, closed]) : closed;
+    signal.throwIfAborted();
     return watchUntil<Listing, QueueItem>(this.#keys, {
       signal,
       read: async (at) => {
@@ -101,6 +107,19 @@ export class Queue {
         return { done: false, watch: { key: this.#dir, recursive: true, watchdogMs } };
       },
     });
+  }
+
+  /**
+   * Ends every {@link take} waiting (each rejects with an `AbortError`, `queue closed`) and refuses later `put`
+   * and `take` calls with it. Items already put stay in etcd. Idempotent.
+   */
+  async close(): Promise<void> {
+    this.#closed.abort(new DOMException('queue closed', 'AbortError'));
+  }
+
+  /** {@link close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** The number of items waiting (a quorum read). */

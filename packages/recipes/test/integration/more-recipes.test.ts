@@ -116,6 +116,20 @@ describe('Queue', () => {
     await expect(aborted).rejects.toThrow('no more');
     expect(await producer.size()).toBe(0);
   });
+
+  it('close() ends a take waiting and refuses later calls; the items stay', async () => {
+    const name = uniqueKeyPrefix('queue-close');
+    const queue = new Queue(keysAPI(), name);
+    const waiting = queue.take();
+    await pause(150);
+    await queue.close();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError', message: 'queue closed' });
+    await expect(queue.take()).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(queue.put('late')).rejects.toMatchObject({ name: 'AbortError' });
+    const producer = new Queue(keysAPI(), name);
+    await producer.put('kept');
+    expect(await producer.size()).toBe(1);
+  });
 });
 
 describe('DoubleBarrier', () => {
