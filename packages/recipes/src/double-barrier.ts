@@ -1,4 +1,5 @@
 import { isKeyNotFound, type Response } from '@etcdkit/client';
+import { removeFailed } from './core/held.js';
 import { QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueListing } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
@@ -103,7 +104,7 @@ export class DoubleBarrier implements AsyncDisposable {
       });
     } catch (error) {
       this.#ticket = undefined;
-      await ticket.remove();
+      await removeFailed(ticket);
       throw expired(ticket, error);
     }
   }
@@ -170,7 +171,7 @@ export class DoubleBarrier implements AsyncDisposable {
     } catch (error) {
       if (!kept.signal.aborted || removed) throw error;
       this.#ticket = undefined;
-      await ticket.remove();
+      await removeFailed(ticket);
       throw expired(ticket, error);
     }
   }

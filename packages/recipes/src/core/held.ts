@@ -2,7 +2,7 @@
  * The core's holding: what every queue recipe does once its ticket is granted (publish `handoff` and
  * `acquired`), on release (remove the key, publish `released`), and when a wait fails (remove the waiter's key).
  */
-import { ReleasedError } from '../errors.js';
+import { ReleasedError, SessionLostError } from '../errors.js';
 import type { HeldLock } from '../held-lock.js';
 import { publishAcquired, publishHandoff, publishReleased } from '../internal/channels.js';
 import type { QueueTicket } from './queue-driver.js';
@@ -75,7 +75,17 @@ export async function orRemove<T>(ticket: QueueTicket, wait: () => Promise<T>): 
   try {
     return await wait();
   } catch (error) {
-    await ticket.remove();
+    await removeFailed(ticket);
     throw error;
   }
+}
+
+/**
+ * Removes the key of a ticket whose wait failed. Waited for, so that the call ends with its key gone, except
+ * when the key was lost: then it is gone already or etcd is out of reach (the delete's attempts could take
+ * seconds), and the waiter is told at once while the delete goes on.
+ */
+export function removeFailed(ticket: QueueTicket): Promise<void> {
+  const removing = ticket.remove();
+  return ticket.kept.signal.reason instanceof SessionLostError ? Promise.resolve() : removing;
 }

@@ -1,9 +1,11 @@
 import type { Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
+import { orRemove } from '../../src/core/held.js';
 import { learn, predecessor, QueueTicket, type RemovedHere, watchFrom } from '../../src/core/queue-driver.js';
 import { listQueueAfter, type QueueEntry, type QueueListing } from '../../src/core/queue-listing.js';
 import { isRemovedHere, markRemovedHere } from '../../src/core/removed-here.js';
 import { Session } from '../../src/core/session.js';
+import { SessionLostError } from '../../src/errors.js';
 import { dirReply, etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
 
 const DIR = '/q';
@@ -368,4 +370,37 @@ describe('waitUntil: a wait that ends without an event (error 401)', () => {
     expect((await granted).entries.map((entry) => entry.key)).toEqual([`${DIR}/8`]);
     await session.close();
   });
+});
+
+describe('orRemove: a failed wait removes its key, and a lost one does not wait for that', () => {
+  it('a wait failed by the key loss rejects before its delete answers; an abort waits for the delete', async () => {
+    {
+      const { keys, session, ticket } = await ticketOnFake();
+      const lost = new Promise<never>((_, reject) =>
+        ticket.kept.signal.addEventListener('abort', () => reject(ticket.kept.signal.reason), { once: true }),
+      );
+      const waiting = orRemove(ticket, () => lost).catch((error: unknown) => error);
+      ticket.kept.lose('etcd out of reach past the validity deadline');
+      // told while the delete has no answer (etcd out of reach: its attempts could take seconds)
+      expect(await waiting).toBeInstanceOf(SessionLostError);
+      expect(keys.of('delete')).toHaveLength(1);
+      keys.of('delete')[0]!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 9)));
+      await session.close();
+    }
+    {
+      const { keys, session, ticket } = await ticketOnFake();
+      const reason = new Error('caller gave up');
+      let settled = false;
+      const waiting = orRemove(ticket, () => Promise.reject(reason)).catch((error: unknown) => {
+        settled = true;
+        return error;
+      });
+      await settle();
+      expect(keys.of('delete')).toHaveLength(1);
+      expect(settled).toBe(false);
+      keys.of('delete')[0]!.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 9)));
+      expect(await waiting).toBe(reason);
+      await session.close();
+    }
+  }, 5000);
 });
