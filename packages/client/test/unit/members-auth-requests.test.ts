@@ -71,7 +71,9 @@ describe('members API request shapes', () => {
     await expect(apis({ status: 404, body: '' }).members.remove('abc')).rejects.toThrow(
       'unexpected status code 404',
     );
-    await expect(apis({ status: 200, body: 'nope' }).members.list()).rejects.toBeInstanceOf(SyntaxError);
+    await expect(apis({ status: 200, body: 'nope' }).members.list()).rejects.toBeInstanceOf(
+      InvalidResponseError,
+    );
   });
 });
 

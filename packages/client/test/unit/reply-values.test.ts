@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Client, EtcdError, InvalidResponseError, InvalidValueError, KeysAPI } from '../../src/index.js';
+import {
+  Client,
+  EtcdError,
+  InvalidResponseError,
+  InvalidValueError,
+  KeysAPI,
+  MembersAPI,
+} from '../../src/index.js';
 import { hostileServer, keysReplyWith } from './hostile.js';
 
 const node = { key: '/k', value: 'v', createdIndex: 5, modifiedIndex: 6 };
@@ -96,5 +103,57 @@ describe('impossible values in replies (Go: decoding into uint64, int64 or time.
       '2',
     ]);
     expect(watcher.waitIndex).toBe(4);
+  });
+});
+
+/** What `call` rejects with (or resolves to) on a server answering 200 with `body` (a string as is). */
+async function fromServer<T>(body: unknown, call: (client: Client) => Promise<T>): Promise<T | unknown> {
+  await using server = await hostileServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(typeof body === 'string' ? body : JSON.stringify(body));
+  });
+  await using client = new Client({ endpoints: [server.url] });
+  return call(client).catch((e: unknown) => e);
+}
+
+describe('members and version replies of the wrong shape (Go: decoding into Member or Versions fails)', () => {
+  const list = (client: Client) => new MembersAPI(client).list();
+  const leader = (client: Client) => new MembersAPI(client).leader();
+  const version = (client: Client) => client.getVersion();
+
+  it('refuses a member list, leader or version whose fields have other types, with the field named', async () => {
+    const cases: [unknown, (client: Client) => Promise<unknown>, string][] = [
+      [{ members: [{ id: 5, name: 'm0' }] }, list, 'members[].id'],
+      [{ members: [{ id: 'a', clientURLs: 'http://127.0.0.1:1' }] }, list, 'members[].clientURLs'],
+      [{ members: [{ id: 'a', peerURLs: [1] }] }, list, 'members[].peerURLs'],
+      [{ members: { id: 'a' } }, list, 'members'],
+      [{ members: ['a'] }, list, 'members[]'],
+      [[], list, 'body'],
+      [{ id: 'a', name: {} }, leader, 'leader.name'],
+      ['"leader"', leader, 'leader'],
+      [{ etcdserver: 3.4, etcdcluster: '3.4.0' }, version, 'etcdserver'],
+      ['[]', version, 'body'],
+    ];
+    for (const [body, call, field] of cases) {
+      const error = await fromServer(body, call);
+      expect(error, field).toBeInstanceOf(InvalidValueError);
+      expect(error, field).toMatchObject({ field });
+      expect((error as Error).message, field).toMatch(/^client: response is invalid json\./);
+    }
+  });
+
+  it('a body that is not JSON is an InvalidResponseError (its cause the syntax error); null or absent fields are empty', async () => {
+    const error = await fromServer('nope', list);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    expect(await fromServer({ members: null }, list)).toEqual([]);
+    expect(await fromServer('null', list)).toEqual([]);
+    expect(await fromServer({ id: 'a', peerURLs: null }, leader)).toEqual({
+      id: 'a',
+      name: '',
+      peerURLs: [],
+      clientURLs: [],
+    });
+    expect(await fromServer({ etcdserver: '3.4.23' }, version)).toEqual({ server: '3.4.23', cluster: '' });
   });
 });
