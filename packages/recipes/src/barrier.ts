@@ -51,7 +51,9 @@ export class Barrier implements AsyncDisposable {
     try {
       if (this.#ttl) {
         this.#closed = false;
-        this.#session ??= new Session(this.#keys, { ttl: this.#ttl });
+        // a session closed by close() keeps nothing more: a hold after it has a session of its own
+        if (!this.#session || this.#session.closed)
+          this.#session = new Session(this.#keys, { ttl: this.#ttl });
         this.#kept = await this.#session.create(this.#key, value, options);
       } else await this.#keys.create(this.#key, value, options.signal ? { signal: options.signal } : {});
     } catch (error) {

@@ -4,6 +4,7 @@ import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue } from './core/queue-listing.js';
 import { Session, type SessionOptions } from './core/session.js';
 import { onAbort } from './core/wait.js';
+import { ReleasedError } from './errors.js';
 import type { AcquireOptions, HeldLock } from './held-lock.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -60,10 +61,12 @@ export class Lock implements AsyncDisposable {
    * @throws {SessionExpiredError} when the waiter's own key expired while waiting.
    * @throws {SessionLostError} when the waiter's key could not be kept alive.
    * @throws the reason of `signal` when it aborts (the waiter's key is removed first).
+   * @throws {ReleasedError} (`closed`) when the lock (its session) is closed, or closes while waiting.
    */
   async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
     const startedAt = performance.now();
     const { signal } = options;
+    this.#throwIfClosed();
     const unlockLocal = await acquireLocal(localMutex(this.#keys, this.#dir), signal);
     try {
       const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, 'lock', signal);
@@ -79,6 +82,7 @@ export class Lock implements AsyncDisposable {
   /** Takes the lock if it is free right now, else resolves to `null` (leaving no key behind). */
   async tryAcquire(): Promise<HeldLock | null> {
     const startedAt = performance.now();
+    this.#throwIfClosed();
     const mutex = localMutex(this.#keys, this.#dir);
     if (mutex.isLocked()) return null;
     const unlockLocal = await mutex.acquire();
@@ -99,6 +103,14 @@ export class Lock implements AsyncDisposable {
       unlockLocal();
       throw error;
     }
+  }
+
+  /**
+   * A closed lock queues nothing more: refused before the in-process queue, where a lock still held here when
+   * it was closed would keep the call waiting.
+   */
+  #throwIfClosed(): void {
+    if (this.#session!.closed) throw new ReleasedError(this.#dir, 'closed');
   }
 
   /** Stops the lock's own session (keys still held expire by TTL). */

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Response } from '@etcdkit/client';
-import { SessionExpiredError, SessionLostError } from '../errors.js';
+import { ReleasedError, SessionExpiredError, SessionLostError } from '../errors.js';
 import { publishEnqueue } from '../internal/channels.js';
 import type { RecipeKeys } from '../keys.js';
 import type { SessionKey } from './kept-key.js';
@@ -209,6 +209,8 @@ export class QueueTicket {
     let firstSentAt: number | undefined;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
+      // a closed recipe (its session) queues nothing more
+      if (session.closed) throw new ReleasedError(dir, 'closed');
       const sentAt = performance.now();
       firstSentAt ??= sentAt;
       try {

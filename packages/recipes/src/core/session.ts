@@ -2,6 +2,7 @@
  * The core's session: the TTL and refresh interval every kept key of a recipe shares, the validity margin, and
  * the set of keys it keeps (each a {@link SessionKey}, see `kept-key.ts`), stopped together by `close()`.
  */
+import { ReleasedError } from '../errors.js';
 import type { RecipeKeys } from '../keys.js';
 import { type KeptKeyTiming, SessionKey } from './kept-key.js';
 import type { KeptNode } from './own-writes.js';
@@ -51,6 +52,7 @@ export class Session implements AsyncDisposable {
   readonly ttl: number;
   readonly #timing: KeptKeyTiming;
   readonly #kept = new Set<SessionKey>();
+  #closed = false;
 
   constructor(keys: RecipeKeys, options: SessionOptions = {}) {
     const ttl = options.ttl ?? 15;
@@ -86,6 +88,8 @@ export class Session implements AsyncDisposable {
       typeof node === 'number' ? { modifiedIndex: node, createdIndex: createdIndex ?? node } : node;
     const kept = SessionKey.create(this, key, identity, sentAt, this.#timing, () => this.#kept.delete(kept));
     this.#kept.add(kept);
+    // a key made while the session closed (its create was in flight): not kept, and its holder told so
+    if (this.#closed) void kept.stop();
     return kept;
   }
 
@@ -93,12 +97,15 @@ export class Session implements AsyncDisposable {
    * Creates `key` with `value` and the session's TTL (it must not exist yet: error 105 otherwise, passed on)
    * and keeps it alive, its validity counted from when the create was sent. A create is one-shot: a lost reply
    * passes on (the key, if it was made, expires by its TTL).
+   *
+   * @throws {ReleasedError} (`closed`) once the session is closed: nothing is sent.
    */
   async create(
     key: string,
     value: string,
     options: { readonly signal?: AbortSignal } = {},
   ): Promise<SessionKey> {
+    if (this.#closed) throw new ReleasedError(key, 'closed');
     const sentAt = performance.now();
     const response = await this.keys.create(key, value, {
       ttl: this.ttl,
@@ -107,8 +114,17 @@ export class Session implements AsyncDisposable {
     return this.keep(key, response.node!, sentAt);
   }
 
-  /** Stops keeping every key (they expire by TTL unless deleted). Idempotent. */
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Stops keeping every key (they expire by TTL unless deleted; see {@link SessionKey.stop}). For good: a key
+   * kept later is stopped at once, and {@link create} refuses. Idempotent.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#kept].map((kept) => kept.stop()));
   }
 

@@ -298,6 +298,8 @@ describe('a voluntary end is no loss', () => {
       expect(held.signal.reason).toBeInstanceOf(ReleasedError);
       expect(held.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'closed', key: held.key });
       expect(held.valid).toBe(false);
+      // closed for good: a later acquire queues nothing
+      await expect(holder.acquire()).rejects.toMatchObject({ name: 'ReleasedError', how: 'closed' });
       // the closed holder's key expires by its TTL (not deleted): the waiter still waits behind it
       expect(waiting.done()).toBe(false);
       await waiter.close();

@@ -218,6 +218,19 @@ describe('SessionKey stopped while kept: a voluntary end', () => {
       expect(key.signal.aborted).toBe(false);
     }
   });
+
+  it('a closed session refuses to create a key (nothing sent) and stops at once a key kept after its close', async () => {
+    const keys = new FakeKeys();
+    const session = new Session(keys.api, { ttl: 30 });
+    await session.close();
+    await expect(session.create(KEY, 'v')).rejects.toMatchObject({ name: 'ReleasedError', how: 'closed' });
+    expect(keys.calls).toEqual([]);
+    // a create that was in flight when the session closed
+    const late = session.keep(KEY, 10, performance.now());
+    expect(late.signal.reason).toMatchObject({ how: 'closed' });
+    await settle();
+    expect(keys.watchers.every((watcher) => watcher.closed)).toBe(true);
+  });
 });
 
 describe('SessionKey on a closed client', () => {
