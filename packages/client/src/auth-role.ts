@@ -1,7 +1,7 @@
 import type { CallOptions, Client } from './client.js';
 import { UnexpectedStatusError } from './errors.js';
 import { authAction, authJson, checkName, expectOk } from './internal/auth-actions.js';
-import { fieldOf } from './internal/members-actions.js';
+import { fieldOf, listField, nameOrField, objectAt, text, textField } from './internal/reply-fields.js';
 import { kDo } from './internal/symbols.js';
 
 /** What a role may do with a key prefix (Go's `PermissionType`). */
@@ -70,8 +70,7 @@ export class AuthRoleAPI {
   async listRoles(options: CallOptions = {}): Promise<string[]> {
     const response = await this.#client[kDo](authAction('GET', ['roles'], undefined, true), options);
     if (response.status !== 200) throw new UnexpectedStatusError(response.status);
-    const roles = fieldOf(authJson(response), 'roles');
-    return Array.isArray(roles) ? roles.map((role) => String(fieldOf(role, 'role') ?? '')) : [];
+    return listField(objectAt(authJson(response), ''), 'roles', '', nameOrField('role'));
   }
 
   async #modify(
@@ -92,11 +91,17 @@ export class AuthRoleAPI {
   }
 }
 
+/** A role reply (Go's `Role`); another shape is an `InvalidValueError`. */
 function decodeRole(raw: unknown): Role {
-  const kv = fieldOf(fieldOf(raw, 'permissions'), 'kv');
-  const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+  const role = objectAt(raw, '');
+  const kv = objectAt(fieldOf(objectAt(fieldOf(role, 'permissions'), 'permissions'), 'kv'), 'permissions.kv');
   return {
-    role: String(fieldOf(raw, 'role') ?? ''),
-    permissions: { kv: { read: list(fieldOf(kv, 'read')), write: list(fieldOf(kv, 'write')) } },
+    role: textField(role, 'role', ''),
+    permissions: {
+      kv: {
+        read: listField(kv, 'read', 'permissions.kv', text),
+        write: listField(kv, 'write', 'permissions.kv', text),
+      },
+    },
   };
 }

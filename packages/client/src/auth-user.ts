@@ -1,6 +1,6 @@
 import type { CallOptions, Client } from './client.js';
 import { authAction, authJson, checkName, expectOk } from './internal/auth-actions.js';
-import { fieldOf } from './internal/members-actions.js';
+import { listField, nameOrField, objectAt, textField } from './internal/reply-fields.js';
 import { kDo } from './internal/symbols.js';
 
 /** A v2 user (Go's `User`); the password is never returned by the server. */
@@ -76,18 +76,15 @@ export class AuthUserAPI {
       await this.#client[kDo](authAction('GET', ['users'], undefined, true), options),
       [200],
     );
-    const users = fieldOf(authJson(response), 'users');
-    return Array.isArray(users) ? users.map((user) => String(fieldOf(user, 'user') ?? '')) : [];
+    return listField(objectAt(authJson(response), ''), 'users', '', nameOrField('user'));
   }
 }
 
-/** A user reply; the server gives roles as objects (`{"role":"r",...}`), Go keeps their names. */
+/**
+ * A user reply (Go's `User`, or `UserRoles` whose roles are objects, `{"role":"r",...}`: Go keeps their
+ * names). Another shape is an `InvalidValueError`.
+ */
 function decodeUser(raw: unknown): User {
-  const roles = fieldOf(raw, 'roles');
-  return {
-    user: String(fieldOf(raw, 'user') ?? ''),
-    roles: Array.isArray(roles)
-      ? roles.map((role) => (typeof role === 'string' ? role : String(fieldOf(role, 'role') ?? '')))
-      : [],
-  };
+  const user = objectAt(raw, '');
+  return { user: textField(user, 'user', ''), roles: listField(user, 'roles', '', nameOrField('role')) };
 }

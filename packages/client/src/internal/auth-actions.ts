@@ -1,8 +1,8 @@
 import { AuthError, INVALID_JSON_MESSAGE, InvalidResponseError } from '../errors.js';
 import { type Action, buildURL, type HttpRequestSpec, JSON_CONTENT_TYPE } from './action.js';
 import type { RawResponse } from './attempt.js';
-import { fieldOf } from './members-actions.js';
 import { joinPath } from './path.js';
+import { fieldOf } from './reply-fields.js';
 
 /** An auth API request: `path.Join(ep.Path, "/v2/auth", ...parts)`, JSON body when given. */
 export function authAction(

@@ -7,7 +7,7 @@ import {
 } from '../errors.js';
 import type { Node, Response } from '../keys.js';
 import { header, type RawResponse } from './attempt.js';
-import { fieldOf } from './members-actions.js';
+import { fieldOf } from './reply-fields.js';
 
 function invalid(cause?: unknown): InvalidResponseError {
   return new InvalidResponseError(INVALID_JSON_MESSAGE, cause === undefined ? undefined : { cause });

@@ -1,7 +1,6 @@
 import {
   INVALID_JSON_MESSAGE,
   InvalidResponseError,
-  InvalidValueError,
   MembersError,
   UnexpectedStatusError,
 } from '../errors.js';
@@ -10,6 +9,7 @@ import { type Action, buildURL, type HttpRequestSpec, JSON_CONTENT_TYPE } from '
 import type { RawResponse } from './attempt.js';
 import type { Endpoint } from './endpoints.js';
 import { joinPath } from './path.js';
+import { fieldOf, listField, objectAt, text, textField } from './reply-fields.js';
 
 /** A members API request: `path.Join(ep.Path, "/v2/members", suffix)`. */
 export function membersAction(method: HttpRequestSpec['method'], suffix = '', body?: unknown): Action {
@@ -35,51 +35,20 @@ function membersOperation(method: HttpRequestSpec['method'], suffix: string): st
 }
 
 /**
- * Decodes a member (at `where` in the reply, for errors), accepting Go's case-insensitive field names. As Go's
- * decoding into `Member` does, it refuses a member that is not an object (null is Go's zero value), an id or
- * name that is not a string, and URL lists that are not lists of strings (absent or null fields are empty).
+ * Decodes a member (at `where` in the reply, for errors) as Go's decoding into `Member` does (see
+ * `reply-fields.ts`): an object (null: the zero value) whose id and name are strings and whose URL lists are
+ * lists of strings.
  *
- * @throws {InvalidValueError} for such a member.
+ * @throws {InvalidValueError} for a member of another shape.
  */
 export function decodeMember(raw: unknown, where = 'member'): Member {
-  // null decodes to Go's zero value, as in Go
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw mistyped(where, raw, 'an object');
-  const text = (name: string): string => {
-    const value = fieldOf(raw, name) ?? '';
-    if (typeof value !== 'string') throw mistyped(`${where}.${name}`, value, 'a string');
-    return value;
-  };
-  const strings = (name: string): string[] => {
-    const value = fieldOf(raw, name) ?? [];
-    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string'))
-      throw mistyped(`${where}.${name}`, value, 'a list of strings');
-    return value as string[];
-  };
+  const member = objectAt(raw, where);
   return {
-    id: text('id'),
-    name: text('name'),
-    peerURLs: strings('peerURLs'),
-    clientURLs: strings('clientURLs'),
+    id: textField(member, 'id', where),
+    name: textField(member, 'name', where),
+    peerURLs: listField(member, 'peerURLs', where, text),
+    clientURLs: listField(member, 'clientURLs', where, text),
   };
-}
-
-/** The error for a reply field of the wrong JSON type (Go: an `UnmarshalTypeError`). */
-export function mistyped(field: string, value: unknown, expected: string): InvalidValueError {
-  const shown = JSON.stringify(value) ?? String(value);
-  return new InvalidValueError(
-    field,
-    `${INVALID_JSON_MESSAGE}: ${field} ${shown.length > 64 ? `${shown.slice(0, 64)}...` : shown} is not ${expected}`,
-  );
-}
-
-/** A JSON object's field, matched case-insensitively as Go's encoding/json does (exact match first). */
-export function fieldOf(raw: unknown, name: string): unknown {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const record = raw as Record<string, unknown>;
-  if (name in record) return record[name];
-  const lower = name.toLowerCase();
-  const key = Object.keys(record).find((k) => k.toLowerCase() === lower);
-  return key === undefined ? undefined : record[key];
 }
 
 /**
@@ -97,11 +66,7 @@ export function parseJson(response: RawResponse): unknown {
 /** `GET /v2/members`: 200 only, `{"members":[...]}` (absent or null: none). */
 export function decodeMemberList(response: RawResponse): Member[] {
   if (response.status !== 200) throw new UnexpectedStatusError(response.status);
-  const body = parseJson(response);
-  if (typeof body !== 'object' || Array.isArray(body)) throw mistyped('body', body, 'an object');
-  const members = fieldOf(body, 'members') ?? [];
-  if (!Array.isArray(members)) throw mistyped('members', members, 'a list');
-  return members.map((member) => decodeMember(member, 'members[]'));
+  return listField(objectAt(parseJson(response), ''), 'members', '', decodeMember);
 }
 
 /** `GET /v2/members/leader`: 200 only. */

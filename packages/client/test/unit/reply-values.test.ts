@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AuthRoleAPI,
+  AuthUserAPI,
   Client,
   EtcdError,
   InvalidResponseError,
@@ -116,16 +118,20 @@ async function fromServer<T>(body: unknown, call: (client: Client) => Promise<T>
   return call(client).catch((e: unknown) => e);
 }
 
-describe('members and version replies of the wrong shape (Go: decoding into Member or Versions fails)', () => {
+describe('members, auth and version replies of the wrong shape (Go: decoding into its structs fails)', () => {
   const list = (client: Client) => new MembersAPI(client).list();
   const leader = (client: Client) => new MembersAPI(client).leader();
   const version = (client: Client) => client.getVersion();
+  const user = (client: Client) => new AuthUserAPI(client).getUser('u');
+  const users = (client: Client) => new AuthUserAPI(client).listUsers();
+  const role = (client: Client) => new AuthRoleAPI(client).getRole('r');
+  const roles = (client: Client) => new AuthRoleAPI(client).listRoles();
 
   it('refuses a member list, leader or version whose fields have other types, with the field named', async () => {
     const cases: [unknown, (client: Client) => Promise<unknown>, string][] = [
       [{ members: [{ id: 5, name: 'm0' }] }, list, 'members[].id'],
       [{ members: [{ id: 'a', clientURLs: 'http://127.0.0.1:1' }] }, list, 'members[].clientURLs'],
-      [{ members: [{ id: 'a', peerURLs: [1] }] }, list, 'members[].peerURLs'],
+      [{ members: [{ id: 'a', peerURLs: [1] }] }, list, 'members[].peerURLs[]'],
       [{ members: { id: 'a' } }, list, 'members'],
       [{ members: ['a'] }, list, 'members[]'],
       [[], list, 'body'],
@@ -133,6 +139,13 @@ describe('members and version replies of the wrong shape (Go: decoding into Memb
       ['"leader"', leader, 'leader'],
       [{ etcdserver: 3.4, etcdcluster: '3.4.0' }, version, 'etcdserver'],
       ['[]', version, 'body'],
+      [{ user: 7, roles: [] }, user, 'user'],
+      [{ user: 'u', roles: [{ role: 1 }] }, user, 'roles[].role'],
+      [{ users: 'u' }, users, 'users'],
+      [{ users: [3] }, users, 'users[]'],
+      [{ role: 'r', permissions: { kv: { read: '/a' } } }, role, 'permissions.kv.read'],
+      [{ role: 'r', permissions: [] }, role, 'permissions'],
+      [{ roles: [{ role: false }] }, roles, 'roles[].role'],
     ];
     for (const [body, call, field] of cases) {
       const error = await fromServer(body, call);
@@ -155,5 +168,15 @@ describe('members and version replies of the wrong shape (Go: decoding into Memb
       clientURLs: [],
     });
     expect(await fromServer({ etcdserver: '3.4.23' }, version)).toEqual({ server: '3.4.23', cluster: '' });
+    // auth lists name users and roles by objects (etcd 3.4) or by strings (older servers)
+    expect(await fromServer({ users: [{ user: 'a', roles: [] }, 'b'] }, users)).toEqual(['a', 'b']);
+    expect(await fromServer({ user: 'u', roles: ['r1', { role: 'r2' }] }, user)).toEqual({
+      user: 'u',
+      roles: ['r1', 'r2'],
+    });
+    expect(await fromServer({ role: 'r', permissions: null }, role)).toEqual({
+      role: 'r',
+      permissions: { kv: { read: [], write: [] } },
+    });
   });
 });
