@@ -113,8 +113,9 @@ export class Registration implements AsyncDisposable {
     kept.signal.addEventListener(
       'abort',
       () => {
-        // the registry's session was closed (a ReleasedError): nothing is published again
-        if (kept.signal.reason instanceof ReleasedError) this.#closed = true;
+        // the registry's session was closed (a ReleasedError): nothing is published again, and close() still
+        // deletes the key
+        if (kept.signal.reason instanceof ReleasedError) return;
         if (!this.#closed) this.#reRegistering ??= this.#reRegister();
       },
       { once: true },
@@ -135,7 +136,8 @@ export class Registration implements AsyncDisposable {
         this.#watch(kept);
         return;
       } catch (error) {
-        if (isClientClosed(error)) return; // nothing can publish it again
+        // nothing can publish it again: a closed client, or a closed session (ReleasedError)
+        if (isClientClosed(error) || error instanceof ReleasedError) return;
         await sleep(pacer.next());
       }
     }
@@ -164,6 +166,7 @@ export class ServiceRegistry implements AsyncDisposable {
    * Publishes an instance and keeps it alive until `close()`.
    *
    * @throws {ServiceIdTakenError} when a live registration has the same service and id.
+   * @throws {ReleasedError} (`closed`) when the registry (its session) is closed.
    */
   async register(spec: ServiceInstanceSpec): Promise<Registration> {
     checkName('service', spec.service);

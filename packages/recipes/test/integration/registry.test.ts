@@ -87,6 +87,23 @@ describe('ServiceRegistry on a real cluster', () => {
     expect(await registry.list('api')).toEqual([]);
     await registry.close();
   });
+
+  it('a registration closed after its registry: deleted at once, never published again', async () => {
+    const prefix = uniqueKeyPrefix('closed-registry');
+    const keys = keysAPI();
+    const registry = new ServiceRegistry(keys, prefix, { ttl: 2 });
+    const reg = await registry.register({ service: 'api', id: 'x', address: 'x', port: 1 });
+    await registry.close();
+    // the key is no longer kept (it would expire by TTL), and its loss is no cause to publish it again
+    await expect(registry.register({ service: 'api', id: 'y', address: 'y', port: 1 })).rejects.toMatchObject(
+      {
+        name: 'ReleasedError',
+        how: 'closed',
+      },
+    );
+    await reg.close();
+    expect(await registry.list('api')).toEqual([]);
+  });
 });
 
 function describeChange(change: ServiceChange): string {
