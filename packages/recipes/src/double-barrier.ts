@@ -1,5 +1,4 @@
 import { isKeyNotFound, type Response } from '@etcdkit/client';
-import { removeFailed } from './core/held.js';
 import { QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueListing } from './core/queue-listing.js';
 import { keysInCreationOrder } from './core/read-dir.js';
@@ -66,6 +65,7 @@ export class DoubleBarrier implements AsyncDisposable {
    * @throws {SessionExpiredError} when this member's key expired or was deleted (or could not be kept alive)
    *   before the barrier opened; the key is removed, and `enter()` may be called again.
    * @throws the reason of `signal` when it aborts (the member's key is removed first).
+   * @throws {ReleasedError} (`closed`) when the recipe (its session) is closed, or closes while waiting.
    */
   async enter(options: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = options;
@@ -104,7 +104,7 @@ export class DoubleBarrier implements AsyncDisposable {
       });
     } catch (error) {
       this.#ticket = undefined;
-      await removeFailed(ticket);
+      await ticket.remove();
       throw expired(ticket, error);
     }
   }
@@ -171,7 +171,7 @@ export class DoubleBarrier implements AsyncDisposable {
     } catch (error) {
       if (!kept.signal.aborted || removed) throw error;
       this.#ticket = undefined;
-      await removeFailed(ticket);
+      await ticket.remove();
       throw expired(ticket, error);
     }
   }

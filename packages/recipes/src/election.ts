@@ -4,7 +4,7 @@ import { isKeptHere } from './core/kept-here.js';
 import { predecessor, QueueTicket } from './core/queue-driver.js';
 import { listQueue, type QueueEntry, type QueueListing } from './core/queue-listing.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { ReleasedError } from './errors.js';
+import { ReleasedError, SessionLostError } from './errors.js';
 import { channels, publishLeader } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
 
@@ -77,6 +77,7 @@ export class Election implements AsyncDisposable {
    *
    * @throws {SessionExpiredError | SessionLostError} when the candidate's key is lost while waiting.
    * @throws the reason of `signal` when it aborts (the candidate's key is removed first).
+   * @throws {ReleasedError} (`closed`) when the recipe (its session) is closed, or closes while waiting.
    */
   async campaign(value: string, options: { signal?: AbortSignal } = {}): Promise<Term> {
     const startedAt = performance.now();
@@ -98,7 +99,8 @@ export class Election implements AsyncDisposable {
     let resigned: Promise<void> | undefined;
     const resign = (): Promise<void> => {
       resigned ??= (async () => {
-        const lostBefore = ticket.kept.signal.aborted;
+        // lost before (not closed: a close is no loss)
+        const lostBefore = ticket.kept.signal.reason instanceof SessionLostError;
         kept.signal.removeEventListener('abort', onLost);
         ended.abort(new ReleasedError(ticket.key, 'resigned'));
         await releaseHeld(ticket, heldAt);

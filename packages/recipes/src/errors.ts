@@ -36,7 +36,7 @@ export class SessionLostError extends RecipeError {
 export class ReleasedError extends RecipeError {
   override name = 'ReleasedError';
   override readonly code = 'ETCDKIT_RELEASED';
-  /** The key that was given up. */
+  /** The key that was given up (the recipe's directory when a closed recipe refused a call). */
   readonly key: string;
   /**
    * `released` (a lock, read or write lock, or permit), `resigned` (an election term) or `closed` (its recipe

@@ -24,7 +24,8 @@ export interface HeldLock extends AsyncDisposable {
   readonly fencingToken: number;
   /**
    * Aborts, with a `SessionLostError`, as soon as the lock can no longer be trusted (before its key expires),
-   * or with a `ReleasedError` when its holder releases it (whichever comes first stays the reason).
+   * or with a `ReleasedError` when its holder releases it or its recipe is closed (`how`: `released` or
+   * `closed`; whichever comes first stays the reason).
    */
   readonly signal: AbortSignal;
   /**

@@ -67,7 +67,7 @@ export class Lock implements AsyncDisposable {
     const startedAt = performance.now();
     const { signal } = options;
     this.#throwIfClosed();
-    const unlockLocal = await acquireLocal(localMutex(this.#keys, this.#dir), signal);
+    const unlockLocal = await this.#acquireLocal(signal);
     try {
       const ticket = await QueueTicket.enqueue(this.#session!, this.#dir, {}, 'lock', signal);
       await orRemove(ticket, () => ticket.waitUntil(predecessor, signal));
@@ -111,6 +111,20 @@ export class Lock implements AsyncDisposable {
    */
   #throwIfClosed(): void {
     if (this.#session!.closed) throw new ReleasedError(this.#dir, 'closed');
+  }
+
+  /** Waits in the in-process queue; a close ends the wait as it ends one in etcd. */
+  async #acquireLocal(signal: AbortSignal | undefined): Promise<() => void> {
+    const closing = this.#session!.closing;
+    try {
+      return await acquireLocal(
+        localMutex(this.#keys, this.#dir),
+        signal ? AbortSignal.any([signal, closing]) : closing,
+      );
+    } catch (error) {
+      this.#throwIfClosed();
+      throw error;
+    }
   }
 
   /** Stops the lock's own session (keys still held expire by TTL). */

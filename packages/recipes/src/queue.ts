@@ -111,7 +111,8 @@ export class Queue implements AsyncDisposable {
 
   /**
    * Ends every {@link take} waiting (each rejects with an `AbortError`, `queue closed`) and refuses later `put`
-   * and `take` calls with it. Items already put stay in etcd. Idempotent.
+   * and `take` calls with it. Items already put stay in etcd, except that a take ended in the middle of its
+   * claim and delete is as in doubt as an aborted one (see {@link take}). Idempotent.
    */
   async close(): Promise<void> {
     this.#closed.abort(new DOMException('queue closed', 'AbortError'));

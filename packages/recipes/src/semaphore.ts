@@ -33,6 +33,7 @@ export class Semaphore implements AsyncDisposable {
    * @throws {SessionExpiredError} when the waiter's own key expired or was deleted while waiting.
    * @throws {SessionLostError} when the key could not be kept alive, or was lost before the permit was handed out.
    * @throws the reason of `signal` when it aborts (the waiter's key is removed first).
+   * @throws {ReleasedError} (`closed`) when the recipe (its session) is closed, or closes while waiting.
    */
   async acquire(options: AcquireOptions = {}): Promise<HeldLock> {
     const startedAt = performance.now();

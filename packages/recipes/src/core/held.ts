@@ -28,7 +28,8 @@ export function announceHeld(ticket: QueueTicket, startedAt: number): number {
  * was lost before (a loss is no release: `lost` told it).
  */
 export async function releaseHeld(ticket: QueueTicket, heldAt: number): Promise<void> {
-  const lostBefore = ticket.kept.signal.aborted;
+  // a key closed before (ReleasedError) is no loss: its release is told
+  const lostBefore = ticket.kept.signal.reason instanceof SessionLostError;
   await ticket.remove();
   if (!lostBefore && ticket.recipe !== undefined)
     publishReleased(ticket.recipe, ticket.dir, ticket.key, performance.now() - heldAt);
@@ -70,14 +71,24 @@ export function validWhile(signal: AbortSignal, ticket: QueueTicket): boolean {
   return !signal.aborted && ticket.kept.valid;
 }
 
-/** Runs `wait`, removing the ticket's key if it fails (abort, lost session), so no waiter key is left behind. */
+/**
+ * Runs `wait`, removing the ticket's key if it fails (abort, lost session), so no waiter key is left behind, or
+ * if the key was lost or closed by the time it returns (its signal's reason is thrown).
+ */
 export async function orRemove<T>(ticket: QueueTicket, wait: () => Promise<T>): Promise<T> {
+  let granted: T;
   try {
-    return await wait();
+    granted = await wait();
   } catch (error) {
     await removeFailed(ticket);
     throw error;
   }
+  // lost or closed between the grant and now: never handed out
+  if (ticket.kept.signal.aborted) {
+    await removeFailed(ticket);
+    throw ticket.kept.signal.reason;
+  }
+  return granted;
 }
 
 /**

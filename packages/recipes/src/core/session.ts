@@ -52,7 +52,7 @@ export class Session implements AsyncDisposable {
   readonly ttl: number;
   readonly #timing: KeptKeyTiming;
   readonly #kept = new Set<SessionKey>();
-  #closed = false;
+  readonly #closing = new AbortController();
 
   constructor(keys: RecipeKeys, options: SessionOptions = {}) {
     const ttl = options.ttl ?? 15;
@@ -89,7 +89,7 @@ export class Session implements AsyncDisposable {
     const kept = SessionKey.create(this, key, identity, sentAt, this.#timing, () => this.#kept.delete(kept));
     this.#kept.add(kept);
     // a key made while the session closed (its create was in flight): not kept, and its holder told so
-    if (this.#closed) void kept.stop();
+    if (this.closed) void kept.stop();
     return kept;
   }
 
@@ -105,7 +105,7 @@ export class Session implements AsyncDisposable {
     value: string,
     options: { readonly signal?: AbortSignal } = {},
   ): Promise<SessionKey> {
-    if (this.#closed) throw new ReleasedError(key, 'closed');
+    if (this.closed) throw new ReleasedError(key, 'closed');
     const sentAt = performance.now();
     const response = await this.keys.create(key, value, {
       ttl: this.ttl,
@@ -116,7 +116,12 @@ export class Session implements AsyncDisposable {
 
   /** True once {@link close} was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing.signal.aborted;
+  }
+
+  /** Aborts when {@link close} is called (for a wait outside etcd that the close must end). */
+  get closing(): AbortSignal {
+    return this.#closing.signal;
   }
 
   /**
@@ -124,7 +129,7 @@ export class Session implements AsyncDisposable {
    * kept later is stopped at once, and {@link create} refuses. Idempotent.
    */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#closing.abort();
     await Promise.all([...this.#kept].map((kept) => kept.stop()));
   }
 

@@ -288,6 +288,8 @@ describe('a voluntary end is no loss', () => {
       const holder = new Lock(keysAPI(), name, { ttl: TTL });
       const waiter = new Lock(keysAPI(), name, { ttl: TTL });
       const held = await holder.acquire();
+      // a second acquire of the same Lock waits in the in-process queue behind the one held here
+      const queuedHere = holder.acquire().catch((error: unknown) => error);
       const waiting = track(waiter.acquire());
       await expect
         .poll(async () => (await childKeys(keysAPI(), name)).length, { timeout: TOLD_AT_ONCE_MS })
@@ -298,6 +300,7 @@ describe('a voluntary end is no loss', () => {
       expect(held.signal.reason).toBeInstanceOf(ReleasedError);
       expect(held.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'closed', key: held.key });
       expect(held.valid).toBe(false);
+      expect(await queuedHere).toMatchObject({ name: 'ReleasedError', how: 'closed' });
       // closed for good: a later acquire queues nothing
       await expect(holder.acquire()).rejects.toMatchObject({ name: 'ReleasedError', how: 'closed' });
       // the closed holder's key expires by its TTL (not deleted): the waiter still waits behind it

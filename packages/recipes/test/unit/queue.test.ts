@@ -403,4 +403,17 @@ describe('orRemove: a failed wait removes its key, and a lost one does not wait 
       await session.close();
     }
   }, 5000);
+
+  it('a key lost or closed between the grant and the return is not handed out: rejects and removes it', async () => {
+    const { keys, session, ticket } = await ticketOnFake();
+    keys.onCall((call) => {
+      if (call.method === 'delete') call.reply.resolve(reply('compareAndDelete', node(`${DIR}/8`, 8, 9)));
+    });
+    const granted = orRemove(ticket, async () => {
+      await session.close(); // lands after the grant
+      return 'granted';
+    });
+    await expect(granted).rejects.toMatchObject({ name: 'ReleasedError', how: 'closed' });
+    expect(keys.of('delete')).toHaveLength(1);
+  });
 });
