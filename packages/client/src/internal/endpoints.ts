@@ -41,7 +41,7 @@ export function parseEndpoint(text: string): Endpoint {
   // parses as host `u`, port 1234): refused, or the password would be shown as part of the endpoint.
   if (text.slice(match[0].length - match[3]!.length).includes('@')) {
     throw new TypeError(
-      `parse ${JSON.stringify(redactUserinfo(text))}: '@' after the host (escape a '/', '?' or '#' in a password as %2F, %3F, %23)`,
+      `parse ${JSON.stringify(redactUserinfo(text))}: '@' after the host (escape it as %40 in a path or query, and a '/', '?' or '#' in a password as %2F, %3F, %23)`,
     );
   }
   let url: URL;
