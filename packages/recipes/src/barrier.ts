@@ -67,8 +67,8 @@ export class Barrier implements AsyncDisposable {
   /**
    * While this barrier is held with a TTL: aborts, with a `SessionLostError`, as soon as its key is lost
    * (deleted by someone else, expired, or no longer kept alive), as a held lock's signal does; not on a
-   * release (the signal is then `undefined`). `undefined` when it is not held here, held without a TTL (nothing keeps it alive), or after
-   * {@link Barrier.close} (the key is then left to expire).
+   * release. `undefined` when it is not held here (released, too), held without a TTL (nothing keeps it
+   * alive), or after {@link Barrier.close} (the key is then left to expire).
    */
   get signal(): AbortSignal | undefined {
     return this.#closed ? undefined : this.#kept?.signal;
