@@ -1,5 +1,4 @@
 import type { Cluster } from '../cluster.js';
-import { now as wallClock } from '../history.js';
 import { sleep } from '../internal/http.js';
 import { type FaultKind, type FaultParams, injectFault, undoFault } from './catalog.js';
 import { seededRandom } from './random.js';
@@ -15,8 +14,9 @@ export interface FaultStep extends FaultParams {
 }
 
 /**
- * What the schedule did, for the test report. Each time is given twice: ms since the schedule started (`at`,
- * `healedAt`, for a table) and wall-clock ms as `now()` gives them (`startedAt`, `endedAt`), the time base of
+ * What the schedule did, for the test report. Each time is given twice, from one reading of the clock: ms since
+ * the schedule started (`at`, `healedAt`, for a table) and wall-clock ms as `now()` gives them (`startedAt`,
+ * `endedAt`), the time base of
  * `History` and `KvHistory` operations and of the history report, so that `faultsFromLog(log)` needs no origin.
  */
 export interface FaultLogEntry {
@@ -92,6 +92,11 @@ export async function runFaultSchedule(
   const log: FaultLogEntry[] = [];
   const t0 = performance.now();
   const now = (): number => Math.round(performance.now() - t0);
+  /** One reading of the clock in both time bases (two readings could straddle a pause of the process). */
+  const stamp = (): { readonly at: number; readonly wall: number } => {
+    const reading = performance.now();
+    return { at: Math.round(reading - t0), wall: performance.timeOrigin + reading };
+  };
   let failure: { readonly error: unknown } | undefined;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   try {
@@ -102,13 +107,15 @@ export async function runFaultSchedule(
           : options.steps[i % options.steps.length]!;
       const members = await resolveTarget(cluster, step.target, random).catch((error: unknown) => {
         const message = String((error as Error).message);
-        log.push({ at: now(), startedAt: wallClock(), fault: step.fault, members: [], error: message });
+        const { at, wall } = stamp();
+        log.push({ at, startedAt: wall, fault: step.fault, members: [], error: message });
         return [];
       });
       if (members.length) {
+        const started = stamp();
         const entry: FaultLogEntry = {
-          at: now(),
-          startedAt: wallClock(),
+          at: started.at,
+          startedAt: started.wall,
           fault: step.fault,
           members: members.map((m) => m.name),
         };
@@ -118,8 +125,9 @@ export async function runFaultSchedule(
           await Promise.all(members.map((member) => injectFault(cluster, member, step.fault, step)));
           await sleep(Math.min(step.holdMs ?? holdMs, Math.max(0, durationMs - now())));
           await Promise.all(members.map((member) => undoFault(member)));
-          entry.healedAt = now();
-          entry.endedAt = wallClock();
+          const healed = stamp();
+          entry.healedAt = healed.at;
+          entry.endedAt = healed.wall;
           options.onEvent?.(entry);
         } catch (error) {
           entry.error = String((error as Error).message);
