@@ -54,7 +54,8 @@ export function header(response: Pick<RawResponse, 'headers'>, name: string): st
  * One endpoint, following redirects (Go's `redirectFollowingHTTPClient`): any 3xx is a redirect to its
  * Location; the action is rebuilt for each hop with its URL replaced wholesale. Unlike Go, a hop to an origin
  * that is not one of the cluster's endpoints goes without the credentials, and one of a request whose body
- * carries a password is refused (unless `redirectCredentials` is `'any'`). 5xx replies become errors (so that the cluster client fails over), as in Go's `httpClusterClient`.
+ * carries a password is refused (unless `redirectCredentials` is `'any'`). 5xx replies become errors (so that
+ * the cluster client fails over), as in Go's `httpClusterClient`.
  */
 export async function attemptEndpoint(
   endpoint: Endpoint,

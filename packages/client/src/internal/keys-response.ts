@@ -7,7 +7,7 @@ import {
 } from '../errors.js';
 import type { Node, Response } from '../keys.js';
 import { header, type RawResponse } from './attempt.js';
-import { fieldOf } from './reply-fields.js';
+import { fieldOf, invalidValue, shorten } from './reply-fields.js';
 
 function invalid(cause?: unknown): InvalidResponseError {
   return new InvalidResponseError(INVALID_JSON_MESSAGE, cause === undefined ? undefined : { cause });
@@ -35,30 +35,16 @@ export function parseIndex(response: RawResponse): number {
   );
 }
 
-/** A value for an error message, cut to 64 characters. */
-function shorten(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
-}
-
 /** An index field (Go: `uint64`) must be a whole number from 0 to 2^53 - 1; the error if it is not. */
 function indexError(where: string, name: string, value: number): InvalidValueError | undefined {
   if (Number.isSafeInteger(value) && value >= 0) return undefined;
-  const field = `${where}.${name}`;
-  return new InvalidValueError(
-    field,
-    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not a whole number from 0 to 2^53 - 1`,
-  );
+  return invalidValue(`${where}.${name}`, value, 'a whole number from 0 to 2^53 - 1');
 }
 
 /** A whole-number field (Go: `int64` or `int`) may be negative: `ttl`, `errorCode`; the error if not whole. */
 function wholeError(where: string, name: string, value: number): InvalidValueError | undefined {
   if (Number.isSafeInteger(value)) return undefined;
-  const field = `${where}.${name}`;
-  return new InvalidValueError(
-    field,
-    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not a whole number`,
-  );
+  return invalidValue(`${where}.${name}`, value, 'a whole number');
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
@@ -85,11 +71,7 @@ export function isRFC3339(text: string): boolean {
 /** An `expiration` (Go: `*time.Time`) must be an RFC 3339 time; the error if it is not. */
 function timeError(where: string, value: string): InvalidValueError | undefined {
   if (isRFC3339(value)) return undefined;
-  const field = `${where}.expiration`;
-  return new InvalidValueError(
-    field,
-    `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not an RFC 3339 time`,
-  );
+  return invalidValue(`${where}.expiration`, value, 'an RFC 3339 time');
 }
 
 /** The JSON type each node field must have (Go's json-iterator refuses a mismatch). */

@@ -16,13 +16,20 @@ export function fieldOf(raw: unknown, name: string): unknown {
   return key === undefined ? undefined : record[key];
 }
 
-/** The error for a reply value of the wrong JSON type at `field`. */
+/** A value for an error message (a string as is, anything else as JSON), cut to 64 characters. */
+export function shorten(value: unknown): string {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
+/** The error for a reply value at `field` that is not `what` Go's decoding takes there. */
+export function invalidValue(field: string, value: unknown, what: string): InvalidValueError {
+  return new InvalidValueError(field, `${INVALID_JSON_MESSAGE}: ${field} ${shorten(value)} is not ${what}`);
+}
+
+/** The error for a reply value of the wrong JSON type at `field` (shown as JSON: `"5"` is not `5`). */
 export function mistyped(field: string, value: unknown, expected: string): InvalidValueError {
-  const shown = JSON.stringify(value) ?? String(value);
-  return new InvalidValueError(
-    field,
-    `${INVALID_JSON_MESSAGE}: ${field} ${shown.length > 64 ? `${shown.slice(0, 64)}...` : shown} is not ${expected}`,
-  );
+  return invalidValue(field, JSON.stringify(value) ?? String(value), expected);
 }
 
 /**
