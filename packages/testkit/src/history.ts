@@ -21,9 +21,12 @@ export interface Operation {
   readonly detail?: string;
 }
 
-/** Wall-clock ms with sub-ms precision, comparable across the processes of one machine. */
-export function now(): number {
-  return performance.timeOrigin + performance.now();
+/**
+ * Wall-clock ms with sub-ms precision, comparable across the processes of one machine: now, or at `reading`
+ * (a `performance.now()` taken earlier, for a time also used in another time base).
+ */
+export function now(reading: number = performance.now()): number {
+  return performance.timeOrigin + reading;
 }
 
 /** Records operations; merge histories of several processes with {@link History.merge}. */

@@ -1,4 +1,5 @@
 import type { Cluster } from '../cluster.js';
+import { now as wallClock } from '../history.js';
 import { sleep } from '../internal/http.js';
 import { type FaultKind, type FaultParams, injectFault, undoFault } from './catalog.js';
 import { seededRandom } from './random.js';
@@ -95,7 +96,7 @@ export async function runFaultSchedule(
   /** One reading of the clock in both time bases (two readings could straddle a pause of the process). */
   const stamp = (): { readonly at: number; readonly wall: number } => {
     const reading = performance.now();
-    return { at: Math.round(reading - t0), wall: performance.timeOrigin + reading };
+    return { at: Math.round(reading - t0), wall: wallClock(reading) };
   };
   let failure: { readonly error: unknown } | undefined;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
