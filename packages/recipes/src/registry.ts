@@ -2,9 +2,9 @@ import { isClientClosed, isNodeExist, type Node } from '@etcdkit/client';
 import { followChanges } from './core/follow-changes.js';
 import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
-import { Pacer, RetryPacing } from './core/retry.js';
+import { RetryPacing, retrying } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { GONE_ACTIONS, sleep } from './core/wait.js';
+import { GONE_ACTIONS } from './core/wait.js';
 import { RecipeError, ReleasedError } from './errors.js';
 import { publishRegistry } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
@@ -124,23 +124,26 @@ export class Registration implements AsyncDisposable {
 
   /** The key was lost (etcd unreachable past the TTL, or deleted): publish the instance again, with backoff. */
   async #reRegister(): Promise<void> {
-    const pacer = new Pacer(RetryPacing.reRegister);
-    while (!this.#closed) {
-      try {
-        const kept = await this.#registry.publish(this.key, this.#instance, true);
-        if (this.#closed) {
-          await kept.remove();
-          return;
-        }
-        this.#reRegistering = undefined;
-        this.#watch(kept);
-        return;
-      } catch (error) {
-        // nothing can publish it again: a closed client, or a closed session (ReleasedError)
-        if (isClientClosed(error) || error instanceof ReleasedError) return;
-        await sleep(pacer.next());
-      }
+    const kept = await retrying(
+      () => {
+        if (this.#closed) throw new ReleasedError(this.key, 'closed');
+        return this.#registry.publish(this.key, this.#instance, true);
+      },
+      RetryPacing.reRegister,
+      {
+        // nothing can publish it again: a closed registration, client or session (a ReleasedError)
+        retryable: (error) => !this.#closed && !isClientClosed(error) && !(error instanceof ReleasedError),
+        // a pause holds up no process exit: close() removes whatever is published
+        background: true,
+      },
+    ).catch(() => undefined);
+    if (!kept) return;
+    if (this.#closed) {
+      await kept.remove();
+      return;
     }
+    this.#reRegistering = undefined;
+    this.#watch(kept);
   }
 }
 
@@ -336,23 +339,28 @@ export class ServiceCache implements AsyncDisposable {
       markReady();
       let readAt = first?.index;
       let announced = false;
-      const pacer = new Pacer(RetryPacing.followAgain);
-      // the follow ends on etcd's own error (a read refused): follow again, from a read, after a pause
-      for (;;) {
+      /** One follow, until it ends quietly or fails; `again` when it failed after it had told changes. */
+      const followOnce = async (): Promise<'ended' | 'again'> => {
+        let told = false;
         try {
           for await (const change of registry.follow(service, this.#instances, signal, readAt, announced)) {
             if (change.type === 'removed') this.#instances.delete(change.instance.id);
             else this.#instances.set(change.instance.id, change.instance);
-            pacer.reset();
+            told = true;
           }
-          return;
+          return 'ended';
         } catch (error) {
-          if (signal.aborted || isClientClosed(error)) return;
+          // the next follow reads first, and tells the difference from what the cache holds
           readAt = undefined;
           announced = true;
-          await sleep(pacer.next(), signal);
+          if (told) return 'again';
+          throw error;
         }
-      }
+      };
+      // the follow ends on etcd's own error (a read refused): follow again, from a read, after a pause that
+      // grows while the follows fail before they tell anything
+      const retryable = (error: unknown) => !isClientClosed(error);
+      while ((await retrying(followOnce, RetryPacing.followAgain, { signal, retryable })) === 'again');
     })().catch(() => markReady());
   }
 

@@ -13,10 +13,9 @@ import { watchForLoss } from './loss-watch.js';
 import { type KeptNode, OwnWrites } from './own-writes.js';
 import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
 import { markRemovedHere } from './removed-here.js';
-import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
+import { isPermanent, RetryPacing, retrying } from './retry.js';
 import type { Session } from './session.js';
 import { ValidityDeadline } from './validity.js';
-import { sleep } from './wait.js';
 
 /** How long after a removal the loss watch may wait for the removal's own event before it is ended. */
 const LOSS_WATCH_GRACE_MS = 1000;
@@ -283,44 +282,45 @@ export class SessionKey implements AsyncDisposable {
 
   async #deleteOwn(signal: AbortSignal | undefined): Promise<void> {
     let prevIndex = this.#own.modifiedIndex;
-    let last: unknown;
-    for (let attempt = 1; attempt <= RetryPacing.removeKey.attempts; attempt++) {
-      try {
-        const response = await this.#session.keys.delete(this.key, {
-          prevIndex,
-          retrySafe: true,
-          // to two members at once: a member frozen just before the release holds up no next holder
-          fanOut: 2,
-          ...(signal ? { signal } : {}),
-        });
-        this.#markRemoved(response.clusterId);
-        return;
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        if (isKeyNotFound(error)) {
-          // gone for good either way (expired, or deleted by an earlier attempt or the other copy of this
-          // delete, whose 100 often comes first): the same as a confirmed delete of ours
-          this.#markRemoved(this.#clusterId);
-          return;
-        }
-        last = error;
-        if (isTestFailed(error)) {
+    // a 101 that taught a newer index is sent again at once, a bounded number of times
+    let indexFixes = 0;
+    const fixedIndex = (error: unknown) =>
+      isTestFailed(error) && ++indexFixes < RetryPacing.removeKey.attempts;
+    await retrying(
+      async () => {
+        try {
+          const response = await this.#session.keys.delete(this.key, {
+            prevIndex,
+            retrySafe: true,
+            // to two members at once: a member frozen just before the release holds up no next holder
+            fanOut: 2,
+            ...(signal ? { signal } : {}),
+          });
+          this.#markRemoved(response.clusterId);
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason;
+          if (isKeyNotFound(error)) {
+            // gone for good either way (expired, or deleted by an earlier attempt or the other copy of this
+            // delete, whose 100 often comes first): the same as a confirmed delete of ours
+            this.#markRemoved(this.#clusterId);
+            return;
+          }
+          if (!isTestFailed(error)) throw error;
           await this.settled(); // quick: a write in flight was abandoned by the halt
           if (this.#own.modifiedIndex !== prevIndex) {
             prevIndex = this.#own.modifiedIndex;
-            continue;
+            throw error;
           }
           const seen = await this.#recognise(signal);
           if (seen.state === 'gone' || seen.state === 'recreated') return;
           if ('node' in seen) prevIndex = seen.node.modifiedIndex;
-          continue;
+          throw error;
         }
-        if (isPermanent(error)) throw error; // etcd refused it, or the client is closed: no retry changes that
-        if (attempt < RetryPacing.removeKey.attempts)
-          await sleep(pauseAfter(RetryPacing.removeKey, attempt), signal);
-      }
-    }
-    throw last;
+      },
+      RetryPacing.removeKey,
+      // etcd's own refusal, or a closed client, ends it: no retry changes that (a 101 taught a newer index)
+      { signal, retryable: (error) => isTestFailed(error) || !isPermanent(error), atOnce: fixedIndex },
+    );
   }
 
   /**

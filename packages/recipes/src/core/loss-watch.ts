@@ -1,13 +1,13 @@
 /**
  * A kept key's loss watch: one long-poll on the key from its own index (a shared watcher: many keys of one
  * directory share a long-poll), so that its removal, or a change none of its own writes made, is seen at once
- * rather than at the next refresh. Error 401 or a failed watch re-reads the key once (a quorum get) and watches
- * on past the read.
+ * rather than at the next refresh. Error 401 or a failed watch re-reads the key (a quorum get, tried again
+ * after a growing pause while no member answers it) and watches on past the read.
  */
 import { isClientClosed, isKeyNotFound, type Node, type Response } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
-import { Pacer, RetryPacing } from './retry.js';
-import { GONE_ACTIONS, sleep } from './wait.js';
+import { RetryPacing, retrying } from './retry.js';
+import { GONE_ACTIONS } from './wait.js';
 
 /** What {@link watchForLoss} needs of the key it watches. */
 export interface LossWatchedKey {
@@ -33,7 +33,6 @@ export async function watchForLoss(key: LossWatchedKey): Promise<void> {
   const { end } = key;
   const watcher = key.keys.watcher(key.key, { afterIndex: key.afterIndex, shared: true });
   try {
-    const pacer = new Pacer(RetryPacing.lossRecheck); // after a failed re-read
     while (!end.aborted && !key.halted) {
       let event: Response;
       try {
@@ -41,9 +40,14 @@ export async function watchForLoss(key: LossWatchedKey): Promise<void> {
       } catch (error) {
         // a closed client can watch no more: the key's validity deadline decides alone
         if (end.aborted || isClientClosed(error)) return;
-        // index cleared (401), or no member could hold the watch: read the key once, watch on past the read
-        if (!(await recheck(key, watcher))) await sleep(pacer.next(), end).catch(() => {});
-        else pacer.reset();
+        // index cleared (401), or no member could hold the watch: read the key (again, after a pause, until a
+        // read is answered), then watch on past the read
+        await retrying(() => recheck(key, watcher), RetryPacing.lossRecheck, {
+          signal: end,
+          // a closed client reads no more: the key's validity deadline decides alone
+          retryable: (error) => !key.halted && !isClientClosed(error),
+          background: true,
+        }).catch(() => {});
         continue;
       }
       await judgeEvent(key, event, watcher);
@@ -80,22 +84,21 @@ async function judgeEvent(key: LossWatchedKey, event: Response, watcher: Resynci
   key.gone(cause ? 'the key is gone' : `the key was removed (${event.action})`, cause);
 }
 
-/** Re-reads the key after a failed watch; false when the read failed for a transient reason. */
-async function recheck(key: LossWatchedKey, watcher: Resyncing): Promise<boolean> {
+/** Re-reads the key after a failed watch; rejects when the read failed for a transient reason. */
+async function recheck(key: LossWatchedKey, watcher: Resyncing): Promise<void> {
   try {
     const read = await watcher.resync({
       signal: AbortSignal.any([key.end, AbortSignal.timeout(key.readTimeoutMs)]),
     });
     const node = read.node;
-    if (key.halted || !node) return true;
+    if (key.halted || !node) return;
     await key.seen(node, `index ${node.modifiedIndex}`);
-    return true;
   } catch (error) {
-    if (key.halted) return true;
+    if (key.halted) return;
     if (isKeyNotFound(error)) {
       key.gone('the key is gone', error);
-      return true;
+      return;
     }
-    return false;
+    throw error;
   }
 }

@@ -20,9 +20,9 @@ import {
   type QueueValue,
 } from './queue-listing.js';
 import { isRemovedHere } from './removed-here.js';
-import { isPermanent, pauseAfter, RetryPacing } from './retry.js';
+import { isPermanent, RetryPacing, retrying } from './retry.js';
 import type { Session } from './session.js';
-import { GONE_ACTIONS, sleep } from './wait.js';
+import { GONE_ACTIONS } from './wait.js';
 import { watchUntil } from './watch-until.js';
 
 /** What a waiter watches: one entry's key, or (recursive) the whole queue directory. */
@@ -207,34 +207,37 @@ export class QueueTicket {
     const value = JSON.stringify(data);
     // A key found after lost replies may have been made by any attempt: its TTL counts from the first.
     let firstSentAt: number | undefined;
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      // a closed recipe (its session) queues nothing more
-      if (session.closed) throw new ReleasedError(dir, 'closed');
-      const sentAt = performance.now();
-      firstSentAt ??= sentAt;
-      try {
-        const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl });
-        const node = response.node!;
-        const entry = {
-          key: node.key,
-          createdIndex: node.createdIndex,
-          modifiedIndex: node.modifiedIndex,
-          data,
-        };
-        return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe, response.clusterId);
-      } catch (error) {
-        if (isPermanent(error)) throw error;
-        // The reply may be lost while the key was made: look for it before creating another.
-        const found = await listQueue(session.keys, dir).then(
-          (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
-          () => undefined,
-        );
-        if (found) return QueueTicket.#joined(session, dir, found, value, firstSentAt, recipe);
-        if (attempt >= RetryPacing.enqueue.attempts) throw error;
-        await sleep(pauseAfter(RetryPacing.enqueue, attempt), signal);
-      }
-    }
+    return retrying(
+      async () => {
+        signal?.throwIfAborted();
+        // a closed recipe (its session) queues nothing more
+        if (session.closed) throw new ReleasedError(dir, 'closed');
+        const sentAt = performance.now();
+        firstSentAt ??= sentAt;
+        try {
+          const response = await session.keys.createInOrder(dir, value, { ttl: session.ttl });
+          const node = response.node!;
+          const entry = {
+            key: node.key,
+            createdIndex: node.createdIndex,
+            modifiedIndex: node.modifiedIndex,
+            data,
+          };
+          return QueueTicket.#joined(session, dir, entry, value, sentAt, recipe, response.clusterId);
+        } catch (error) {
+          if (isPermanent(error)) throw error;
+          // The reply may be lost while the key was made: look for it before creating another.
+          const found = await listQueue(session.keys, dir).then(
+            (listing) => listing.entries.find((entry) => entry.data.owner === data.owner),
+            () => undefined,
+          );
+          if (found) return QueueTicket.#joined(session, dir, found, value, firstSentAt, recipe);
+          throw error;
+        }
+      },
+      RetryPacing.enqueue,
+      { signal, retryable: (error) => !isPermanent(error) && !(error instanceof ReleasedError) },
+    );
   }
 
   static #joined(

@@ -1,11 +1,13 @@
 /**
  * The core's retry pacing, in one place: how long the recipes pause after a transient failure (no member
  * answered, a connection reset) before they try again, how that pause grows, and how many attempts a retried
- * operation makes. Every number a recipe retries by is here, so that a change of policy is one edit. Pure: no
- * timers; a loop sleeps for the pause it is given (see `sleep` in `wait.ts`).
+ * operation makes. Every number a recipe retries by is here, so that a change of policy is one edit; an
+ * operation that is tried again runs under {@link retrying} (p-retry paces it). A wait that pauses once between
+ * its own reads sleeps `transientPauseMs` itself (see `sleep` in `wait.ts`).
  */
 
 import { isClientClosed, isEtcdError } from '@etcdkit/client';
+import pRetry from 'p-retry';
 
 /**
  * Whether trying again cannot change `error`: etcd's own answer (an {@link isEtcdError}), or a closed client
@@ -20,8 +22,8 @@ export function isPermanent(error: unknown): boolean {
 export interface Backoff {
   /** The pause after the first failure, in ms. */
   readonly firstMs: number;
-  /** How the pause grows with each further failure: by `firstMs` (`linear`), or twice as long (`double`). */
-  readonly growth: 'linear' | 'double';
+  /** Each further pause is this many times the one before (1: always `firstMs`). */
+  readonly factor: number;
   /** The longest pause, in ms. */
   readonly maxMs: number;
   /** Attempts in all, the first one included; absent: until it succeeds or is stopped. */
@@ -44,44 +46,74 @@ export const RetryPacing = {
    */
   ambiguousWriteAttempts: 3,
   /** The in-order create of a queue key whose reply was lost (and not found by its owner id): 100, 200 ms. */
-  enqueue: { firstMs: 100, growth: 'linear', maxMs: Number.POSITIVE_INFINITY, attempts: 3 },
-  /** The release's delete of a kept key after a transient failure: 100, 200, 300, 400 ms. */
-  removeKey: { firstMs: 100, growth: 'linear', maxMs: Number.POSITIVE_INFINITY, attempts: 5 },
-  /** The loss watch's read of its key after a failed watch, when the read failed too (reset by a good read). */
-  lossRecheck: { firstMs: 100, growth: 'double', maxMs: 2000 },
-  /** A registry cache's watch of its service, after etcd refused a read of it (until it reads again). */
-  followAgain: { firstMs: 100, growth: 'double', maxMs: 5000 },
+  enqueue: { firstMs: 100, factor: 2, maxMs: 200, attempts: 3 },
+  /** The release's delete of a kept key after a transient failure: 100, 200, 400, 400 ms. */
+  removeKey: { firstMs: 100, factor: 2, maxMs: 400, attempts: 5 },
+  /** The loss watch's re-read of its key after a failed watch, while the re-read fails too. */
+  lossRecheck: { firstMs: 100, factor: 2, maxMs: 2000 },
+  /** A registry cache's watch of its service, after etcd refused a read of it (until it follows again). */
+  followAgain: { firstMs: 100, factor: 2, maxMs: 5000 },
   /** The registry's re-registration of an instance whose key was lost, until it succeeds or is closed. */
-  reRegister: { firstMs: 100, growth: 'double', maxMs: 5000 },
+  reRegister: { firstMs: 100, factor: 2, maxMs: 5000 },
 } as const satisfies Record<string, number | Backoff>;
 
-/** The pause, in ms, after failure number `failure` (1: the first) of an operation paced by `backoff`. */
-export function pauseAfter(backoff: Backoff, failure: number): number {
-  const grown =
-    backoff.growth === 'linear' ? backoff.firstMs * failure : backoff.firstMs * 2 ** (failure - 1);
-  return Math.min(grown, backoff.maxMs);
+/** How {@link retrying} tells the failures it meets apart. */
+export interface RetryRules {
+  /** Ends the retries: a pause, or an attempt, rejects with its reason. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Whether another attempt may follow `error`; default: unless it is {@link isPermanent}. An error it refuses
+   * rejects the retried operation at once.
+   */
+  readonly retryable?: (error: unknown) => boolean;
+  /**
+   * Whether `error` calls for another attempt at once, without a pause and without counting against the
+   * attempts (the operation learnt what to do differently, e.g. a newer index to write at).
+   */
+  readonly atOnce?: (error: unknown) => boolean;
+  /** A pause alone keeps no process alive (for work in the background that nobody awaits). */
+  readonly background?: boolean;
+}
+
+/** The p-retry options that pace an operation by `backoff` (no jitter: the pauses are as the table says). */
+export function retryOptions(backoff: Backoff): {
+  retries: number;
+  minTimeout: number;
+  factor: number;
+  maxTimeout: number;
+  randomize: false;
+} {
+  return {
+    retries: backoff.attempts === undefined ? Number.POSITIVE_INFINITY : backoff.attempts - 1,
+    minTimeout: backoff.firstMs,
+    factor: backoff.factor,
+    maxTimeout: backoff.maxMs,
+    randomize: false,
+  };
 }
 
 /**
- * The consecutive failures of a loop that retries until it succeeds: {@link Pacer.next} counts one more and
- * gives its pause (see {@link pauseAfter}); {@link Pacer.reset} after a success starts again from the first.
+ * Runs `operation` until it succeeds, pausing between attempts as `backoff` says (p-retry does the pacing):
+ * the recipes' one way to try again. It rejects with the last failure once the attempts are spent, at once
+ * with a failure `rules.retryable` refuses (by default etcd's own answer or a closed client), and with the
+ * signal's reason when `rules.signal` aborts.
  */
-export class Pacer {
-  readonly #backoff: Backoff;
-  #failures = 0;
-
-  constructor(backoff: Backoff) {
-    this.#backoff = backoff;
-  }
-
-  /** One more failure: the pause to sleep before the next try, in ms. */
-  next(): number {
-    this.#failures++;
-    return pauseAfter(this.#backoff, this.#failures);
-  }
-
-  /** A success: the next failure pauses as the first one. */
-  reset(): void {
-    this.#failures = 0;
-  }
+export function retrying<T>(
+  operation: (attempt: number) => Promise<T>,
+  backoff: Backoff,
+  rules: RetryRules = {},
+): Promise<T> {
+  const { signal } = rules;
+  const retryable = rules.retryable ?? ((error: unknown) => !isPermanent(error));
+  return pRetry(operation, {
+    ...retryOptions(backoff),
+    ...(signal ? { signal } : {}),
+    unref: rules.background === true,
+    shouldConsumeRetry: ({ error }) => !rules.atOnce?.(error),
+    shouldRetry: ({ error }) => retryable(error),
+  }).catch((error: unknown) => {
+    // once aborted, the signal's own reason, whatever it is (p-retry wraps a reason that is no Error)
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  });
 }
