@@ -53,6 +53,8 @@ export interface Term extends AsyncDisposable {
    * leads within one round trip. Publishes `released`, never `lost`. Idempotent.
    */
   resign(): Promise<void>;
+  /** The same as {@link resign}: every long-lived object of the recipes closes with `close()`. */
+  close(): Promise<void>;
 }
 
 /**
@@ -120,6 +122,7 @@ export class Election implements AsyncDisposable {
         await ticket.rewrite({ value: next, pid: process.pid });
       },
       resign,
+      close: resign,
       [Symbol.asyncDispose]: resign,
     };
   }

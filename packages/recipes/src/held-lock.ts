@@ -38,4 +38,6 @@ export interface HeldLock extends AsyncDisposable {
   readonly valid: boolean;
   /** Frees the lock at once: the next waiter is woken by the delete. Idempotent. */
   release(): Promise<void>;
+  /** The same as {@link release}: every long-lived object of the recipes closes with `close()`. */
+  close(): Promise<void>;
 }

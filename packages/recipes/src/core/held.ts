@@ -59,6 +59,7 @@ export function heldLock(ticket: QueueTicket, startedAt: number, after: () => vo
       return validWhile(signal, ticket);
     },
     release,
+    close: release,
     [Symbol.asyncDispose]: release,
   };
 }

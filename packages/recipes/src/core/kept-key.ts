@@ -153,6 +153,11 @@ export class SessionKey implements AsyncDisposable {
     await this.settled();
   }
 
+  /** The same as {@link SessionKey.stop}: the key is no longer kept (it expires by TTL), not deleted. */
+  close(): Promise<void> {
+    return this.stop();
+  }
+
   /** {@link SessionKey.stop}, for `await using`: the key is no longer kept (it expires by TTL), not deleted. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();

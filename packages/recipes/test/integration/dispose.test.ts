@@ -9,6 +9,7 @@ import {
   RWLock,
   Semaphore,
   ServiceRegistry,
+  Session,
 } from '../../src/index.js';
 import { expiryBoundMs, keysFactory } from './helpers.js';
 
@@ -63,5 +64,37 @@ describe('every recipe is AsyncDisposable: `await using` closes its session', ()
     await expect.poll(remaining, { timeout: expiryBoundMs(TTL), interval: 200 }).toEqual([]);
     // gone by expiry, not at once by some release: at least one TTL minus a refresh interval after the dispose
     expect(performance.now() - disposedAt).toBeGreaterThan((TTL * 1000 * 2) / 3 - 100);
+  });
+});
+
+describe('every long-lived object closes with close()', () => {
+  it('a held lock and a term close as release() and resign() do: the key is deleted, the signal says so', async () => {
+    const keys = keysAPI();
+    const name = uniqueKeyPrefix('close');
+    await using lock = new Lock(keys, `${name}/lock`, { ttl: TTL });
+    await using election = new Election(keys, `${name}/election`, { ttl: TTL });
+    const held = await lock.acquire();
+    const term = await election.campaign('me');
+    await held.close();
+    await term.close();
+    expect(held.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'released' });
+    expect(term.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'resigned' });
+    for (const key of [held.key, term.key])
+      await expect(keys.get(key, { quorum: true })).rejects.toSatisfy(isKeyNotFound);
+    // closed twice: nothing more happens
+    await held.close();
+    await term.close();
+  });
+
+  it('a session key closes as stop() does: no longer kept (its signal says closed), not deleted', async () => {
+    const keys = keysAPI();
+    const name = uniqueKeyPrefix('close-key');
+    await using session = new Session(keys, { ttl: TTL });
+    const sentAt = performance.now();
+    const created = await keys.create(`${name}/kept`, 'v', { ttl: TTL });
+    const kept = session.keep(`${name}/kept`, created.node!.modifiedIndex, sentAt);
+    await kept.close();
+    expect(kept.signal.reason).toMatchObject({ code: 'ETCDKIT_RELEASED', how: 'closed' });
+    await expect(keys.get(`${name}/kept`, { quorum: true })).resolves.toBeDefined();
   });
 });
