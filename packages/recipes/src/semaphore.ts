@@ -8,8 +8,9 @@ import type { LockOptions } from './lock.js';
 
 /**
  * A counting semaphore: at most `permits` holders at once, served in arrival order. The first key past the
- * permits watches the whole queue (any release frees a permit for it: work-conserving); every later waiter
- * watches only its predecessor, which wakes it by touching its own key when it gets a permit (no herd).
+ * permits watches the whole queue (any release frees a permit for it: work-conserving), and applies each event
+ * to its one read (joins behind it and touches ahead of it cost no read); every later waiter watches only its
+ * predecessor, which wakes it by touching its own key when it gets a permit (no herd).
  */
 export class Semaphore implements AsyncDisposable {
   readonly #dir: string;

@@ -103,6 +103,29 @@ export function learn(
 }
 
 /**
+ * Applies a watch event of the whole queue directory `dir` (a recursive wait: it sees every change after the
+ * last read, in order) to that read, so the listing stays exact and is `trusted`: an entry's removal drops it,
+ * wherever it stood (ours too: then the waiter is told its key is gone); a new entry (always behind every
+ * entry read: createdIndex only grows) or a change of an entry moves nobody. `undefined` for an event it
+ * cannot apply (none: a 401 or a failed watch; the directory itself, or a key below an entry).
+ */
+export function learnWhole(
+  listing: QueueListing,
+  event: Response | undefined,
+  dir: string,
+): Learned | undefined {
+  const node = event?.node;
+  if (!event || !node || node.dir) return undefined;
+  const child = node.key.startsWith(`${dir}/`) ? node.key.slice(dir.length + 1) : '';
+  if (child === '' || child.includes('/')) return undefined;
+  const seen = { key: node.key, index: node.modifiedIndex };
+  const entries = GONE_ACTIONS.has(event.action)
+    ? listing.entries.filter((entry) => entry.key !== node.key)
+    : listing.entries;
+  return { listing: { entries, index: listing.index }, trusted: true, seen };
+}
+
+/**
  * The index to watch `wait` after: the last event seen on that key (or, for a recursive wait, below that
  * directory: it was the first event there after the read), else the read's index.
  */
@@ -368,7 +391,12 @@ export class QueueTicket {
         // released before its mark went out, or a waiter that gave up) may leave entries of the last read
         // ahead that are gone since: read again, from the member that told the removal (see listQueueAfter).
         // Anything else: read again with a quorum read.
-        const learned = learn(standing, event, mine, this.#removedHere);
+        // a wait on the whole queue sees every change: it keeps its listing exact and never reads again (a
+        // semaphore's first waiter, which new entries behind it and touches ahead of it would wake)
+        const learned =
+          wait.recursive === true && wait.key === this.dir
+            ? learnWhole(standing, event, this.dir)
+            : learn(standing, event, mine, this.#removedHere);
         readAfter = undefined;
         if (!learned) return undefined;
         const at = learned.listing.entries.findIndex((entry) => entry.key === this.key);
