@@ -5,36 +5,14 @@
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { startCluster } from '@etcdkit/testkit';
-import { Agent } from 'undici';
 import { Client, KeysAPI } from '../dist/index.js';
+import { rawClient } from './raw-client.mjs';
 
 const scale = Number(process.env.SCALE ?? 1);
 const N_SEQ = Math.round(300 * scale);
 const N_CONC = Math.round(2000 * scale);
 const N_WATCH = Math.round(160 * scale);
 const CONCURRENCY = 64;
-
-/** The minimal raw client: undici requests with the same wire format, no failover, no checks. */
-function rawClient(origin) {
-  const agent = new Agent({ keepAliveTimeout: 30_000 });
-  const call = async (method, path, body) => {
-    const reply = await agent.request({
-      origin,
-      path,
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' },
-      body: body ?? null,
-    });
-    return JSON.parse(await reply.body.text());
-  };
-  return {
-    set: (key, value) => call('PUT', `/v2/keys${key}`, `value=${encodeURIComponent(value)}`),
-    get: (key) => call('GET', `/v2/keys${key}?quorum=false&recursive=false&sorted=false`),
-    createInOrder: (dir, value) => call('POST', `/v2/keys${dir}`, `value=${encodeURIComponent(value)}`),
-    watch: (key, waitIndex) => call('GET', `/v2/keys${key}?recursive=false&wait=true&waitIndex=${waitIndex}`),
-    close: () => agent.close(),
-  };
-}
 
 function ourClient(endpoint) {
   const client = new Client({ endpoints: [endpoint] });
