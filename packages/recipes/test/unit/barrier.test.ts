@@ -5,25 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { Barrier, BarrierHeldError } from '../../src/barrier.js';
 import { SessionLostError } from '../../src/errors.js';
-import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
+import { etcdError, FakeKeys, node, outcomeOf, reply, settle, soon } from './fake-keys.js';
 
 const KEY = '/gate';
-
-/** The wait's outcome as a value: 'down' or the error. */
-const outcome = (waiting: Promise<void>): Promise<unknown> =>
-  waiting.then(
-    () => 'down',
-    (error: unknown) => error,
-  );
-
-/** The outcome if it comes within 1 s, else 'still waiting'. */
-const soon = (told: Promise<unknown>): Promise<unknown> =>
-  Promise.race([told, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1000))]);
 
 describe('Barrier.wait', () => {
   it('resolves after one quorum read when the barrier is down, and watches nothing', async () => {
     const keys = new FakeKeys();
-    const waiting = outcome(new Barrier(keys.api, KEY).wait());
+    const waiting = outcomeOf(new Barrier(keys.api, KEY).wait(), 'down');
     await settle();
     const [read] = keys.of('get');
     expect(read!.options.quorum).toBe(true);
@@ -34,7 +23,7 @@ describe('Barrier.wait', () => {
 
   it('watches the key from the read’s index while it is up, and ends on its removal without reading again', async () => {
     const keys = new FakeKeys();
-    const waiting = outcome(new Barrier(keys.api, KEY).wait());
+    const waiting = outcomeOf(new Barrier(keys.api, KEY).wait(), 'down');
     await settle();
     keys.of('get')[0]!.reply.resolve(reply('get', node(KEY, 5, 5, '{}')));
     await settle();
@@ -48,7 +37,7 @@ describe('Barrier.wait', () => {
 
   it('reads again after an event that is no removal, or error 401, and waits on', async () => {
     const keys = new FakeKeys();
-    const waiting = outcome(new Barrier(keys.api, KEY).wait());
+    const waiting = outcomeOf(new Barrier(keys.api, KEY).wait(), 'down');
     await settle();
     keys.of('get')[0]!.reply.resolve(reply('get', node(KEY, 5, 5, '{}')));
     await settle();
@@ -68,7 +57,7 @@ describe('Barrier.wait', () => {
   it('an abort of its signal rejects with the reason, and closes the watch', async () => {
     const keys = new FakeKeys();
     const controller = new AbortController();
-    const waiting = outcome(new Barrier(keys.api, KEY).wait({ signal: controller.signal }));
+    const waiting = outcomeOf(new Barrier(keys.api, KEY).wait({ signal: controller.signal }), 'down');
     await settle();
     keys.of('get')[0]!.reply.resolve(reply('get', node(KEY, 5, 5, '{}')));
     await settle();

@@ -7,7 +7,7 @@ import type { Node, Response } from '@etcdkit/client';
 import { describe, expect, it } from 'vitest';
 import { DoubleBarrier, TooManyMembersError } from '../../src/double-barrier.js';
 import { SessionExpiredError } from '../../src/errors.js';
-import { etcdError, FakeKeys, node, reply, settle } from './fake-keys.js';
+import { etcdError, FakeKeys, node, outcomeOf, reply, settle, soon } from './fake-keys.js';
 
 const DIR = '/b';
 const MEMBERS = `${DIR}/members`;
@@ -47,25 +47,23 @@ function barrierKeys(): FakeKeys {
 /** The quorum reads of the barrier directory so far. */
 const reads = (keys: FakeKeys) => keys.of('get').filter((call) => call.key === DIR);
 
-/** The enter() outcome as a value: 'entered' or the error. */
-const outcome = (entering: Promise<void>): Promise<unknown> =>
-  entering.then(
-    () => 'entered',
-    (error: unknown) => error,
-  );
-
 /**
- * The outcome if it comes within 1 s, else 'still waiting': well before the key's validity deadline (1.5 s
- * after its create, at TTL 2; the fake answers no refresh), which would end the wait with a loss too.
+ * A member that found itself alone in a barrier of 2 and now waits on the barrier's watch; `entering` is its
+ * enter() outcome (see {@link outcomeOf}).
  */
-const soon = (told: Promise<unknown>): Promise<unknown> =>
-  Promise.race([told, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1000))]);
+async function waitingAlone(keys: FakeKeys, barrier: DoubleBarrier): Promise<{ entering: Promise<unknown> }> {
+  const entering = outcomeOf(barrier.enter(), 'entered');
+  await settle();
+  reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OURS, 8, 8, '{}')]));
+  await settle();
+  return { entering };
+}
 
 describe('DoubleBarrier.enter', () => {
   it('the member that sees `count` live members writes the ready flag (TTL twice the session’s), then passes', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 2, { ttl: 2 });
-    const entering = outcome(barrier.enter());
+    const entering = outcomeOf(barrier.enter(), 'entered');
     await settle();
     reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OTHER, 5, 5, '{}'), node(OURS, 8, 8, '{}')]));
     expect(await entering).toBe('entered');
@@ -77,7 +75,7 @@ describe('DoubleBarrier.enter', () => {
   it('a member that finds the ready flag passes without writing it', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 2, { ttl: 2 });
-    const entering = outcome(barrier.enter());
+    const entering = outcomeOf(barrier.enter(), 'entered');
     await settle();
     reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OURS, 8, 8, '{}')], true));
     expect(await entering).toBe('entered');
@@ -87,7 +85,7 @@ describe('DoubleBarrier.enter', () => {
   it('a member past the count is refused with TooManyMembersError, and its key removed', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 1, { ttl: 2 });
-    const entering = outcome(barrier.enter());
+    const entering = outcomeOf(barrier.enter(), 'entered');
     await settle();
     reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OTHER, 5, 5, '{}'), node(OURS, 8, 8, '{}')]));
     expect(await entering).toBeInstanceOf(TooManyMembersError);
@@ -97,10 +95,7 @@ describe('DoubleBarrier.enter', () => {
   it('waits on a watch of the barrier, and passes on the event that completes the count, reading nothing more', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 2, { ttl: 2 });
-    const entering = outcome(barrier.enter());
-    await settle();
-    reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OURS, 8, 8, '{}')]));
-    await settle();
+    const { entering } = await waitingAlone(keys, barrier);
     const watch = keys.watchers.find((watcher) => watcher.key === DIR)!;
     expect(watch.afterIndex).toBe(9);
     watch.push(reply('create', node(`${MEMBERS}/12`, 12, 12, '{}')));
@@ -112,10 +107,7 @@ describe('DoubleBarrier.enter', () => {
   it('a waiting member whose key the barrier watch sees expire is told at once with SessionExpiredError', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 2, { ttl: 2 });
-    const entering = outcome(barrier.enter());
-    await settle();
-    reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OURS, 8, 8, '{}')]));
-    await settle();
+    const { entering } = await waitingAlone(keys, barrier);
     const watch = keys.watchers.find((watcher) => watcher.key === DIR)!;
     watch.push(reply('expire', node(OURS, 8, 20), node(OURS, 8, 8, '{}')));
     expect(await soon(entering)).toBeInstanceOf(SessionExpiredError);
@@ -126,10 +118,7 @@ describe('DoubleBarrier.enter', () => {
   it('a waiting member whose key its own loss watch sees deleted is told at once, with no event on the barrier', async () => {
     const keys = barrierKeys();
     await using barrier = new DoubleBarrier(keys.api, DIR, 2, { ttl: 2 });
-    const entering = outcome(barrier.enter());
-    await settle();
-    reads(keys)[0]!.reply.resolve(barrierRead(9, [node(OURS, 8, 8, '{}')]));
-    await settle();
+    const { entering } = await waitingAlone(keys, barrier);
     const own = keys.watchers.find((watcher) => watcher.key === OURS);
     expect(own).toBeDefined();
     own!.push(reply('delete', node(OURS, 8, 21), node(OURS, 8, 8, '{}')));

@@ -186,3 +186,20 @@ export function etcdError(errorCode: number, index = 0): EtcdError {
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
+
+/** A call's outcome as a value: `done` when it resolves, else the error it rejects with. */
+export function outcomeOf(call: Promise<unknown>, done: string): Promise<unknown> {
+  return call.then(
+    () => done,
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * `told`'s value if it comes within 1 s, else 'still waiting'. The recipes' unit tests use a TTL of 2 s, whose
+ * validity deadline (1.5 s after a key's create; the fakes answer no refresh) would end a wait with a loss too:
+ * what comes within 1 s came from the rule under test.
+ */
+export function soon(told: Promise<unknown>): Promise<unknown> {
+  return Promise.race([told, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 1000))]);
+}
