@@ -4,7 +4,7 @@ import type { SessionKey } from './core/kept-key.js';
 import { readDir } from './core/read-dir.js';
 import { RetryPacing, retrying } from './core/retry.js';
 import { Session, type SessionOptions } from './core/session.js';
-import { GONE_ACTIONS } from './core/wait.js';
+import { GONE_ACTIONS, sleep } from './core/wait.js';
 import { RecipeError, ReleasedError } from './errors.js';
 import { publishRegistry } from './internal/channels.js';
 import type { RecipeKeys } from './keys.js';
@@ -66,6 +66,8 @@ export class Registration implements AsyncDisposable {
   readonly #registry: ServiceRegistry;
   #kept: SessionKey | undefined;
   #closed = false;
+  /** Aborted by {@link Registration.close}: ends a re-registration's pause. */
+  readonly #closing = new AbortController();
   #reRegistering: Promise<void> | undefined;
 
   /** @internal Use {@link ServiceRegistry.register}. */
@@ -101,6 +103,7 @@ export class Registration implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort(new ReleasedError(this.key, 'closed'));
     await this.#kept?.remove();
   }
 
@@ -131,15 +134,16 @@ export class Registration implements AsyncDisposable {
       },
       RetryPacing.reRegister,
       {
+        // close() ends a pause at once
+        signal: this.#closing.signal,
         // nothing can publish it again: a closed registration, client or session (a ReleasedError)
         retryable: (error) => !this.#closed && !isClientClosed(error) && !(error instanceof ReleasedError),
-        // a pause holds up no process exit: close() removes whatever is published
-        background: true,
       },
     ).catch(() => undefined);
     if (!kept) return;
     if (this.#closed) {
-      await kept.remove();
+      // published as close() came: removed (nothing waits for this: a failure is left to the TTL)
+      await kept.remove().catch(() => {});
       return;
     }
     this.#reRegistering = undefined;
@@ -358,9 +362,10 @@ export class ServiceCache implements AsyncDisposable {
         }
       };
       // the follow ends on etcd's own error (a read refused): follow again, from a read, after a pause that
-      // grows while the follows fail before they tell anything
+      // grows while the follows fail before they tell anything (the first pause after one that told some)
       const retryable = (error: unknown) => !isClientClosed(error);
-      while ((await retrying(followOnce, RetryPacing.followAgain, { signal, retryable })) === 'again');
+      while ((await retrying(followOnce, RetryPacing.followAgain, { signal, retryable })) === 'again')
+        await sleep(RetryPacing.followAgain.firstMs, signal);
     })().catch(() => markReady());
   }
 

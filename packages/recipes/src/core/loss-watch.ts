@@ -46,7 +46,6 @@ export async function watchForLoss(key: LossWatchedKey): Promise<void> {
           signal: end,
           // a closed client reads no more: the key's validity deadline decides alone
           retryable: (error) => !key.halted && !isClientClosed(error),
-          background: true,
         }).catch(() => {});
         continue;
       }

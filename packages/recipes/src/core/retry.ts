@@ -71,8 +71,6 @@ export interface RetryRules {
    * attempts (the operation learnt what to do differently, e.g. a newer index to write at).
    */
   readonly atOnce?: (error: unknown) => boolean;
-  /** A pause alone keeps no process alive (for work in the background that nobody awaits). */
-  readonly background?: boolean;
 }
 
 /** The p-retry options that pace an operation by `backoff` (no jitter: the pauses are as the table says). */
@@ -96,24 +94,37 @@ export function retryOptions(backoff: Backoff): {
  * Runs `operation` until it succeeds, pausing between attempts as `backoff` says (p-retry does the pacing):
  * the recipes' one way to try again. It rejects with the last failure once the attempts are spent, at once
  * with a failure `rules.retryable` refuses (by default etcd's own answer or a closed client), and with the
- * signal's reason when `rules.signal` aborts.
+ * signal's reason when `rules.signal` aborts before an attempt succeeds. An attempt that succeeded is never
+ * lost to an abort that came meanwhile (p-retry would reject then): what it made (a queue key, a published
+ * instance) is returned, and the caller, which sees the abort next, removes it.
  */
-export function retrying<T>(
+export async function retrying<T>(
   operation: (attempt: number) => Promise<T>,
   backoff: Backoff,
   rules: RetryRules = {},
 ): Promise<T> {
   const { signal } = rules;
   const retryable = rules.retryable ?? ((error: unknown) => !isPermanent(error));
-  return pRetry(operation, {
-    ...retryOptions(backoff),
-    ...(signal ? { signal } : {}),
-    unref: rules.background === true,
-    shouldConsumeRetry: ({ error }) => !rules.atOnce?.(error),
-    shouldRetry: ({ error }) => retryable(error),
-  }).catch((error: unknown) => {
+  let succeeded: { readonly value: T } | undefined;
+  try {
+    return await pRetry(
+      async (attempt) => {
+        const value = await operation(attempt);
+        succeeded = { value };
+        return value;
+      },
+      {
+        ...retryOptions(backoff),
+        // a signal of its own for p-retry's pauses: many calls sharing the caller's signal add no listener to it
+        ...(signal ? { signal: AbortSignal.any([signal]) } : {}),
+        shouldConsumeRetry: ({ error }) => !rules.atOnce?.(error),
+        shouldRetry: ({ error }) => retryable(error),
+      },
+    );
+  } catch (error) {
+    if (succeeded) return succeeded.value;
     // once aborted, the signal's own reason, whatever it is (p-retry wraps a reason that is no Error)
     if (signal?.aborted) throw signal.reason;
     throw error;
-  });
+  }
 }

@@ -98,4 +98,35 @@ describe('retrying', () => {
     await expect(retried).rejects.toBe('stopped');
     expect(calls.n).toBe(1);
   });
+
+  it('returns what an attempt made even when the signal aborted while it ran (the caller removes it)', async () => {
+    const controller = new AbortController();
+    const made = retrying(
+      async () => {
+        controller.abort('too late');
+        return 'queue key';
+      },
+      quick,
+      { signal: controller.signal },
+    );
+    await expect(made).resolves.toBe('queue key');
+  });
+
+  it('adds no listener to the caller’s signal, however many calls share it', async () => {
+    const controller = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const slow: Backoff = { firstMs: 60_000, factor: 1, maxMs: 60_000 };
+    const calls = Array.from({ length: 30 }, () =>
+      retrying(failingWith(new Error('reset')).operation, slow, { signal: controller.signal }).catch(
+        (error: unknown) => error,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort('stopped');
+    expect(await Promise.all(calls)).toEqual(Array(30).fill('stopped'));
+    process.off('warning', onWarning);
+    expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
 });
