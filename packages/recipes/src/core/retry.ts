@@ -59,7 +59,10 @@ export const RetryPacing = {
 
 /** How {@link retrying} tells the failures it meets apart. */
 export interface RetryRules {
-  /** Ends the retries: a pause, or an attempt, rejects with its reason. */
+  /**
+   * Ends the retries: a pause ends at once and the call rejects with its reason. An attempt in flight goes on
+   * (the operation passes the signal on where it can abort); what it made is returned.
+   */
   readonly signal?: AbortSignal | undefined;
   /**
    * Whether another attempt may follow `error`; default: unless it is {@link isPermanent}. An error it refuses
