@@ -151,7 +151,9 @@ export interface ClientConfig {
    * Location whose origin (scheme, host and port) is one of the client's endpoints; a redirect elsewhere is
    * still followed, without the Authorization header, except for a request whose body carries a password (the
    * auth API's user create and password change), whose redirect elsewhere is refused with a `RedirectError`.
-   * `'any'`: wherever the redirect points, as Go does. Default `'endpoints'`.
+   * `'any'`: wherever the redirect points, as Go does. Default `'endpoints'`. The endpoints are those in use
+   * when the reply comes: after {@link Client.sync}, the client URLs of the cluster's member list, which the
+   * client then sends every request (and its credentials) to anyway.
    */
   readonly redirectCredentials?: 'endpoints' | 'any';
   /**
