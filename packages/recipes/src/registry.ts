@@ -65,8 +65,7 @@ export class Registration implements AsyncDisposable {
   #instance: ServiceInstance;
   readonly #registry: ServiceRegistry;
   #kept: SessionKey | undefined;
-  #closed = false;
-  /** Aborted by {@link Registration.close}: ends a re-registration's pause. */
+  /** Aborted by {@link Registration.close}: nothing is published again, and a re-registration's pause ends. */
   readonly #closing = new AbortController();
   #reRegistering: Promise<void> | undefined;
 
@@ -101,8 +100,7 @@ export class Registration implements AsyncDisposable {
 
   /** Unregisters at once (watchers see `removed`). Idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#closing.signal.aborted) return;
     this.#closing.abort(new ReleasedError(this.key, 'closed'));
     await this.#kept?.remove();
   }
@@ -119,7 +117,7 @@ export class Registration implements AsyncDisposable {
         // the registry's session was closed (a ReleasedError): nothing is published again, and close() still
         // deletes the key
         if (kept.signal.reason instanceof ReleasedError) return;
-        if (!this.#closed) this.#reRegistering ??= this.#reRegister();
+        if (!this.#closing.signal.aborted) this.#reRegistering ??= this.#reRegister();
       },
       { once: true },
     );
@@ -127,21 +125,19 @@ export class Registration implements AsyncDisposable {
 
   /** The key was lost (etcd unreachable past the TTL, or deleted): publish the instance again, with backoff. */
   async #reRegister(): Promise<void> {
+    const closing = this.#closing.signal;
     const kept = await retrying(
-      () => {
-        if (this.#closed) throw new ReleasedError(this.key, 'closed');
-        return this.#registry.publish(this.key, this.#instance, true);
-      },
+      () => this.#registry.publish(this.key, this.#instance, true),
       RetryPacing.reRegister,
       {
-        // close() ends a pause at once
-        signal: this.#closing.signal,
-        // nothing can publish it again: a closed registration, client or session (a ReleasedError)
-        retryable: (error) => !this.#closed && !isClientClosed(error) && !(error instanceof ReleasedError),
+        // close() ends it: no attempt starts after it, and a pause ends at once
+        signal: closing,
+        // nothing can publish it again: a closed client, or a closed session (a ReleasedError)
+        retryable: (error) => !isClientClosed(error) && !(error instanceof ReleasedError),
       },
     ).catch(() => undefined);
     if (!kept) return;
-    if (this.#closed) {
+    if (closing.aborted) {
       // published as close() came: removed (nothing waits for this: a failure is left to the TTL)
       await kept.remove().catch(() => {});
       return;
