@@ -5,26 +5,13 @@
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { startCluster } from '@etcdkit/testkit';
-import { Client, KeysAPI } from '../dist/index.js';
-import { rawClient } from './raw-client.mjs';
+import { ourClient, rawClient } from './clients.mjs';
 
 const scale = Number(process.env.SCALE ?? 1);
 const N_SEQ = Math.round(300 * scale);
 const N_CONC = Math.round(2000 * scale);
 const N_WATCH = Math.round(160 * scale);
 const CONCURRENCY = 64;
-
-function ourClient(endpoint) {
-  const client = new Client({ endpoints: [endpoint] });
-  const keys = new KeysAPI(client);
-  return {
-    set: (key, value) => keys.set(key, value),
-    get: (key) => keys.get(key),
-    createInOrder: (dir, value) => keys.createInOrder(dir, value),
-    watch: (key, waitIndex) => keys.watcher(key, { afterIndex: waitIndex - 1 }).next(),
-    close: () => client.close(),
-  };
-}
 
 function nodeEtcdClient(endpoint) {
   const Etcd = createRequire(import.meta.url)('node-etcd');

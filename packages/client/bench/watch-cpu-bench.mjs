@@ -1,5 +1,5 @@
 // Watch CPU benchmark (issue #13): where the client's CPU per watch event goes, against the minimal raw undici
-// client of `client-bench.mjs`, in one run. The client bench's watch row (each event after 5 ms of idle, a
+// client the client bench compares with (`clients.mjs`), in one run. The client bench's watch row (each event after 5 ms of idle, a
 // few thousand events in all) finds this client's CPU per event about 1.1x raw's; this bench separates what
 // that ratio is made of:
 //   1. in process: each client's own CPU per call, against an in-process dispatcher that answers at once (no
@@ -11,9 +11,8 @@
 //
 //   node bench/watch-cpu-bench.mjs   (ROUNDS=9, EVENTS=160 per round, WARM=20000 events, CALLS=100000)
 import { startCluster } from '@etcdkit/testkit';
-import { Agent, Dispatcher } from 'undici';
-import { Client, KeysAPI } from '../dist/index.js';
-import { rawClient } from './raw-client.mjs';
+import { Dispatcher } from 'undici';
+import { ourClient, rawClient } from './clients.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9);
 const EVENTS = Number(process.env.EVENTS ?? 160);
@@ -28,14 +27,6 @@ const cpuMicros = (since) => {
   const used = process.cpuUsage(since);
   return used.user + used.system;
 };
-
-/** Each client's watch of `key` from `waitIndex`, as `client-bench.mjs` calls it. */
-function watchers(ours, raw) {
-  return {
-    ours: (key, waitIndex) => ours.watcher(key, { afterIndex: waitIndex - 1 }).next(),
-    raw: (key, waitIndex) => raw.watch(key, waitIndex),
-  };
-}
 
 /** An in-process dispatcher: every request gets etcd's reply to a watch at once, on the next microtask. */
 class Instant extends Dispatcher {
@@ -73,18 +64,17 @@ class Instant extends Dispatcher {
 /** Part 1: CPU per call of each client against {@link Instant}, in µs, per round; both warm first. */
 async function inProcess() {
   const origin = 'http://127.0.0.1:2379';
-  const client = new Client({ endpoints: [origin], dispatcher: new Instant() });
-  const calls = watchers(new KeysAPI(client), rawClient(origin, new Instant()));
-  for (const call of Object.values(calls)) for (let i = 0; i < WARM; i++) await call(KEY, 12);
+  const clients = { ours: ourClient(origin, new Instant()), raw: rawClient(origin, new Instant()) };
+  for (const { watch } of Object.values(clients)) for (let i = 0; i < WARM; i++) await watch(KEY, 12);
   const cpu = { ours: [], raw: [] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of round % 2 ? ['raw', 'ours'] : ['ours', 'raw']) {
       const since = process.cpuUsage();
-      for (let i = 0; i < CALLS / ROUNDS; i++) await calls[name](KEY, 12);
+      for (let i = 0; i < CALLS / ROUNDS; i++) await clients[name].watch(KEY, 12);
       cpu[name].push(cpuMicros(since) / (CALLS / ROUNDS));
     }
   }
-  await client.close();
+  for (const client of Object.values(clients)) await client.close();
   return cpu;
 }
 
@@ -106,11 +96,9 @@ async function eventRound(watch, writer, key, idleMs) {
 
 /** Parts 2 and 3: against etcd, once warm; per round, each client's CPU per event (back to back, after idle). */
 async function againstEtcd(endpoint) {
-  const client = new Client({ endpoints: [endpoint] });
-  const raw = rawClient(endpoint);
-  const writer = rawClient(endpoint, new Agent({ keepAliveTimeout: 30_000 }));
-  const calls = watchers(new KeysAPI(client), raw);
-  for (const [name, watch] of Object.entries(calls)) {
+  const clients = { ours: ourClient(endpoint), raw: rawClient(endpoint) };
+  const writer = rawClient(endpoint);
+  for (const [name, { watch }] of Object.entries(clients)) {
     const key = `${KEY}/${name}`;
     for (let i = 0; i < WARM; i++) {
       const { node } = await writer.set(key, `w${i}`);
@@ -124,10 +112,10 @@ async function againstEtcd(endpoint) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const [part, idleMs] of Object.entries(parts)) {
       for (const name of round % 2 ? ['raw', 'ours'] : ['ours', 'raw'])
-        cpu[part][name].push(await eventRound(calls[name], writer, `${KEY}/${name}`, idleMs));
+        cpu[part][name].push(await eventRound(clients[name].watch, writer, `${KEY}/${name}`, idleMs));
     }
   }
-  for (const closable of [client, raw, writer]) await closable.close();
+  for (const client of [...Object.values(clients), writer]) await client.close();
   return cpu;
 }
 

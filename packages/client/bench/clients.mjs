@@ -1,6 +1,21 @@
-// The benches' baseline: a minimal raw undici keep-alive client speaking the same wire format as this client,
-// with no failover and no checks (issue #13: "a minimal keep-alive client, no tricks").
+// The clients the benches compare, each as the same small set of calls: this client, and the baseline, a
+// minimal raw undici keep-alive client speaking the same wire format, with no failover and no checks (issue #13:
+// "a minimal keep-alive client, no tricks").
 import { Agent } from 'undici';
+import { Client, KeysAPI } from '../dist/index.js';
+
+/** This client on `endpoint`; `dispatcher` replaces its own Agent (as `ClientConfig.dispatcher` does). */
+export function ourClient(endpoint, dispatcher) {
+  const client = new Client({ endpoints: [endpoint], ...(dispatcher ? { dispatcher } : {}) });
+  const keys = new KeysAPI(client);
+  return {
+    set: (key, value) => keys.set(key, value),
+    get: (key) => keys.get(key),
+    createInOrder: (dir, value) => keys.createInOrder(dir, value),
+    watch: (key, waitIndex) => keys.watcher(key, { afterIndex: waitIndex - 1 }).next(),
+    close: () => client.close(),
+  };
+}
 
 /**
  * A raw client on `origin`; `dispatcher` replaces its own keep-alive Agent (e.g. an in-process one that
