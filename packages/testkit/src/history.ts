@@ -1,8 +1,7 @@
 /**
  * A history of operations, as Jepsen records one: each operation has a process, a kind, an invocation and a
- * completion time, and what it returned. Times are wall-clock ms with sub-ms precision
- * (`performance.timeOrigin + performance.now()`), so that histories recorded by several processes of one
- * machine merge.
+ * completion time, and what it returned. Times are wall-clock ms with sub-ms precision (see {@link now}), so
+ * that histories recorded by several processes of one machine merge.
  */
 
 /** One completed (or failed) operation. */
@@ -22,11 +21,30 @@ export interface Operation {
 }
 
 /**
+ * The wall-clock time, in ms, at which this process's `performance.now()` reads 0. Not
+ * `performance.timeOrigin`: a process takes that at start-up, and on a loaded machine it can be off by
+ * milliseconds from one process to the next (Node 24 on 2 busy cores), which makes hand-overs between worker
+ * processes look like overlaps. Instead it is read at a tick of `Date.now()` (the system clock, one for every
+ * process): right after the tick, the wall clock is the new value to within microseconds. The largest of a
+ * few readings is kept (a reading delayed after its tick comes out early).
+ */
+const ORIGIN = ((): number => {
+  let origin = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    const before = Date.now();
+    let wall = Date.now();
+    while (wall === before) wall = Date.now();
+    origin = Math.max(origin, wall - performance.now());
+  }
+  return origin;
+})();
+
+/**
  * Wall-clock ms with sub-ms precision, comparable across the processes of one machine: now, or at `reading`
  * (a `performance.now()` taken earlier, for a time also used in another time base).
  */
 export function now(reading: number = performance.now()): number {
-  return performance.timeOrigin + reading;
+  return ORIGIN + reading;
 }
 
 /** Records operations; merge histories of several processes with {@link History.merge}. */

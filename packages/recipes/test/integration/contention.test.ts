@@ -1,3 +1,4 @@
+import { now } from '@etcdkit/testkit';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { Barrier, Queue, type ServiceChange, ServiceRegistry } from '../../src/index.js';
@@ -106,7 +107,7 @@ describe('contention across processes (12 contenders in 3 processes)', () => {
     const workers = startContenders('barrier', name, 1);
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect(workers.flatMap((w) => w.events)).toEqual([]);
-    const releasedAt = performance.timeOrigin + performance.now();
+    const releasedAt = now();
     await barrier.release();
     const passed = (await finished(workers)).map((e) => e.passed as number);
     expect(passed).toHaveLength(12);

@@ -1,3 +1,4 @@
+import { now } from '@etcdkit/testkit';
 import { sharedClusterEndpoints, uniqueKeyPrefix } from '@etcdkit/testkit/vitest';
 import { describe, expect, it } from 'vitest';
 import { FencedKey, Lock, StaleTokenError } from '../../src/index.js';
@@ -96,7 +97,6 @@ describe('Lock on a real cluster', () => {
     const local = Array.from({ length: 8 }, () => new Lock(keysAPI(), name, { ttl: 5 }));
     const fenced = new FencedKey(keysAPI(), `${name}-resource`);
     const grants: { token: number; acquired: number; released: number }[] = [];
-    const now = (): number => performance.timeOrigin + performance.now();
     await Promise.all([
       ...workers.map((worker) => worker.exited),
       ...local.map(async (lock) => {

@@ -14,6 +14,7 @@
 // mode "hold": acquire once, print {held, token}, then watch held.signal: once lost, try a fenced write with
 //              the old token and print {lost, write} ('ok' or the error name). Used with SIGKILL/SIGSTOP.
 import { Client, KeysAPI } from '@etcdkit/client';
+import { now } from '@etcdkit/testkit';
 import { Election, FencedKey, Lock } from '../../dist/index.js';
 
 const [mode, endpoints, name, ttl, count = '5', holdMs = '5'] = process.argv.slice(2);
@@ -21,7 +22,6 @@ const client = new Client({ endpoints: endpoints.split(','), headerTimeoutPerReq
 const keys = new KeysAPI(client);
 const lock = new Lock(keys, name, { ttl: Number(ttl) });
 const fenced = new FencedKey(keys, `${name}-resource`);
-const now = () => performance.timeOrigin + performance.now();
 const say = (event) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
 
 if (mode === 'lead') {

@@ -4,6 +4,7 @@
 // Other kinds print one line per contender: queue (takes <count> items), barrier (waits once),
 // double-barrier (<count> = members in all: enter, hold, leave), registry (registers, holds, closes).
 import { Client, KeysAPI } from '@etcdkit/client';
+import { now } from '@etcdkit/testkit';
 import {
   Barrier,
   DoubleBarrier,
@@ -15,7 +16,6 @@ import {
 } from '../../dist/index.js';
 
 const [kind, endpoints, name, contenders, count] = process.argv.slice(2);
-const now = () => performance.timeOrigin + performance.now();
 const say = (event) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ...event })}\n`);
 
 async function once(keys, index) {
