@@ -41,3 +41,19 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Asks `leader` to hand its leadership to `target` (etcd's v3 transfer-leadership, through the gRPC gateway on
+ * its client URL): the target campaigns at once and wins, with no election timeout waited. Resolves with the
+ * HTTP status (200: handed over; 0: no answer in `timeoutMs`).
+ */
+export const moveLeader = (leader: Member, target: Member, timeoutMs: number): Promise<number> =>
+  httpRequest(`${leader.clientURL}/v3/maintenance/transfer-leadership`, {
+    method: 'POST',
+    body: JSON.stringify({ targetID: BigInt(`0x${target.id}`).toString() }),
+    headers: { 'content-type': 'application/json' },
+    timeoutMs,
+  }).then(
+    (reply) => reply.status,
+    () => 0,
+  );
