@@ -307,7 +307,6 @@ describe.skipIf(!canRunNetns)('netns backend: faults in the kernel', () => {
       }
     }
     const seen = JSON.stringify({ rounds, notes });
-    console.log('DEBUG', seen);
     expect(rounds.length, seen).toBe(5);
     // the far end cannot have the entry before the relay held it delayMs; the near one, not delayed, has it first
     for (const round of rounds) expect(round.far, seen).toBeGreaterThanOrEqual(delayMs);
