@@ -20,7 +20,7 @@ import { AllAttemptsFailed, attemptsWithin, hedge } from './internal/hedge.js';
 import { MemberHealth } from './internal/member-health.js';
 import { decodeLeader, decodeMemberList, membersAction } from './internal/members-actions.js';
 import { ResponseTime } from './internal/response-time.js';
-import { kDo, kSharedWatchThreshold } from './internal/symbols.js';
+import { kDo, kSharedWatchThreshold, kWaitsOnTwo } from './internal/symbols.js';
 import { decodeVersion } from './internal/version.js';
 import { waitTwice } from './internal/wait-twice.js';
 
@@ -350,6 +350,11 @@ export class Client implements AsyncDisposable {
       (ms) => this.#responseTime.sample(ms),
     );
     this.setEndpoints(config.endpoints);
+  }
+
+  /** @internal Whether a redundant wait goes to two members now, for the watch hubs. */
+  get [kWaitsOnTwo](): boolean {
+    return this.#redundancy && this.#endpoints.length > 1;
   }
 
   /** The endpoints in the current order (shuffled in Random mode), as given. */

@@ -7,7 +7,7 @@ import { type Action, buildURL, getAction } from './internal/action.js';
 import { channels, newWatch, watchTraced } from './internal/channels.js';
 import { isHiddenBelow, isWithin, keysPathOf, parentOf, storeKeyOf } from './internal/event-match.js';
 import { decodeKeysResponse } from './internal/keys-response.js';
-import { kCreateWatcher, kDo, kSharedWatchThreshold } from './internal/symbols.js';
+import { kCreateWatcher, kDo, kSharedWatchThreshold, kWaitsOnTwo } from './internal/symbols.js';
 import { hubOf, type StreamFactory, type WatchHub } from './internal/watch-hub.js';
 import type { Response } from './keys.js';
 
@@ -42,7 +42,8 @@ export interface WatcherOptions {
    * member's now is its own.
    * The cost: one more socket per wait (or per shared long-poll), and one more request per event; nothing
    * while nothing happens. Ignored with a single endpoint, and when the client's `redundancy` is `false`.
-   * Shared watchers share only with watchers of the same choice.
+   * Shared watchers of a directory share one long-poll whatever they choose here: each of its waits that
+   * starts while a redundant one waits in it goes to two members, else to one.
    */
   readonly redundant?: boolean;
 }
@@ -94,10 +95,13 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
   readonly #hubPoll: boolean;
   /** {@link WatcherOptions.redundant}. */
   readonly #redundant: boolean;
+  /** A hub's long-poll asks its hub before each wait whether it goes to two members. */
+  readonly #redundantNow: (() => boolean) | undefined;
 
   /**
    * @internal Keyed by a symbol of this package's own: `KeysAPI.watcher` makes watchers. `sharePath`: the
-   * keys-API path of the directory named by a `shared` key.
+   * keys-API path of the directory named by a `shared` key. `hubRedundant`: this is a hub's long-poll, which
+   * asks it before each wait whether to wait on two members.
    */
   static [kCreateWatcher](
     client: Client,
@@ -105,9 +109,9 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     key: string,
     options: WatcherOptions,
     sharePath?: string,
-    hub = false,
+    hubRedundant?: () => boolean,
   ): Watcher {
-    return new Watcher(client, path, key, options, sharePath, hub);
+    return new Watcher(client, path, key, options, sharePath, hubRedundant);
   }
 
   private constructor(
@@ -116,7 +120,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     key: string,
     options: WatcherOptions,
     sharePath: string | undefined,
-    hub: boolean,
+    hubRedundant: (() => boolean) | undefined,
   ) {
     const after = options.afterIndex ?? 0;
     if (!Number.isSafeInteger(after) || after < 0)
@@ -127,8 +131,9 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     this.#recursive = options.recursive === true;
     this.#waitIndex = after > 0 ? after + 1 : 0;
     this.#share = options.shared ? shareOf(path, this.#recursive, sharePath) : undefined;
-    this.#hubPoll = hub;
+    this.#hubPoll = hubRedundant !== undefined;
     this.#redundant = options.redundant === true;
+    this.#redundantNow = hubRedundant;
   }
 
   /** The index the next wait asks for (0: from now). */
@@ -154,7 +159,9 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     const hub = this.#hub(this.#share);
     // a wait from now never waits alone: moved into the hub later, it would miss what happened meanwhile
     const moved =
-      this.#waitIndex > 0 ? hub.waitsAlone(this.#client[kSharedWatchThreshold], this.#waitIndex) : undefined;
+      this.#waitIndex > 0
+        ? hub.waitsAlone(this.#client[kSharedWatchThreshold], this.#waitIndex, this.#onTwo())
+        : undefined;
     if (moved) return this.#waitAloneMovable(this.#share, hub, moved, info, options);
     return this.#inHub(this.#share, hub, info, options);
   }
@@ -164,11 +171,13 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
    * once). When the hub gives an index instead of an event, this wait goes alone from there.
    */
   #inHub(share: Share, hub: WatchHub, info: WatchInfo | undefined, options: CallOptions): Promise<Response> {
-    return hub.next(share.key, this.#recursive, this.#waitIndex, options, this.#closer).then((got) => {
-      if (typeof got !== 'number') return this.#took(got, '', info);
-      this.#waitIndex = got;
-      return this.#waitAlone(info, options, this.#closer);
-    });
+    return hub
+      .next(share.key, this.#recursive, this.#waitIndex, options, this.#closer, this.#onTwo())
+      .then((got) => {
+        if (typeof got !== 'number') return this.#took(got, '', info);
+        this.#waitIndex = got;
+        return this.#waitAlone(info, options, this.#closer);
+      });
   }
 
   /**
@@ -206,7 +215,7 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     const action: Action = {
       wait: true,
       // a wait "from now" is not: each member would start from its own now, and one may rightly wait on
-      redundant: this.#redundant && this.#waitIndex > 0,
+      redundant: (this.#redundantNow?.() ?? this.#redundant) && this.#waitIndex > 0,
       operation: 'watch',
       key: this.#key,
       watch: info,
@@ -293,9 +302,14 @@ export class Watcher implements AsyncIterable<Response>, AsyncDisposable {
     return response;
   }
 
+  /** Whether this watcher's waits go to two members now (redundant, and the client sends such waits to two). */
+  #onTwo(): boolean {
+    return this.#redundant && this.#client[kWaitsOnTwo];
+  }
+
   /** The client's hub for `share`'s directory. */
   #hub(share: Share): WatchHub {
-    return hubOf(this.#client, share.dir, this.#redundant, hubStream);
+    return hubOf(this.#client, share.dir, hubStream);
   }
 
   /** This watcher's {@link WatchInfo}, made the first time anyone listens. */
@@ -345,9 +359,12 @@ function shareOf(path: string, recursive: boolean, sharePath: string | undefined
   return { dir, key };
 }
 
-/** A hub's own long-poll of `dir`: a plain recursive watcher of the directory (marked as the hub's). */
-function hubStream(client: Client, dir: string, redundant: boolean): StreamFactory {
+/**
+ * A hub's own long-poll of `dir`: a recursive watcher of the directory (marked as the hub's), on two members
+ * while its hub says so.
+ */
+function hubStream(client: Client, dir: string): StreamFactory {
   const path = keysPathOf(dir);
-  return (afterIndex) =>
-    Watcher[kCreateWatcher](client, path, dir, { recursive: true, afterIndex, redundant }, undefined, true);
+  return (afterIndex, redundant) =>
+    Watcher[kCreateWatcher](client, path, dir, { recursive: true, afterIndex }, undefined, redundant);
 }

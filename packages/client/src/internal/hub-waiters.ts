@@ -8,6 +8,8 @@ export type HubOutcome = Response | number | { readonly error: unknown };
 export interface Waiter {
   readonly key: string;
   readonly recursive: boolean;
+  /** It is a redundant watcher's wait (the hub's long-poll then waits on two members). */
+  readonly redundant?: boolean;
   /** The first index it takes. */
   readonly waitIndex: number;
   settle(outcome: HubOutcome): void;

@@ -11,5 +11,11 @@ export const kDo: unique symbol = Symbol('etcdkit.client.do');
 /** `Watcher[kCreateWatcher](client, path, key, options)`: the factory `KeysAPI.watcher` uses. */
 export const kCreateWatcher: unique symbol = Symbol('etcdkit.client.createWatcher');
 
+/**
+ * `Client[kWaitsOnTwo]`: whether a redundant wait goes to two members now (`ClientConfig.redundancy`, and more
+ * than one endpoint), which the watch hubs ask.
+ */
+export const kWaitsOnTwo: unique symbol = Symbol('etcdkit.client.waitsOnTwo');
+
 /** `Client[kSharedWatchThreshold]`: `ClientConfig.sharedWatchThreshold`, which the watch hubs read. */
 export const kSharedWatchThreshold: unique symbol = Symbol('etcdkit.client.sharedWatchThreshold');

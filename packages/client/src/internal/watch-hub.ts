@@ -19,8 +19,19 @@ const LINGER_MS = 1000;
 /** A key no one writes: reading it answers 404 with the store's index, cheaply (the "now" of a wait). */
 const NOW_PROBE = '_etcdkit_now';
 
-/** Makes the hub's own long-poll: a plain recursive watcher of the directory from an index on. */
-export type StreamFactory = (afterIndex: number) => Watcher;
+/** What a wait in a hub waits for: events that reach `key` (below it too if `recursive`). */
+interface WaitFor {
+  readonly key: string;
+  readonly recursive: boolean;
+  /** The wait is a redundant watcher's. */
+  readonly redundant: boolean;
+}
+
+/**
+ * Makes the hub's own long-poll: a recursive watcher of the directory from an index on, which asks `redundant()`
+ * before each wait whether to send it to two members (`WatcherOptions.redundant`).
+ */
+export type StreamFactory = (afterIndex: number, redundant: () => boolean) => Watcher;
 
 /** What a hub tells its registry. */
 export interface HubRegistry {
@@ -43,6 +54,11 @@ export interface HubRegistry {
  *
  * The long-poll runs while any watcher waits, and a second more ({@link LINGER_MS}: a watcher that re-reads
  * and waits again finds it running); then the hub ends and the next wait starts a fresh one.
+ *
+ * Plain and redundant watchers of a directory share its hub: each wait of the long-poll that starts while a
+ * redundant watcher waits in it goes to two members (where the client sends redundant waits to two), else to
+ * one. A redundant watcher that joins while a wait on one member is in flight restarts the long-poll from where
+ * it stands, so that its wait does not rest on one member until the next event.
  */
 export class WatchHub {
   readonly #client: Client;
@@ -54,12 +70,27 @@ export class WatchHub {
   readonly #registry: HubRegistry;
   readonly #buffer = new EventBuffer();
   readonly #waiters = new HubWaiters();
-  /** The waits alone (below the threshold), each with its index and the hook that moves it into the hub. */
-  readonly #alone = new Map<AbortHook, number>();
+  /**
+   * The waits alone (below the threshold), each with the hook that moves it into the hub, its index, and whether
+   * it is a redundant watcher's.
+   */
+  readonly #alone = new Map<AbortHook, { index: number; redundant: boolean }>();
+  /** The redundant waits alone that the long-poll's start has moved, until they are in the hub. */
+  readonly #redundantMoving = new Set<AbortHook>();
   /** The next index the long-poll asks for; 0 until the first wait gives one. */
   #position = 0;
   /** The highest {@link #position} yet (the position goes back for a wait behind; "now" does not). */
   #frontier = 0;
+  /** How many of the waits in the hub are of redundant watchers. */
+  #redundantWaits = 0;
+  /** The long-poll's wait in flight went to one member: a redundant wait that joins restarts it. */
+  #waitOnOne = false;
+  /** The long-poll's question before each wait: two members while a redundant watcher waits (or is moving in). */
+  readonly #redundantNow = (): boolean => {
+    const two = this.#redundantWaits > 0 || this.#redundantMoving.size > 0;
+    this.#waitOnOne = !two;
+    return two;
+  };
   /** The read of the current index in flight, for waits from now. */
   #learning: Promise<number> | undefined;
   #poll: Watcher | undefined;
@@ -86,25 +117,27 @@ export class WatchHub {
    * Whether a wait from `waitIndex` should go to etcd alone: while no long-poll runs and fewer than `threshold`
    * shared watchers of the directory would wait at once. If so, the caller waits alone until it has its event,
    * or until the returned hook aborts (the long-poll starts from an index at or below `waitIndex`: the wait goes
-   * on in the hub), and calls {@link doneAlone} after.
+   * on in the hub), and calls {@link doneAlone} after. `redundant`: it is a redundant watcher's wait.
    */
-  waitsAlone(threshold: number, waitIndex: number): AbortHook | undefined {
+  waitsAlone(threshold: number, waitIndex: number, redundant = false): AbortHook | undefined {
     if (this.#waiters.size > 0 || this.#poll || this.#alone.size + 1 >= threshold) return undefined;
     const moved = new AbortHook();
-    this.#alone.set(moved, waitIndex);
+    this.#alone.set(moved, { index: waitIndex, redundant });
     return moved;
   }
 
-  /** A wait that {@link waitsAlone} sent alone has ended. */
+  /** A wait that {@link waitsAlone} sent alone has ended (a moved one then waits in the hub, at once). */
   doneAlone(moved: AbortHook): void {
     this.#alone.delete(moved);
+    this.#redundantMoving.delete(moved);
     this.#endIfIdle();
   }
 
   /**
    * Waits for the next event that reaches `key` at `waitIndex` or later (0: from now). Resolves to the event,
    * or to an index: wait alone from there (etcd has cleared the history the hub would need; for a wait from
-   * now, the index "now" was). Rejects as the watcher's own wait would.
+   * now, the index "now" was). Rejects as the watcher's own wait would. `redundant`: the wait is a redundant
+   * watcher's (the long-poll then waits on two members).
    */
   next(
     key: string,
@@ -112,12 +145,14 @@ export class WatchHub {
     waitIndex: number,
     options: CallOptions,
     closer: AbortHook,
+    redundant = false,
   ): Promise<Response | number> {
-    if (waitIndex > 0) return this.#from(key, recursive, waitIndex, options, closer);
+    const wait = { key, recursive, redundant };
+    if (waitIndex > 0) return this.#from(wait, waitIndex, options, closer);
     // "now" is where a running long-poll stands; with none running, the member's index now
-    if (this.#poll && this.#frontier > 0) return this.#from(key, recursive, this.#frontier, options, closer);
+    if (this.#poll && this.#frontier > 0) return this.#from(wait, this.#frontier, options, closer);
     return this.#now(options, closer).then(
-      (from) => this.#from(key, recursive, from, options, closer),
+      (from) => this.#from(wait, from, options, closer),
       (error: unknown) => {
         this.#endIfIdle();
         throw error;
@@ -126,25 +161,21 @@ export class WatchHub {
   }
 
   /** {@link next} from a known index: from the buffer, a wait served now, or a wait behind. */
-  #from(
-    key: string,
-    recursive: boolean,
-    from: number,
-    options: CallOptions,
-    closer: AbortHook,
-  ): Promise<Response | number> {
+  #from(wait: WaitFor, from: number, options: CallOptions, closer: AbortHook): Promise<Response | number> {
     if (this.#position === 0) {
       this.#position = this.#frontier = from;
       this.#buffer.reset(from);
     }
-    if (from >= this.#position) return this.#wait(key, recursive, from, false, options, closer);
+    if (from >= this.#position) return this.#wait(wait, from, false, options, closer);
     if (from >= this.#buffer.floor) {
-      const seen = this.#buffer.find(from, this.#position, (event) => eventReaches(event, key, recursive));
+      const seen = this.#buffer.find(from, this.#position, (event) =>
+        eventReaches(event, wait.key, wait.recursive),
+      );
       if (seen) return Promise.resolve(seen);
       // nothing for it up to the position: it waits from there
-      return this.#wait(key, recursive, this.#position, false, options, closer);
+      return this.#wait(wait, this.#position, false, options, closer);
     }
-    return this.#wait(key, recursive, from, true, options, closer);
+    return this.#wait(wait, from, true, options, closer);
   }
 
   /** The index after the member's current one (one cheap read, shared by the waits that ask at once). */
@@ -169,8 +200,7 @@ export class WatchHub {
   }
 
   #wait(
-    key: string,
-    recursive: boolean,
+    { key, recursive, redundant }: WaitFor,
     waitIndex: number,
     behind: boolean,
     options: CallOptions,
@@ -185,8 +215,9 @@ export class WatchHub {
     }
     return new Promise((resolve, reject) => {
       const hook = signal ? hookOf(signal) : undefined;
-      const wait = new HubWait(this, key, recursive, waitIndex, resolve, reject, closer, hook);
+      const wait = new HubWait(this, key, recursive, redundant, waitIndex, resolve, reject, closer, hook);
       this.#waiters.add(wait, behind);
+      if (redundant) this.#redundantWaits++;
       clearTimeout(this.#linger);
       this.#linger = undefined;
       closer.listen(wait);
@@ -202,18 +233,28 @@ export class WatchHub {
 
   #remove(waiter: Waiter): boolean {
     if (!this.#waiters.remove(waiter)) return false;
+    if (waiter.redundant) this.#redundantWaits--;
     if (this.#waiters.size === 0) this.#lingerThenEnd();
     return true;
   }
 
-  /** Starts the long-poll if none runs, or stops the running one to go back for a wait behind. */
+  /**
+   * Starts the long-poll if none runs, or stops the running one (its loop starts the next at once) to go back
+   * for a wait behind, or to wait on two members for a redundant watcher.
+   */
   #ensurePolling(): void {
     if (this.#poll) {
-      if (this.#waiters.lowestBehind !== undefined) this.#stop();
+      if (this.#waiters.lowestBehind !== undefined || (this.#redundantWaits > 0 && this.#waitOnOne))
+        this.#stop();
       return;
     }
     const start = Math.min(this.#position, this.#waiters.lowestBehind ?? this.#position);
-    for (const [moved, index] of this.#alone) if (index >= start) moved.abort(MOVED);
+    for (const [moved, { index, redundant }] of this.#alone) {
+      if (index < start) continue;
+      // the long-poll's first wait goes to two members for the redundant waits it takes over
+      if (redundant) this.#redundantMoving.add(moved);
+      moved.abort(MOVED);
+    }
     void this.#run();
   }
 
@@ -233,13 +274,15 @@ export class WatchHub {
         this.#buffer.reset(this.#position);
         this.#waiters.promote();
       }
-      const poll = this.#stream(this.#position - 1);
+      const poll = this.#stream(this.#position - 1, this.#redundantNow);
       this.#poll = poll;
       try {
         for (;;) {
           // the waits an event settled run first (a lock's next holder takes over in them), the next
           // long-poll after: etcd keeps the events meanwhile, and the poll asks from the index it reached
-          if (this.#take(await poll.next()) > 0) await nextTurn();
+          const event = await poll.next();
+          this.#waitOnOne = false;
+          if (this.#take(event) > 0) await nextTurn();
           if (this.#waiters.lowestBehind !== undefined) break;
           if (this.#waiters.size === 0 && !this.#linger) break;
         }
@@ -253,6 +296,7 @@ export class WatchHub {
           if (!this.#cleared(error)) break;
         }
       } finally {
+        this.#waitOnOne = false;
         if (this.#stopping === poll) this.#stopping = undefined;
         poll.close();
         if (this.#poll === poll) this.#poll = undefined;
@@ -338,6 +382,7 @@ class HubWait implements Waiter {
     readonly hub: WatchHub,
     readonly key: string,
     readonly recursive: boolean,
+    readonly redundant: boolean,
     readonly waitIndex: number,
     readonly resolve: (outcome: Response | number) => void,
     readonly reject: (error: unknown) => void,
@@ -390,25 +435,23 @@ function endsFirst<T>(work: Promise<T>, signal: AbortSignal | undefined, closer:
   });
 }
 
-/** The hubs of each client: of plain watchers, and of redundant ones (`WatcherOptions.redundant`). */
-const hubs = [new WeakMap<Client, Map<string, WatchHub>>(), new WeakMap<Client, Map<string, WatchHub>>()];
+/** The hubs of each client, by directory. */
+const hubs = new WeakMap<Client, Map<string, WatchHub>>();
 
 /**
- * The client's hub for the directory `dir` (a store key) and the watchers that are `redundant` or not, made on
- * first use; `stream` makes its long-poll (called once per hub, not per wait).
+ * The client's hub for the directory `dir` (a store key), made on first use; `stream` makes its long-poll
+ * (called once per hub, not per wait).
  */
 export function hubOf(
   client: Client,
   dir: string,
-  redundant: boolean,
-  stream: (client: Client, dir: string, redundant: boolean) => StreamFactory,
+  stream: (client: Client, dir: string) => StreamFactory,
 ): WatchHub {
-  const kind = hubs[redundant ? 1 : 0]!;
-  const byDir = kind.get(client) ?? new Map<string, WatchHub>();
-  kind.set(client, byDir);
+  const byDir = hubs.get(client) ?? new Map<string, WatchHub>();
+  hubs.set(client, byDir);
   const known = byDir.get(dir);
   if (known && !known.ended) return known;
-  const hub = new WatchHub(client, dir, keysPathOf(dir), stream(client, dir, redundant), {
+  const hub = new WatchHub(client, dir, keysPathOf(dir), stream(client, dir), {
     forget: (ended) => {
       if (byDir.get(dir) === ended) byDir.delete(dir);
     },

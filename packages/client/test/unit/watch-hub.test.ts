@@ -33,8 +33,8 @@ class FakeHistory {
     return event;
   }
 
-  readonly stream = (afterIndex: number): Watcher => {
-    const poll = new FakePoll(this, afterIndex + 1);
+  readonly stream = (afterIndex: number, redundant?: () => boolean): Watcher => {
+    const poll = new FakePoll(this, afterIndex + 1, redundant);
     this.polls.push(poll);
     return poll as unknown as Watcher;
   };
@@ -47,13 +47,17 @@ class FakePoll {
   nexts = 0;
   /** Rejections of close() come a turn later, as undici's do. */
   lateClose = false;
+  /** For each long-poll, whether the hub sent it to two members. */
+  readonly onTwo: boolean[] = [];
   constructor(
     readonly history: FakeHistory,
     public waitIndex: number,
+    readonly redundant?: () => boolean,
   ) {}
 
   next(): Promise<Response> {
     this.nexts++;
+    this.onTwo.push(this.redundant?.() ?? false);
     if (this.closed) return Promise.reject(new DOMException('watcher closed', 'AbortError'));
     if (this.waitIndex < this.history.oldest) {
       const cause = `the requested history has been cleared [${this.history.oldest}/${this.waitIndex}]`;
@@ -228,5 +232,85 @@ describe('the watch hub (a fake etcd history)', () => {
     hub.doneAlone(older);
     const event = history.write('/d/k');
     expect(((await started) as Response).node!.modifiedIndex).toBe(event.node!.modifiedIndex);
+  });
+
+  it('plain and redundant waits share one long-poll, on two members while a redundant one waits', async () => {
+    const history = new FakeHistory('/d');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    const plain = hub.next('/d/a', false, 101, {}, new AbortHook());
+    expect(history.polls.map((poll) => poll.onTwo)).toEqual([[false]]);
+    // a redundant wait joins: the single wait in flight ends, and the long-poll goes on from where it stood
+    const redundant = hub.next('/d/b', false, 101, {}, new AbortHook(), true);
+    await turn();
+    expect(history.polls[0]!.closed).toBe(true);
+    expect(history.polls[1]!.waitIndex).toBe(101);
+    expect(history.polls[1]!.onTwo).toEqual([true]);
+    // a second one restarts nothing
+    const second = hub.next('/d/c', false, 101, {}, new AbortHook(), true);
+    await turn();
+    expect(history.polls).toHaveLength(2);
+    history.write('/d/b');
+    expect(((await redundant) as Response).node!.key).toBe('/d/b');
+    await turn();
+    expect(history.polls[1]!.onTwo).toEqual([true, true]);
+    history.write('/d/c');
+    expect(((await second) as Response).node!.key).toBe('/d/c');
+    await turn();
+    // only the plain wait is left: the long-poll's next wait goes to one member
+    expect(history.polls[1]!.onTwo).toEqual([true, true, false]);
+    history.write('/d/a');
+    expect(((await plain) as Response).node!.key).toBe('/d/a');
+    expect(history.polls).toHaveLength(2);
+  });
+
+  it('a redundant wait that leaves (aborted) leaves the long-poll on one member from its next wait', async () => {
+    const history = new FakeHistory('/d');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    const plain = hub.next('/d/a', false, 101, {}, new AbortHook());
+    const closer = new AbortHook();
+    const redundant = hub.next('/d/b', false, 101, {}, closer, true);
+    await turn();
+    closer.abort(new DOMException('watcher closed', 'AbortError'));
+    await expect(redundant).rejects.toThrow('watcher closed');
+    history.write('/d/x');
+    await turn();
+    expect(history.polls.at(-1)!.onTwo).toEqual([true, false]);
+    history.write('/d/a');
+    expect(((await plain) as Response).node!.key).toBe('/d/a');
+  });
+
+  it('a redundant wait that joins between two waits of the long-poll restarts nothing: the next goes to two', async () => {
+    const history = new FakeHistory('/d');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    const first = hub.next('/d/a', false, 101, {}, new AbortHook());
+    const plain = hub.next('/d/b', false, 101, {}, new AbortHook());
+    history.write('/d/a');
+    await first;
+    // the hub hands the event over and waits a turn before its next long-poll: a redundant wait joins then
+    const redundant = hub.next('/d/c', false, 102, {}, new AbortHook(), true);
+    await turn();
+    expect(history.polls.map((poll) => [poll.closed, poll.onTwo])).toEqual([[false, [false, true]]]);
+    history.write('/d/c');
+    history.write('/d/b');
+    expect(((await redundant) as Response).node!.key).toBe('/d/c');
+    expect(((await plain) as Response).node!.key).toBe('/d/b');
+  });
+
+  it('a long-poll that takes over redundant waits alone starts on two members', async () => {
+    const history = new FakeHistory('/d');
+    const hub = new WatchHub(fakeClient(), '/d', '/v2/keys/d', history.stream, registry());
+    const moved = hub.waitsAlone(4, 101, true)!;
+    // a plain wait starts the long-poll, which moves the redundant one in (the watcher then calls doneAlone and
+    // waits in the hub, in one go)
+    const plain = hub.next('/d/a', false, 101, {}, new AbortHook());
+    expect(moved.aborted).toBe(true);
+    hub.doneAlone(moved);
+    const redundant = hub.next('/d/b', false, 101, {}, new AbortHook(), true);
+    await turn();
+    expect(history.polls.map((poll) => [poll.closed, poll.onTwo])).toEqual([[false, [true]]]);
+    history.write('/d/b');
+    expect(((await redundant) as Response).node!.key).toBe('/d/b');
+    history.write('/d/a');
+    expect(((await plain) as Response).node!.key).toBe('/d/a');
   });
 });

@@ -9,11 +9,12 @@ import { RetryPacing } from './retry.js';
 
 /**
  * How the recipes wait (every {@link waitForEvent}): in the client's shared long-poll
- * of the directory once a few wait there (one per directory and process for these waits), and on two members
- * at once, so that a member frozen or cut off mid-wait delays no hand-over (see the client's
- * `WatcherOptions.redundant`: one more request per event, nothing while nothing happens). A kept key's loss
- * watch waits on one member (`shared` only, so in a long-poll of its own): it is on no hand-over's path, and a
- * frozen member is also found by the key's next refresh.
+ * of the directory once a few wait there (one per directory and process), and on two members at once, so that
+ * a member frozen or cut off mid-wait delays no hand-over (see the client's `WatcherOptions.redundant`: one
+ * more request per event, nothing while nothing happens). A kept key's loss watch asks for one member
+ * (`shared` only): it is on no hand-over's path, and a frozen member is also found by the key's next refresh.
+ * It shares the directory's long-poll with these waits all the same, which then waits on two members while any
+ * of them waits, on one while only loss watches do.
  */
 export const RECIPE_WATCH = { shared: true, redundant: true } as const;
 
