@@ -13,6 +13,8 @@
 // - etcd requests per acquisition against the number waiting (flat = herd-free).
 //
 //   node bench/waiting-bench.mjs   (ROUNDS=3, WINDOW_MS=6000, SETTLE_MS, SCALE_SETTLE_MS, PARTS=idle|handover,
+//                                    MEMBERS=3 with PARTS=handover: the hand-over on 3 members, every client
+//                                    given them all (the recipes' waits then go to two members at once),
 //                                    QUICK=1 for a short run)
 import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -40,8 +42,13 @@ const WORKER = fileURLToPath(new URL('./workers/idle-worker.mjs', import.meta.ur
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const cluster = await startCluster({ size: 1 });
+const PARTS = process.env.PARTS ?? 'idle,handover';
+const MEMBERS = Number(process.env.MEMBERS ?? 1);
+if (MEMBERS !== 1 && PARTS.includes('idle')) throw new Error('MEMBERS > 1 is for PARTS=handover only');
+const cluster = await startCluster({ size: MEMBERS });
 const url = cluster.clientURLs[0];
+/** Every client's endpoints: the one member, or with MEMBERS > 1 (hand-over only) all of them. */
+const endpoints = cluster.clientURLs;
 
 /**
  * Runs one idle variant in a worker process; while its window lasts, counts the worker's TCP connections to
@@ -90,8 +97,8 @@ function runIdle(variant, { waiters = IDLE_WAITERS, ttl = IDLE_TTL, settleMs = S
  * idles as long as its holder does before releasing (see {@link idleBeforeRelease}).
  */
 async function writeAndNotify(idleMs, rounds = 30) {
-  const writerClient = new Client({ endpoints: [url] });
-  const watcherClient = new Client({ endpoints: [url] });
+  const writerClient = new Client({ endpoints });
+  const watcherClient = new Client({ endpoints });
   const writer = new KeysAPI(writerClient);
   const watcherKeys = new KeysAPI(watcherClient);
   const times = [];
@@ -134,7 +141,7 @@ async function handover(waiting, holdMs, count) {
   const rejoin = holdMs > 0;
   const contenders = rejoin ? waiting + 1 : waiting + count + 2;
   const name = `/bench/handover-${waiting}-${holdMs}-${process.hrtime.bigint()}`;
-  const client = new Client({ endpoints: [url] });
+  const client = new Client({ endpoints });
   const locks = Array.from({ length: contenders }, () => new Lock(new KeysAPI(client), name, { ttl: 10 }));
   let requests = 0;
   let refreshes = 0;
@@ -213,7 +220,6 @@ async function handover(waiting, holdMs, count) {
 
 const idleRounds = [];
 const handoverRounds = [];
-const PARTS = process.env.PARTS ?? 'idle,handover';
 for (let round = 0; round < ROUNDS; round++) {
   const variants = PARTS.includes('idle') ? ['refreshes', 'etcdkit', 'etcd3'] : [];
   // rotate the order each round, to spread the machine's drift
@@ -266,7 +272,7 @@ const SOCKET_COLUMNS = [
 
 const out = [];
 out.push(
-  `## @etcdkit/recipes: waiting and hand-over (etcd ${cluster.version}, 1 member, ${ROUNDS} rounds)\n`,
+  `## @etcdkit/recipes: waiting and hand-over (etcd ${cluster.version}, ${MEMBERS === 1 ? '1 member' : `${MEMBERS} members`}, ${ROUNDS} rounds)\n`,
 );
 if (idleRounds.length > 0) {
   out.push(
