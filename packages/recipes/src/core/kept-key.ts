@@ -11,7 +11,7 @@ import { isListening, publishAtRisk, publishLost } from '../internal/channels.js
 import { markKeptHere, unmarkKeptHere } from './kept-here.js';
 import { watchForLoss } from './loss-watch.js';
 import { type KeptNode, OwnWrites } from './own-writes.js';
-import { firstRefreshDelay, nextRefreshDelay } from './refresh-phase.js';
+import { firstRefresh, nextRefresh, type RefreshTime } from './refresh-phase.js';
 import { markRemovedHere } from './removed-here.js';
 import { isPermanent, RetryPacing, retrying } from './retry.js';
 import type { Session } from './session.js';
@@ -57,7 +57,10 @@ export class SessionKey implements AsyncDisposable {
   readonly #validity: ValidityDeadline;
   #removing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
-  /** When the next refresh is due (`performance.now()`): its timer may fire later, in a busy process. */
+  /**
+   * When the next refresh is due (`performance.now()`, not rounded): it goes out on the slot at or before it,
+   * or later in a busy process.
+   */
   #dueAt = 0;
   /** Tells `atRisk` while the refresh in flight has no answer (see `#warnOverdue`). */
   #overdue: NodeJS.Timeout | undefined;
@@ -96,7 +99,7 @@ export class SessionKey implements AsyncDisposable {
       this.lose(DEADLINE_PASSED),
     );
     markKeptHere(key);
-    this.#schedule(firstRefreshDelay(timing.refreshMs));
+    this.#schedule(firstRefresh(timing.refreshMs));
     void this.#watchForLoss();
   }
 
@@ -431,12 +434,15 @@ export class SessionKey implements AsyncDisposable {
     return { state, node };
   }
 
-  #schedule(ms: number): void {
+  /** Sets the next refresh's timer: `ms` from now, or as {@link RefreshTime} says (due then, sent on its slot). */
+  #schedule(when: number | RefreshTime): void {
     if (this.#halted) return;
-    this.#dueAt = performance.now() + ms;
+    const { dueAt, delayMs } =
+      typeof when === 'number' ? { dueAt: performance.now() + when, delayMs: when } : when;
+    this.#dueAt = dueAt;
     this.#timer = setTimeout(() => {
       this.#inFlight = this.#inFlight.then(() => this.#refresh());
-    }, ms);
+    }, delayMs);
     this.#timer.unref();
   }
 
@@ -469,15 +475,10 @@ export class SessionKey implements AsyncDisposable {
       this.#validity.push(sentAt);
       // one interval after this refresh was due, not after its reply, nor when its timer fired: replies that
       // come in one batch and timers that fire together after a busy moment would otherwise put keys in step
-      // for good (see `refresh-phase.ts`); and never later than an interval after the send (a timer set late
-      // in a long turn of the event loop can fire before it is due)
+      // for good (see `refresh-phase.ts`); and never later than an interval and a slot after the send (a
+      // timer set late in a long turn of the event loop can fire before it is due)
       this.#schedule(
-        nextRefreshDelay(
-          Math.min(this.#dueAt, sentAt),
-          this.#refreshMs,
-          performance.now(),
-          this.#validity.until,
-        ),
+        nextRefresh(this.#dueAt, sentAt, this.#refreshMs, performance.now(), this.#validity.until),
       );
     } catch (error) {
       if (this.#halted) return;
