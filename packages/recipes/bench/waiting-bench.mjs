@@ -329,16 +329,23 @@ if (idleRounds.length > 0) {
     `\n### Idle waiters at scale: ${SCALE.waiters} Lock waiters behind a holder, TTL ${SCALE.ttl} s, a ${WINDOW_MS / 1000} s window ${SCALE.settleMs / 1000} s after the setup\n`,
   );
   out.push(
-    'The same measures, for the etcdkit waiters and the TTL refreshes of as many keys alone (the floor: its connections are the writes in flight).\n',
+    "The same measures, for the etcdkit waiters and the TTL refreshes of as many keys alone (the floor: its connections are the writes in flight). Sessions lost: the waits that ended, and the holder that lost its key, between the setup and the window's end (none should).\n",
   );
-  out.push('| variant | requests/s (etcd v2) | CPU | long-polls | sockets (end) | sockets (peak) |');
-  out.push('|---|---|---|---|---|---|');
+  out.push(
+    '| variant | requests/s (etcd v2) | CPU | long-polls | sockets (end) | sockets (peak) | sessions lost |',
+  );
+  out.push('|---|---|---|---|---|---|---|');
   for (const variant of ['refreshes', 'etcdkit']) {
     out.push(
       row(
         variant,
         idleRounds.map((r) => r[`${variant}Scale`]),
-        [[(r) => r.etcdV2RequestsPerSecond, 1], [(r) => r.cpuPercent, 1, '%'], ...SOCKET_COLUMNS],
+        [
+          [(r) => r.etcdV2RequestsPerSecond, 1],
+          [(r) => r.cpuPercent, 1, '%'],
+          ...SOCKET_COLUMNS,
+          [(r) => r.sessionsLost ?? 0, 0],
+        ],
       ),
     );
   }

@@ -56,6 +56,8 @@ diagnosticsChannel.subscribe(ClientChannels.watchStart, (message) => {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let cleanup = async () => {};
+/** Waits (and the holder) that ended otherwise than by the bench's own abort before the window's end. */
+let sessionsLost = 0;
 
 if (variant === 'refreshes') {
   const client = new Client({ endpoints: [url] });
@@ -87,10 +89,16 @@ if (variant === 'refreshes') {
   const client = new Client({ endpoints: [url] });
   const locks = Array.from({ length: waiters + 1 }, () => new Lock(new KeysAPI(client), name, { ttl }));
   const held = await locks[0].acquire();
+  held.signal.addEventListener('abort', () => sessionsLost++);
   const controllers = locks.map(() => new AbortController());
-  const waiting = locks
-    .slice(1)
-    .map((lock, i) => lock.acquire({ signal: controllers[i].signal }).catch(() => {}));
+  const waiting = locks.slice(1).map((lock, i) =>
+    lock.acquire({ signal: controllers[i].signal }).then(
+      () => sessionsLost++, // nobody releases the holder: an acquire means a key was lost on the way
+      () => {
+        if (!controllers[i].signal.aborted) sessionsLost++;
+      },
+    ),
+  );
   // each contender watches its own key, each waiter its predecessor, the holder again after its mark
   while (watchStarts < 2 * waiters + 2) await sleep(50);
   await sleep(settleMs);
@@ -132,6 +140,7 @@ const t0 = performance.now();
 console.log(JSON.stringify({ window: 'start' }));
 await sleep(windowMs);
 const inFlight = longPolls.size;
+const lost = sessionsLost;
 const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - t0;
 const requests = counted.requests - requestsBefore;
@@ -145,6 +154,7 @@ console.log(
     seconds: elapsed / 1000,
     cpuPercent: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
     longPolls: inFlight,
+    sessionsLost: lost,
     requestsPerSecond: (requests / elapsed) * 1000,
     bytesPerTtl: (bytes / elapsed) * 1000 * ttl,
     etcdV2RequestsPerSecond: ((after.v2Requests - before.v2Requests) / elapsed) * 1000,
