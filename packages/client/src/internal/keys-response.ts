@@ -50,22 +50,37 @@ function wholeError(where: string, name: string, value: number): InvalidValueErr
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Go's `time.Time` JSON form, RFC 3339 with optional fraction, with each field in range (`time.Parse`). */
+/**
+ * Go's `time.Time` JSON form, RFC 3339 with optional fraction, with each field in range (`time.Parse`). Reads
+ * the fields in place (a listing of a thousand keys with a TTL checks a thousand of these).
+ */
 export function isRFC3339(text: string): boolean {
-  const m = RFC3339.exec(text);
-  if (!m) return false;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  if (!RFC3339.test(text)) return false;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
-  const zoneOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
-  return day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
+  if (
+    day < 1 ||
+    day > days ||
+    digits(text, 11, 2) > 23 ||
+    digits(text, 14, 2) > 59 ||
+    digits(text, 17, 2) > 59
+  )
+    return false;
+  // a numeric zone ends the text: +hh:mm
+  const last = text.charCodeAt(text.length - 1);
+  return (
+    last === 90 /* Z */ || (digits(text, text.length - 5, 2) <= 23 && digits(text, text.length - 2, 2) <= 59)
+  );
+}
+
+/** The number written by the `count` ASCII digits of `text` at `at` (the pattern has checked they are digits). */
+function digits(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) value = value * 10 + (text.charCodeAt(i) - 48);
+  return value;
 }
 
 /** An `expiration` (Go: `*time.Time`) must be an RFC 3339 time; the error if it is not. */
