@@ -26,25 +26,30 @@ export interface Operation {
  * milliseconds from one process to the next (Node 24 on 2 busy cores), which makes hand-overs between worker
  * processes look like overlaps. Instead it is read at a tick of `Date.now()` (the system clock, one for every
  * process): right after the tick, the wall clock is the new value to within microseconds. The largest of a
- * few readings is kept (a reading delayed after its tick comes out early).
+ * few readings is kept (a reading delayed after its tick comes out early). Read on the first {@link now}, not
+ * at import: waiting for three ticks costs up to 3 ms, which a process that records nothing need not pay.
  */
-const ORIGIN = ((): number => {
-  let origin = Number.NEGATIVE_INFINITY;
+let origin: number | undefined;
+
+/** Reads the clock origin (see {@link origin}). */
+function readClockOrigin(): number {
+  let read = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < 3; i++) {
     const before = Date.now();
     let wall = Date.now();
     while (wall === before) wall = Date.now();
-    origin = Math.max(origin, wall - performance.now());
+    read = Math.max(read, wall - performance.now());
   }
-  return origin;
-})();
+  return read;
+}
 
 /**
  * Wall-clock ms with sub-ms precision, comparable across the processes of one machine: now, or at `reading`
  * (a `performance.now()` taken earlier, for a time also used in another time base).
  */
 export function now(reading: number = performance.now()): number {
-  return ORIGIN + reading;
+  origin ??= readClockOrigin();
+  return origin + reading;
 }
 
 /** Records operations; merge histories of several processes with {@link History.merge}. */
