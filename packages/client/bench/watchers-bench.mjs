@@ -8,7 +8,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Client, KeysAPI } from '@etcdkit/client';
-import { readEtcdMetrics, startCluster } from '@etcdkit/testkit';
+import { now, readEtcdMetrics, startCluster } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 
 const QUICK = process.env.QUICK === '1';
@@ -107,7 +107,7 @@ async function run(variant, watchers) {
       for (let k = 0; k < keyCount; k++) {
         const value = `r${round}k${k}`;
         const all = reply(child, 'all', 10_000).catch(() => undefined);
-        sentAt.set(value, performance.timeOrigin + performance.now());
+        sentAt.set(value, now());
         await write(`${prefix}/k${k}`, value);
         for (let i = k; i < watchers; i += keyCount) written[i].push(value);
         if (!(await all)) timedOut++;

@@ -12,7 +12,7 @@
 // in ms since the epoch: the parent subtracts the time it sent the write).
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { Client, KeysAPI } from '@etcdkit/client';
-import { tcpConnectionsTo } from '@etcdkit/testkit';
+import { now, tcpConnectionsTo } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
 
 // <clientURL> may be a comma-separated list: the etcdkit client is then pinned to the first (failover run)
@@ -25,7 +25,6 @@ const prefix = `/bench/watchers-${process.pid}`;
 const port = Number(new URL(url).port);
 const keyOf = (k) => `${prefix}/k${k}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const now = () => performance.timeOrigin + performance.now();
 
 /** Every HTTP request this process makes through undici (keys requests and /health probes alike). */
 let httpRequests = 0;
