@@ -6,9 +6,9 @@
 //
 //   node bench/mass-join.mjs   (WAITERS=1000, TTL=15, WINDOWS=6)
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
+import { Client, ClientChannels } from '@etcdkit/client';
 import { startCluster } from '@etcdkit/testkit';
-import { Lock } from '../dist/index.js';
+import { queueLockWaiters } from './lock-waiters.mjs';
 
 const WAITERS = Number(process.env.WAITERS ?? 1000);
 const TTL = Number(process.env.TTL ?? 15);
@@ -18,24 +18,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cluster = await startCluster({ size: 1 });
 try {
   const client = new Client({ endpoints: cluster.clientURLs });
-  const name = '/bench/mass-join';
-  const locks = Array.from({ length: WAITERS + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: TTL }));
   const t0 = performance.now();
-  const held = await locks[0].acquire();
-  let lost = 0;
-  let firstLoss = '';
-  held.signal.addEventListener('abort', () => lost++);
-  const controllers = locks.map(() => new AbortController());
-  const waiting = locks.slice(1).map((lock, i) =>
-    lock.acquire({ signal: controllers[i].signal }).then(
-      () => lost++, // nobody releases the holder: an acquire means a key was lost on the way
-      (error) => {
-        if (controllers[i].signal.aborted) return;
-        lost++;
-        firstLoss ||= `${error?.name}: ${error?.message}`;
-      },
-    ),
-  );
+  const queue = await queueLockWaiters(client, '/bench/mass-join', WAITERS, TTL);
   let refreshes = 0;
   let other = 0;
   diagnosticsChannel.subscribe(ClientChannels.requestStart, (message) => {
@@ -57,14 +41,11 @@ try {
     lag = 0;
     await sleep(4000);
     const at = ((performance.now() - t0) / 1000).toFixed(0);
-    console.log(`| ${at} | ${refreshes} | ${other} | ${lag.toFixed(0)} | ${lost} |`);
+    console.log(`| ${at} | ${refreshes} | ${other} | ${lag.toFixed(0)} | ${queue.lost()} |`);
   }
   clearInterval(ticker);
-  if (firstLoss) console.log(`\nfirst loss: ${firstLoss}`);
-  for (const controller of controllers) controller.abort();
-  await Promise.all(waiting);
-  await held.release().catch(() => {});
-  for (const lock of locks) await lock.close();
+  if (queue.firstLoss()) console.log(`\nfirst loss: ${queue.firstLoss()}`);
+  await queue.stop();
   await client.close();
 } finally {
   await cluster.close();

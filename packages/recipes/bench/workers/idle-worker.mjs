@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { Client, ClientChannels, KeysAPI } from '@etcdkit/client';
 import { readEtcdMetrics } from '@etcdkit/testkit';
 import { Etcd3 } from 'etcd3';
-import { Lock } from '../../dist/index.js';
+import { queueLockWaiters } from '../lock-waiters.mjs';
 
 const [variant, url, waitersArg, ttlArg, windowArg, settleArg] = process.argv.slice(2);
 const waiters = Number(waitersArg);
@@ -56,8 +56,8 @@ diagnosticsChannel.subscribe(ClientChannels.watchStart, (message) => {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let cleanup = async () => {};
-/** Waits (and the holder) that ended otherwise than by the bench's own abort before the window's end. */
-let sessionsLost = 0;
+/** The sessions lost before the window's end (see `queueLockWaiters`); none for the other variants. */
+let sessionsLost = () => 0;
 
 if (variant === 'refreshes') {
   const client = new Client({ endpoints: [url] });
@@ -87,26 +87,13 @@ if (variant === 'refreshes') {
 } else if (variant === 'etcdkit') {
   // one client (one liveness probe loop per member), a KeysAPI per contender (a Lock per KeysAPI queues in etcd)
   const client = new Client({ endpoints: [url] });
-  const locks = Array.from({ length: waiters + 1 }, () => new Lock(new KeysAPI(client), name, { ttl }));
-  const held = await locks[0].acquire();
-  held.signal.addEventListener('abort', () => sessionsLost++);
-  const controllers = locks.map(() => new AbortController());
-  const waiting = locks.slice(1).map((lock, i) =>
-    lock.acquire({ signal: controllers[i].signal }).then(
-      () => sessionsLost++, // nobody releases the holder: an acquire means a key was lost on the way
-      () => {
-        if (!controllers[i].signal.aborted) sessionsLost++;
-      },
-    ),
-  );
+  const queue = await queueLockWaiters(client, name, waiters, ttl);
+  sessionsLost = queue.lost;
   // each contender watches its own key, each waiter its predecessor, the holder again after its mark
   while (watchStarts < 2 * waiters + 2) await sleep(50);
   await sleep(settleMs);
   cleanup = async () => {
-    for (const controller of controllers) controller.abort();
-    await Promise.all(waiting);
-    await held.release();
-    for (const lock of locks) await lock.close();
+    await queue.stop();
     await client.close();
   };
 } else if (variant === 'etcd3') {
@@ -140,7 +127,7 @@ const t0 = performance.now();
 console.log(JSON.stringify({ window: 'start' }));
 await sleep(windowMs);
 const inFlight = longPolls.size;
-const lost = sessionsLost;
+const lost = sessionsLost();
 const cpu = process.cpuUsage(cpuBefore);
 const elapsed = performance.now() - t0;
 const requests = counted.requests - requestsBefore;
