@@ -121,6 +121,14 @@ export class KeysAPI {
     return this.#client;
   }
 
+  /**
+   * The path prefix this API sends keys under (not in Go; `options.prefix`, default `/v2/keys`). With
+   * {@link client}: two `KeysAPI`s of the same client and prefix reach the same keys.
+   */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
   /** The key's node, or a directory with its children. Fails over between members. */
   async get(key: string, options: GetOptions = {}): Promise<Response> {
     return this.#send(getAction(this.#path(key), options, 'get', label(key)), options);
