@@ -5,6 +5,10 @@
  * `clearTimeout`) and lets go of its callback; when the timer fires it drops the entries done and re-arms for
  * the next one. A Node timer per request (a Timeout object, a list insert and an unenroll) cost about 3 µs of
  * a sequential request's CPU.
+ *
+ * Deadlines expire in the event loop's check phase (`setImmediate`) after the timer's: so the replies already
+ * received are read first (in the poll phase between them). After the loop was blocked (a long synchronous
+ * task), timers run before any I/O, and a reply that arrived in time would otherwise lose to its own timeout.
  */
 
 /** One pending deadline: call {@link cancel} when the request ends first. */
@@ -49,7 +53,7 @@ class DeadlineQueue {
   }
 
   #arm(delay: number): void {
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, delay));
+    this.#timer = setTimeout(() => setImmediate(() => this.#fire()), Math.max(0, delay));
     // The request in flight keeps the process alive (its socket); a timer left for ended requests must not.
     this.#timer.unref();
   }
@@ -88,7 +92,10 @@ class DeadlineQueue {
 
 const queues = new Map<number, DeadlineQueue>();
 
-/** Calls `onExpire` after `ms` (exactly, as a timer of its own would), unless cancelled first. */
+/**
+ * Calls `onExpire` after `ms` (as a timer of its own would, one loop phase later: see the module's comment),
+ * unless cancelled first.
+ */
 export function deadline(ms: number, onExpire: () => void): Deadline {
   let queue = queues.get(ms);
   if (!queue) {

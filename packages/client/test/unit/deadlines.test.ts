@@ -1,8 +1,16 @@
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deadline } from '../../src/internal/deadlines.js';
 
+/**
+ * Deadlines expire in an immediate after their timer; the fake clock runs an immediate set while it ticks 1 ms
+ * later.
+ */
+const PHASE = 1;
+
 beforeEach(() => {
-  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] });
 });
 afterEach(() => {
   vi.useRealTimers();
@@ -21,8 +29,8 @@ describe('deadlines (one timer per timeout value)', () => {
     b.cancel();
     vi.advanceTimersByTime(5000);
     expect(fired).toEqual([
-      ['a', 1000],
-      ['c', 1250],
+      ['a', 1000 + PHASE],
+      ['c', 1250 + PHASE],
     ]);
   });
 
@@ -33,17 +41,17 @@ describe('deadlines (one timer per timeout value)', () => {
     vi.advanceTimersByTime(300);
     deadline(700, () => fired.push(performance.now() - t0));
     first.cancel();
-    vi.advanceTimersByTime(699);
+    vi.advanceTimersByTime(699 + PHASE);
     expect(fired).toEqual([]);
     vi.advanceTimersByTime(1);
-    expect(fired).toEqual([1000]);
+    expect(fired).toEqual([1000 + PHASE]);
   });
 
   it('keeps timeouts of different lengths apart', () => {
     const fired: string[] = [];
     deadline(500, () => fired.push('long'));
     deadline(200, () => fired.push('short'));
-    vi.advanceTimersByTime(200);
+    vi.advanceTimersByTime(200 + PHASE);
     expect(fired).toEqual(['short']);
     vi.advanceTimersByTime(300);
     expect(fired).toEqual(['short', 'long']);
@@ -52,9 +60,43 @@ describe('deadlines (one timer per timeout value)', () => {
   it('arms a timer again for deadlines added after the queue ran empty', () => {
     const fired: string[] = [];
     deadline(100, () => fired.push('a')).cancel();
-    vi.advanceTimersByTime(100);
+    vi.advanceTimersByTime(100 + PHASE);
     deadline(100, () => fired.push('b'));
-    vi.advanceTimersByTime(100);
+    vi.advanceTimersByTime(100 + PHASE);
     expect(fired).toEqual(['b']);
+  });
+
+  it('after the loop was blocked past a deadline, a reply that arrived in time is read before it expires', async () => {
+    vi.useRealTimers();
+    let serverSide: Socket | undefined;
+    const server = createServer((socket) => {
+      serverSide = socket;
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const client = connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    while (!serverSide) await new Promise((resolve) => setImmediate(resolve));
+    try {
+      let expired = false;
+      const pending = deadline(50, () => {
+        expired = true;
+      });
+      const replied = once(client, 'data').then(() => pending.cancel());
+      // the reply is sent at once, but the loop is blocked past the deadline before it can be read
+      serverSide.write('reply');
+      const blockedUntil = performance.now() + 200;
+      while (performance.now() < blockedUntil) {
+        // a long synchronous task
+      }
+      await replied;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(expired).toBe(false);
+    } finally {
+      client.destroy();
+      serverSide.destroy();
+      server.close();
+    }
   });
 });
