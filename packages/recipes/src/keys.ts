@@ -33,6 +33,12 @@ export interface RecipeKeys {
    * it out (then only to itself).
    */
   readonly client?: object;
+  /**
+   * The path prefix of the keys (`KeysAPI.prefix`), if known: with {@link client}, it tells which keys objects
+   * reach the same keys, so that they can share reads (see `core/shared-read.ts`). A fake may leave it out
+   * (then it shares with itself only).
+   */
+  readonly prefix?: string;
   /** Reads a key or directory (`KeysAPI.get`). */
   get(key: string, options?: GetOptions): Promise<Response>;
   /** Writes a key, a compare-and-swap when `prevIndex`/`prevValue`/`prevExist` are given (`KeysAPI.set`). */

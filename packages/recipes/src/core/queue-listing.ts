@@ -6,6 +6,7 @@
 import type { Node } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
 import { keysInCreationOrder, readDir } from './read-dir.js';
+import { sharedRead } from './shared-read.js';
 
 /** One key of a queue directory. */
 export interface QueueEntry {
@@ -62,10 +63,21 @@ export async function listQueueAfter(
   return listQueue(keys, dir, signal);
 }
 
-/** Reads a queue directory with a quorum read; a missing directory is an empty queue. */
+/**
+ * Reads a queue directory with a quorum read; a missing directory is an empty queue. Callers of one process
+ * that ask at once share the read and its decoding (see `shared-read.ts`); each gets its own entries array.
+ */
 export async function listQueue(keys: RecipeKeys, dir: string, signal?: AbortSignal): Promise<QueueListing> {
-  const { nodes, index } = await readDir(keys, dir, signal);
-  return { entries: nodes.map(toEntry), index };
+  const { entries, index } = await sharedRead(
+    keys,
+    `queue ${dir}`,
+    async (own) => {
+      const read = await readDir(keys, dir, own);
+      return { entries: read.nodes.map(toEntry), index: read.index };
+    },
+    signal,
+  );
+  return { entries: entries.slice(), index };
 }
 
 function toEntry(node: Node): QueueEntry {

@@ -178,6 +178,59 @@ describe('idle waiters cost only their refreshes', () => {
   });
 });
 
+describe('many waiters joining at once', () => {
+  it('share their reads of the queue: a few quorum reads for 200 joins through one client, not one each', async () => {
+    const N = 200;
+    const name = uniqueKeyPrefix('mass-join');
+    const client = new Client({ endpoints });
+    // a KeysAPI per contender, as in the idle test: each queues in etcd, and all share the client
+    const locks = Array.from({ length: N + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: TTL }));
+    let reads = 0;
+    let watches = 0;
+    const onRequest = (message: unknown): void => {
+      const m = message as RequestStartMessage;
+      if (m.method === 'GET' && m.call.key?.startsWith(name) && m.path.includes('quorum=true')) reads++;
+    };
+    const onWatch = (message: unknown): void => {
+      const { watch } = message as WatchStartMessage;
+      if (watch.key.startsWith(name) && !watch.hub) watches++;
+    };
+    diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+    diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    let held: HeldLock | undefined;
+    const stop = new AbortController();
+    const waiting: Promise<unknown>[] = [];
+    let lost = 0;
+    try {
+      held = await locks[0]!.acquire();
+      const readsBefore = reads;
+      for (const lock of locks.slice(1))
+        waiting.push(
+          lock.acquire({ signal: stop.signal }).then(
+            () => lost++,
+            () => {
+              if (!stop.signal.aborted) lost++;
+            },
+          ),
+        );
+      // each waiter watches its own key and its predecessor: all have read the queue and decided
+      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N);
+      // One read each before: 200. Shared, a read gathers every join that completes while the one before is in
+      // flight; the creates' replies come in batches (one per raft round), so far fewer.
+      expect(reads - readsBefore).toBeLessThanOrEqual(N / 4);
+      expect(lost).toBe(0);
+    } finally {
+      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      stop.abort();
+      await Promise.all(waiting);
+      await held?.release();
+      for (const lock of locks) await lock.close();
+      await client.close();
+    }
+  });
+});
+
 describe('an idle registry cache costs nothing', () => {
   it('reads the service once, then nothing while no instance changes, for longer than a TTL, and still sees the next change', async () => {
     const prefix = uniqueKeyPrefix('idle-registry');
