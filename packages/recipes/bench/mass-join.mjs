@@ -21,9 +21,11 @@ try {
   const t0 = performance.now();
   const queue = await queueLockWaiters(client, '/bench/mass-join', WAITERS, TTL);
   let refreshes = 0;
+  let reads = 0;
   let other = 0;
   diagnosticsChannel.subscribe(ClientChannels.requestStart, (message) => {
     if (message.method === 'PUT' && message.path.includes('prevExist=true')) refreshes++;
+    else if (message.method === 'GET' && message.path.includes('quorum=true')) reads++;
     else other++;
   });
   let lag = 0;
@@ -33,15 +35,18 @@ try {
     lag = Math.max(lag, now - last - 10);
     last = now;
   }, 10);
-  console.log('| at s | refreshes sent | other requests | worst loop lag ms | sessions lost |');
-  console.log('|---|---|---|---|---|');
+  console.log(
+    '| at s | refreshes sent | quorum reads | other requests | worst loop lag ms | sessions lost |',
+  );
+  console.log('|---|---|---|---|---|---|');
   for (let w = 0; w < WINDOWS; w++) {
     refreshes = 0;
+    reads = 0;
     other = 0;
     lag = 0;
     await sleep(4000);
     const at = ((performance.now() - t0) / 1000).toFixed(0);
-    console.log(`| ${at} | ${refreshes} | ${other} | ${lag.toFixed(0)} | ${queue.lost()} |`);
+    console.log(`| ${at} | ${refreshes} | ${reads} | ${other} | ${lag.toFixed(0)} | ${queue.lost()} |`);
   }
   clearInterval(ticker);
   if (queue.firstLoss()) console.log(`\nfirst loss: ${queue.firstLoss()}`);
