@@ -5,7 +5,7 @@
  */
 import type { Node } from '@etcdkit/client';
 import type { RecipeKeys } from '../keys.js';
-import { keysInCreationOrder, readDir } from './read-dir.js';
+import { keysInCreationOrder, readDirOnce } from './read-dir.js';
 import { sharedRead } from './shared-read.js';
 
 /** One key of a queue directory. */
@@ -72,7 +72,7 @@ export async function listQueue(keys: RecipeKeys, dir: string, signal?: AbortSig
     keys,
     `queue ${dir}`,
     async (own) => {
-      const read = await readDir(keys, dir, own);
+      const read = await readDirOnce(keys, dir, own);
       return { entries: read.nodes.map(toEntry), index: read.index };
     },
     signal,

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   type HeldLock,
   Lock,
+  Queue,
   ReleasedError,
   ServiceRegistry,
   SessionExpiredError,
@@ -178,7 +179,7 @@ describe('idle waiters cost only their refreshes', () => {
   });
 });
 
-describe('many waiters joining at once', () => {
+describe('many waiters of one process', () => {
   it('share their reads of the queue: a few quorum reads for 200 joins through one client, not one each', async () => {
     const N = 200;
     const name = uniqueKeyPrefix('mass-join');
@@ -226,6 +227,44 @@ describe('many waiters joining at once', () => {
       await Promise.all(waiting);
       await held?.release();
       for (const lock of locks) await lock.close();
+      await client.close();
+    }
+  });
+  it('share their reads of a queue: a herd of takers woken by one item reads it a few times, not once each', async () => {
+    const N = 100;
+    const name = uniqueKeyPrefix('herd');
+    const client = new Client({ endpoints });
+    const takers = Array.from({ length: N }, () => new Queue(new KeysAPI(client), name));
+    let reads = 0;
+    let watches = 0;
+    const onRequest = (message: unknown): void => {
+      const m = message as RequestStartMessage;
+      if (m.method === 'GET' && m.call.key?.startsWith(name) && m.path.includes('quorum=true')) reads++;
+    };
+    const onWatch = (message: unknown): void => {
+      const { watch } = message as WatchStartMessage;
+      if (watch.key.startsWith(name) && !watch.hub) watches++;
+    };
+    diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
+    diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    const stop = new AbortController();
+    try {
+      const taking = takers.map((taker) => taker.take({ signal: stop.signal }).catch(() => undefined));
+      // every taker has read the empty queue and watches it
+      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(N);
+      const readsBefore = reads;
+      await new Queue(new KeysAPI(client), name).put('one');
+      const taken = await Promise.race(taking);
+      expect(taken?.value).toBe('one');
+      // the others have read the queue again and wait once more
+      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N - 1);
+      // one read each before: 100 (and more for the takers that lost the claim)
+      expect(reads - readsBefore).toBeLessThanOrEqual(N / 4);
+    } finally {
+      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      stop.abort();
+      for (const taker of takers) await taker.close();
       await client.close();
     }
   });
