@@ -35,8 +35,10 @@ export interface RecipeKeys {
   readonly client?: object;
   /**
    * The path prefix of the keys (`KeysAPI.prefix`), if known: with {@link client}, it tells which keys objects
-   * reach the same keys, so that they can share reads (see `core/shared-read.ts`). A fake may leave it out
-   * (then it shares with itself only).
+   * reach the same keys, so that they can share reads (see `core/shared-read.ts`). Keys objects that report
+   * the same client and prefix must be interchangeable (a shared read goes through any one of them); a wrapper
+   * that adds behaviour of its own should leave it out. A fake may leave it out (then it shares with itself
+   * only).
    */
   readonly prefix?: string;
   /** Reads a key or directory (`KeysAPI.get`). */

@@ -9,7 +9,7 @@ import type { RecipeKeys } from './keys.js';
 interface Listing {
   readonly items: (QueueItem & { readonly modifiedIndex: number })[];
   readonly index: number;
-  /** When the read was sent (`performance.now()`): see `LISTING_FRESH_MS`. */
+  /** When the read was asked for (`performance.now()`; it is sent then or later): see `LISTING_FRESH_MS`. */
   readonly listedAt: number;
 }
 

@@ -56,18 +56,18 @@ export function claimKeyOf(key: string): string {
 export type TakeOutcome = 'taken' | 'claimed' | 'gone';
 
 /**
- * Takes `key`, seen at `modifiedIndex` in a listing sent at `listedAt` (`performance.now()`), for this caller
- * alone. First a claim (`claimKeyOf(key)`, created with a token of this call's own and {@link CLAIM_TTL_S}; one
- * that exists is another taker's); a claim whose reply was lost is read back. Then the compare-and-delete on
- * `modifiedIndex` (one-shot: a client-side repeat's 100 would hide the first attempt's success), sent again
- * after each transient failure, its replies accepted for {@link CLAIM_USE_MS} after the claim was sent. A 100
- * after a lost reply means that an earlier attempt of this call took it, when the claim was confirmed within
- * {@link CLAIM_TRUSTED_MS} of the listing (no other taker could have taken it since; a key deleted by expiry or
- * by hand just then counts as taken). A 101 means it changed: not taken, and the claim is deleted at once
- * (not awaited); after a take or a 100 it is left to lapse, so that nobody claims a key that may be gone.
- * Transient failures of the claim pass on to the caller (nothing is taken yet); so do etcd's other refusals
- * and a closed client. An abort rejects with `signal.reason`. Left in doubt (`gone`, and the key may have been
- * deleted by this call): a delete whose reply was lost, followed by an abort, by failures until
+ * Takes `key`, seen at `modifiedIndex` in a listing asked for at `listedAt` (`performance.now()`; sent then or
+ * later), for this caller alone. First a claim (`claimKeyOf(key)`, created with a token of this call's own and
+ * {@link CLAIM_TTL_S}; one that exists is another taker's); a claim whose reply was lost is read back. Then the
+ * compare-and-delete on `modifiedIndex` (one-shot: a client-side repeat's 100 would hide the first attempt's
+ * success), sent again after each transient failure, its replies accepted for {@link CLAIM_USE_MS} after the
+ * claim was sent. A 100 after a lost reply means that an earlier attempt of this call took it, when the claim
+ * was confirmed within {@link CLAIM_TRUSTED_MS} of the listing (no other taker could have taken it since; a key
+ * deleted by expiry or by hand just then counts as taken). A 101 means it changed: not taken, and the claim is
+ * deleted at once (not awaited); after a take or a 100 it is left to lapse, so that nobody claims a key that may
+ * be gone. Transient failures of the claim pass on to the caller (nothing is taken yet); so do etcd's other
+ * refusals and a closed client. An abort rejects with `signal.reason`. Left in doubt (`gone`, and the key may
+ * have been deleted by this call): a delete whose reply was lost, followed by an abort, by failures until
  * {@link CLAIM_USE_MS} passed, or by a 100 on a claim confirmed late.
  */
 export async function takeOnce(

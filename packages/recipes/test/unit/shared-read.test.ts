@@ -3,8 +3,8 @@
  * caller never gets a read sent before it asked, and that an abort ends one caller's wait, or the read once
  * nobody is left.
  */
-import { describe, expect, it } from 'vitest';
-import { sharedRead } from '../../src/core/shared-read.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OVERTAKE_AFTER_MS, sharedRead } from '../../src/core/shared-read.js';
 import type { RecipeKeys } from '../../src/keys.js';
 
 /** A read that answers when told: each call is one round trip. */
@@ -23,6 +23,10 @@ const keysOf = (client?: object, prefix?: string): RecipeKeys =>
   ({ ...(client ? { client } : {}), ...(prefix !== undefined ? { prefix } : {}) }) as RecipeKeys;
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('sharedRead', () => {
   it('callers who ask while a read is in flight share the next one, sent when it settles', async () => {
@@ -116,5 +120,69 @@ describe('sharedRead', () => {
       'late',
     );
     expect(reads.sent).toHaveLength(0);
+  });
+
+  it('callers gathered behind a read that hangs get their own once it has been in flight too long', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const reads = new Reads();
+    const keys = keysOf({}, '');
+    const stuck = sharedRead(keys, 'k', reads.read);
+    vi.advanceTimersByTime(OVERTAKE_AFTER_MS / 2);
+    const behind = sharedRead(keys, 'k', reads.read);
+    // counted from when the read ahead was sent, not from when the caller came
+    vi.advanceTimersByTime(OVERTAKE_AFTER_MS / 2 - 1);
+    expect(reads.sent).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(reads.sent).toHaveLength(2);
+    reads.sent[1]!.answer(2);
+    expect(await behind).toBe(2);
+    // the stuck one answers late: its own caller gets it, and the slot is not disturbed
+    const later = sharedRead(keys, 'k', reads.read);
+    expect(reads.sent).toHaveLength(3);
+    reads.sent[0]!.answer(1);
+    expect(await stuck).toBe(1);
+    reads.sent[2]!.answer(3);
+    expect(await later).toBe(3);
+  });
+
+  it('a read that throws at once fails its callers, and the next caller reads again', async () => {
+    const keys = keysOf({}, '');
+    let calls = 0;
+    const throwing = (): Promise<number> => {
+      calls++;
+      throw new Error('bad key');
+    };
+    await expect(sharedRead(keys, 'k', throwing)).rejects.toThrow('bad key');
+    const reads = new Reads();
+    const next = sharedRead(keys, 'k', reads.read);
+    reads.sent[0]!.answer(5);
+    expect(await next).toBe(5);
+    expect(calls).toBe(1);
+  });
+
+  it('a caller who asks as a read settles (from its `then`) gets a read sent after, not that one', async () => {
+    const reads = new Reads();
+    const keys = keysOf({}, '');
+    const chained = sharedRead(keys, 'k', reads.read).then(() => sharedRead(keys, 'k', reads.read));
+    reads.sent[0]!.answer(1);
+    await settle();
+    expect(reads.sent).toHaveLength(2);
+    reads.sent[1]!.answer(2);
+    expect(await chained).toBe(2);
+  });
+
+  it('a gathering round that every caller left is never sent', async () => {
+    const reads = new Reads();
+    const keys = keysOf({}, '');
+    const first = sharedRead(keys, 'k', reads.read);
+    const leaving = new AbortController();
+    const gone = sharedRead(keys, 'k', reads.read, leaving.signal);
+    // the abort and the answer in one go: the caller leaves before its code runs again
+    leaving.abort(new Error('left'));
+    reads.sent[0]!.answer(1);
+    await expect(gone).rejects.toThrow('left');
+    expect(await first).toBe(1);
+    await settle();
+    expect(reads.sent).toHaveLength(1);
   });
 });
