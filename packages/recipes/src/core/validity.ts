@@ -2,12 +2,17 @@
  * A kept key's local validity deadline: when its last successful refresh (or its creation) was *sent*, plus its
  * lifetime (the TTL minus the session's margin). It is counted on this process's monotonic clock, before the
  * server can expire the key; when it passes without being pushed, `onPassed` runs (the key is then lost).
+ *
+ * The check runs in the event loop's check phase (`setImmediate`) after the timer's: after the loop was blocked
+ * past the deadline (a long synchronous task), timers run before any I/O, and a refresh whose reply arrived in
+ * time would otherwise count as lost. Its push, read in the poll phase between, comes first.
  */
 export class ValidityDeadline {
   readonly #lifetimeMs: number;
   readonly #onPassed: () => void;
   #until: number;
   #timer: NodeJS.Timeout | undefined;
+  #check: NodeJS.Immediate | undefined;
 
   /** Counts `lifetimeMs` from `sentAt` (`performance.now()`) and arms the deadline. */
   constructor(lifetimeMs: number, sentAt: number, onPassed: () => void) {
@@ -36,11 +41,20 @@ export class ValidityDeadline {
   /** Disarms the deadline (the key was stopped or lost); `onPassed` no longer runs. */
   clear(): void {
     clearTimeout(this.#timer);
+    clearImmediate(this.#check);
   }
 
   #arm(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#onPassed, Math.max(0, this.#until - performance.now()));
+    this.clear();
+    this.#timer = setTimeout(
+      () => {
+        this.#check = setImmediate(() => {
+          if (this.passed) this.#onPassed();
+          else this.#arm();
+        });
+      },
+      Math.max(0, this.#until - performance.now()),
+    );
     this.#timer.unref();
   }
 }

@@ -39,7 +39,9 @@ function starveUntil(at: number): void {
 /** A session whose keys are valid for 1 s from their create or refresh (TTL 2 s, margin 500 + 500 ms). */
 const SHORT = { ttl: 2, maxClockSkewMs: 500, refreshIntervalMs: 200 } as const;
 
-const nextTimerTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
+/** The next turn of the loop's timers, and its check phase (where a validity deadline is judged). */
+const nextTimerTurn = (): Promise<void> =>
+  new Promise((resolve) => setTimeout(() => setImmediate(resolve), 1));
 
 describe('valid: the hold judged on the clock', () => {
   it('a lock held past its validity deadline is not valid, before its signal has aborted', async () => {
