@@ -180,12 +180,8 @@ describe('idle waiters cost only their refreshes', () => {
 });
 
 describe('many waiters of one process', () => {
-  it('share their reads of the queue: a few quorum reads for 200 joins through one client, not one each', async () => {
-    const N = 200;
-    const name = uniqueKeyPrefix('mass-join');
-    const client = new Client({ endpoints });
-    // a KeysAPI per contender, as in the idle test: each queues in etcd, and all share the client
-    const locks = Array.from({ length: N + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: TTL }));
+  /** Counts the quorum reads under `name`, and the watchers' own waits (not a hub's), until `stop()`. */
+  function countTraffic(name: string): { reads: () => number; watches: () => number; stop: () => void } {
     let reads = 0;
     let watches = 0;
     const onRequest = (message: unknown): void => {
@@ -198,13 +194,30 @@ describe('many waiters of one process', () => {
     };
     diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
     diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    return {
+      reads: () => reads,
+      watches: () => watches,
+      stop() {
+        diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
+        diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      },
+    };
+  }
+
+  it('share their reads of the queue: a few quorum reads for 200 joins through one client, not one each', async () => {
+    const N = 200;
+    const name = uniqueKeyPrefix('mass-join');
+    const client = new Client({ endpoints });
+    // a KeysAPI per contender, as in the idle test: each queues in etcd, and all share the client
+    const locks = Array.from({ length: N + 1 }, () => new Lock(new KeysAPI(client), name, { ttl: TTL }));
+    const traffic = countTraffic(name);
     let held: HeldLock | undefined;
     const stop = new AbortController();
     const waiting: Promise<unknown>[] = [];
     let lost = 0;
     try {
       held = await locks[0]!.acquire();
-      const readsBefore = reads;
+      const readsBefore = traffic.reads();
       for (const lock of locks.slice(1))
         waiting.push(
           lock.acquire({ signal: stop.signal }).then(
@@ -215,14 +228,13 @@ describe('many waiters of one process', () => {
           ),
         );
       // each waiter watches its own key and its predecessor: all have read the queue and decided
-      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N);
+      await expect.poll(traffic.watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N);
       // One read each before: 200. Shared, a read gathers every join that completes while the one before is in
       // flight; the creates' replies come in batches (one per raft round), so far fewer.
-      expect(reads - readsBefore).toBeLessThanOrEqual(N / 4);
+      expect(traffic.reads() - readsBefore).toBeLessThanOrEqual(N / 4);
       expect(lost).toBe(0);
     } finally {
-      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
-      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      traffic.stop();
       stop.abort();
       await Promise.all(waiting);
       await held?.release();
@@ -230,39 +242,28 @@ describe('many waiters of one process', () => {
       await client.close();
     }
   });
+
   it('share their reads of a queue: a herd of takers woken by one item reads it a few times, not once each', async () => {
     const N = 100;
     const name = uniqueKeyPrefix('herd');
     const client = new Client({ endpoints });
     const takers = Array.from({ length: N }, () => new Queue(new KeysAPI(client), name));
-    let reads = 0;
-    let watches = 0;
-    const onRequest = (message: unknown): void => {
-      const m = message as RequestStartMessage;
-      if (m.method === 'GET' && m.call.key?.startsWith(name) && m.path.includes('quorum=true')) reads++;
-    };
-    const onWatch = (message: unknown): void => {
-      const { watch } = message as WatchStartMessage;
-      if (watch.key.startsWith(name) && !watch.hub) watches++;
-    };
-    diagnosticsChannel.subscribe(ClientChannels.requestStart, onRequest);
-    diagnosticsChannel.subscribe(ClientChannels.watchStart, onWatch);
+    const traffic = countTraffic(name);
     const stop = new AbortController();
     try {
       const taking = takers.map((taker) => taker.take({ signal: stop.signal }).catch(() => undefined));
       // every taker has read the empty queue and watches it
-      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(N);
-      const readsBefore = reads;
+      await expect.poll(traffic.watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(N);
+      const readsBefore = traffic.reads();
       await new Queue(new KeysAPI(client), name).put('one');
       const taken = await Promise.race(taking);
       expect(taken?.value).toBe('one');
       // the others have read the queue again and wait once more
-      await expect.poll(() => watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N - 1);
+      await expect.poll(traffic.watches, { timeout: 30_000 }).toBeGreaterThanOrEqual(2 * N - 1);
       // one read each before: 100 (and more for the takers that lost the claim)
-      expect(reads - readsBefore).toBeLessThanOrEqual(N / 4);
+      expect(traffic.reads() - readsBefore).toBeLessThanOrEqual(N / 4);
     } finally {
-      diagnosticsChannel.unsubscribe(ClientChannels.requestStart, onRequest);
-      diagnosticsChannel.unsubscribe(ClientChannels.watchStart, onWatch);
+      traffic.stop();
       stop.abort();
       for (const taker of takers) await taker.close();
       await client.close();
