@@ -67,7 +67,7 @@ export function sharedRead<T>(
   let round = slot.next;
   if (!round) {
     round = newRound();
-    if (slot.current) gather(slot, round, slot.current);
+    if (slot.current) gather(slot, round);
     else send(slot, round);
   }
   return waitFor(slot, round, signal) as Promise<T>;
@@ -108,8 +108,9 @@ function newRound(): Round {
   };
 }
 
-/** Makes `round` the one that gathers callers until the read ahead (`ahead`) settles or has taken too long. */
-function gather(slot: Slot, round: Round, ahead: Round): void {
+/** Makes `round` the one that gathers callers until the read in flight settles or has taken too long. */
+function gather(slot: Slot, round: Round): void {
+  const ahead = slot.current!;
   slot.next = round;
   round.overtake = setTimeout(
     () => {
