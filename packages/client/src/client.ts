@@ -10,7 +10,7 @@ import {
   RedirectError,
   type ResponseTooLargeError,
 } from './errors.js';
-import { AbortHook, eitherHook } from './internal/abort-hook.js';
+import { AbortHook } from './internal/abort-hook.js';
 import type { Action } from './internal/action.js';
 import { getAction } from './internal/action.js';
 import { attemptEndpoint, type RawResponse } from './internal/attempt.js';
@@ -423,8 +423,7 @@ export class Client implements AsyncDisposable {
     const { signal } = options;
     signal?.throwIfAborted();
     if (action.closer?.aborted) throw action.closer.reason;
-    const closing = this.#closing;
-    if (closing.aborted) throw new ClientClosedError();
+    if (this.#closing.aborted) throw new ClientClosedError();
     if (endpoints.length === 0) throw new NoEndpointsError();
     // A request already sent when the client closes is let finish (closing the client's own dispatcher waits
     // for it); a watch's wait is not, since it may never end.
@@ -433,14 +432,8 @@ export class Client implements AsyncDisposable {
       const twice = this.#waitTwice(endpoints, pinned, action, options, pin, trace);
       if (twice) return twice;
     }
-    if (!action.closer) return this.#tryEach(endpoints, pinned, action, options, pin, trace, closing);
-    // A watcher's wait ends on the watcher's close and on the client's, with the reason of the first.
-    const either = eitherHook(closing, action.closer);
-    try {
-      return await this.#tryEach(endpoints, pinned, action, options, pin, trace, either.hook);
-    } finally {
-      either.release();
-    }
+    // A watcher's wait ends on the watcher's close and on the client's (each attempt of a wait hears both).
+    return this.#tryEach(endpoints, pinned, action, options, pin, trace, action.closer);
   }
 
   /**
@@ -545,7 +538,7 @@ export class Client implements AsyncDisposable {
         }
         errors.push(asError(error, endpoint));
       } finally {
-        liveness?.stop();
+        liveness?.release();
       }
     }
     throw new ClusterError(errors);
@@ -571,6 +564,8 @@ export class Client implements AsyncDisposable {
       maxResponseSize: this.#maxResponseSize,
       signal,
       closer,
+      // a close lets a request already sent finish, but not a wait, which may never end
+      closing: action.wait ? this.#closing : undefined,
       liveness,
       trace,
     });
@@ -596,7 +591,9 @@ export class Client implements AsyncDisposable {
   #throwIfEnded(error: unknown, signal: AbortSignal | undefined, closer: AbortHook | undefined): void {
     if (signal?.aborted) throw signal.reason;
     if (closer?.aborted) throw closer.reason;
-    if (this.#closing.aborted) throw new ClientClosedError({ cause: error });
+    const closing = this.#closing;
+    // a wait hears the close itself, and rejects with its reason
+    if (closing.aborted) throw error === closing.reason ? error : new ClientClosedError({ cause: error });
   }
 
   /**

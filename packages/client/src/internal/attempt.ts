@@ -40,6 +40,8 @@ export interface AttemptOptions {
   readonly liveness?: AbortHook | undefined;
   /** Aborts the call's attempt when the watcher waiting is closed (its reason is then the call's error). */
   readonly closer?: AbortHook | undefined;
+  /** Aborts it when the client closes (a wait's attempt only: a close lets other requests finish). */
+  readonly closing?: AbortHook | undefined;
   /** The call being traced (diagnostics channels), when anyone listens. */
   readonly trace?: CallTrace | undefined;
 }
@@ -122,9 +124,10 @@ async function exchange(
   options: AttemptOptions,
   hop: number,
 ): Promise<RawResponse> {
-  const { signal, closer, liveness, trace } = options;
+  const { signal, closer, closing, liveness, trace } = options;
   signal?.throwIfAborted();
   if (closer?.aborted) throw closer.reason;
+  if (closing?.aborted) throw closing.reason;
   printCurl(spec.method, spec.origin + spec.path, spec.body);
   const request = trace
     ? new RequestTrace(trace, endpoint.text, hop, spec.method, spec.origin, spec.path)
@@ -145,6 +148,7 @@ async function exchange(
       {
         signal,
         closer,
+        closing,
         liveness,
         maxBytes: options.maxResponseSize,
         headersTimeoutMs: wait ? 0 : options.headerTimeoutMs,
@@ -162,9 +166,10 @@ async function exchange(
 
 /** The error an exchange rejects with: the caller's abort reason as is, or the client's own error. */
 function attemptError(endpoint: Endpoint, error: unknown, options: AttemptOptions): unknown {
-  const { signal, closer, liveness } = options;
+  const { signal, closer, closing, liveness } = options;
   if (signal?.aborted) return signal.reason;
   if (closer?.aborted) return closer.reason;
+  if (closing?.aborted) return closing.reason;
   if (liveness?.aborted) return liveness.reason;
   if (error instanceof ReplyTooLarge)
     return new ResponseTooLargeError(endpoint.text, options.maxResponseSize);

@@ -74,6 +74,8 @@ export interface DispatchControls {
   readonly signal?: AbortSignal | undefined;
   /** Aborts it too: a watcher's close. */
   readonly closer?: AbortHook | undefined;
+  /** Aborts it too: the client's close (for a watch's wait, which a close does not let finish). */
+  readonly closing?: AbortHook | undefined;
   /** Aborts it too: the liveness lease of a watch's member. */
   readonly liveness?: AbortHook | undefined;
   /** Largest reply body, in bytes; 0 (default): no limit. */
@@ -87,7 +89,7 @@ export interface DispatchControls {
 /**
  * Sends one request through `dispatcher.dispatch` and collects the whole reply. Compared with
  * `dispatcher.request`, it skips the body stream and its per-request machinery, which is most of the cost
- * of a small etcd reply. `signal`, `closer` and `liveness` abort the request (the promise rejects with the
+ * of a small etcd reply. `signal`, `closer`, `closing` and `liveness` abort the request (the promise rejects with the
  * abort reason). A reply whose body (announced by Content-Length, or as received) exceeds `maxBytes` is
  * aborted at once and rejects with a {@link ReplyTooLarge}.
  *
@@ -101,7 +103,7 @@ export function dispatchRequest(
   options: Dispatcher.DispatchOptions,
   controls: DispatchControls = {},
 ): Promise<WholeReply> {
-  const { signal, closer, liveness, maxBytes = 0, headersTimeoutMs = 0, onHeaders } = controls;
+  const { signal, closer, closing, liveness, maxBytes = 0, headersTimeoutMs = 0, onHeaders } = controls;
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
@@ -132,6 +134,7 @@ export function dispatchRequest(
       if (onAbort) signalHook?.unlisten(onAbort);
       if (onHookAbort) {
         closer?.unlisten(onHookAbort);
+        closing?.unlisten(onHookAbort);
         liveness?.unlisten(onHookAbort);
       }
     };
@@ -181,7 +184,13 @@ export function dispatchRequest(
     };
     // Aborts are heard from now on, not only once undici has a connection for the request: a close or an
     // abort during a connect to a member that does not answer takes effect at once.
-    const aborted = signal?.aborted ? signal : closer?.aborted ? closer : liveness;
+    const aborted = signal?.aborted
+      ? signal
+      : closer?.aborted
+        ? closer
+        : closing?.aborted
+          ? closing
+          : liveness;
     if (aborted?.aborted) {
       reject(aborted.reason);
       done();
@@ -191,9 +200,10 @@ export function dispatchRequest(
       onAbort = stop;
       signalHook.listen(onAbort);
     }
-    if (closer || liveness) {
+    if (closer || closing || liveness) {
       onHookAbort = stop;
       closer?.listen(onHookAbort);
+      closing?.listen(onHookAbort);
       liveness?.listen(onHookAbort);
     }
     try {

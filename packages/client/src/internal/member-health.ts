@@ -12,10 +12,34 @@ interface MemberState {
   suspect: boolean;
   /** Failed probes in a row. */
   failures: number;
-  /** The watches waiting on this member: each is aborted when the member is found dead. */
-  readonly watches: Set<AbortHook>;
+  /** The lease the watches waiting on this member hold now: aborted (and replaced) when it is found dead. */
+  lease: WatchLease;
   timer: NodeJS.Timeout | undefined;
   probing: boolean;
+}
+
+/**
+ * What the watches waiting on one member hold, one per member at a time (not one per wait: a wait costs a
+ * count, not an object): {@link hook} aborts when the member is found dead, and the member then gets a new
+ * lease for the waits that come after.
+ */
+export class WatchLease {
+  /** Aborts with an {@link EndpointError} when the member is found dead. */
+  readonly hook = new AbortHook();
+  /** The waits holding this lease. */
+  holders = 0;
+  readonly #ended: () => void;
+
+  /** `ended` is called after each {@link release}. */
+  constructor(ended: () => void) {
+    this.#ended = ended;
+  }
+
+  /** One wait of the lease has ended (call once per {@link MemberHealth.watch} that gave it). */
+  release(): void {
+    this.holders--;
+    this.#ended();
+  }
 }
 
 /**
@@ -116,29 +140,24 @@ export class MemberHealth {
 
   /**
    * Registers a watch waiting on `endpoint`: the member's probe loop runs (every `watchIntervalMs`) while a
-   * watch waits, and the returned hook aborts with an {@link EndpointError} when the member is found dead
-   * (two failed probes in a row, or a request's failure). `undefined` when watches are not checked.
+   * watch waits, and the returned lease's hook aborts with an {@link EndpointError} when the member is found
+   * dead (a failed probe, or a request's failure). The wait calls `release()` on it once when it ends.
+   * `undefined` when watches are not checked.
    */
-  watch(endpoint: Endpoint): { hook: AbortHook; stop: () => void } | undefined {
+  watch(endpoint: Endpoint): WatchLease | undefined {
     if (this.#watchInterval <= 0 || this.#closed) return undefined;
     const state = this.#state(endpoint);
-    const hook = new AbortHook();
-    state.watches.add(hook);
+    const lease = state.lease;
+    lease.holders++;
     this.#settle(state);
-    return {
-      hook,
-      stop: () => {
-        state.watches.delete(hook);
-        this.#settle(state);
-      },
-    };
+    return lease;
   }
 
   /** Forgets members no longer among `endpoints` (stopping their probes). */
   retain(endpoints: readonly Endpoint[]): void {
     const keep = new Set(endpoints.map((endpoint) => endpoint.text));
     for (const [text, state] of this.#members) {
-      if (keep.has(text) || state.watches.size > 0) continue;
+      if (keep.has(text) || state.lease.holders > 0) continue;
       clearTimeout(state.timer);
       this.#mark(state, false);
       this.#members.delete(text);
@@ -166,10 +185,23 @@ export class MemberHealth {
     }
   }
 
+  /** A member's next lease; a release may start or stop its probe loop (`state` gives the member). */
+  #newLease(state: () => MemberState): WatchLease {
+    return new WatchLease(() => this.#settle(state()));
+  }
+
   #state(endpoint: Endpoint): MemberState {
     let state = this.#members.get(endpoint.text);
     if (!state) {
-      state = { endpoint, suspect: false, failures: 0, watches: new Set(), timer: undefined, probing: false };
+      const fresh: MemberState = {
+        endpoint,
+        suspect: false,
+        failures: 0,
+        lease: this.#newLease(() => fresh),
+        timer: undefined,
+        probing: false,
+      };
+      state = fresh;
       this.#members.set(endpoint.text, state);
     }
     return state;
@@ -177,8 +209,9 @@ export class MemberHealth {
 
   #suspect(state: MemberState, reason: EndpointError, why: string): void {
     this.#mark(state, true, why, reason);
-    for (const hook of state.watches) hook.abort(reason);
-    state.watches.clear();
+    const dead = state.lease;
+    state.lease = this.#newLease(() => state);
+    dead.hook.abort(reason);
     this.#settle(state);
   }
 
@@ -194,11 +227,11 @@ export class MemberHealth {
   }
 
   #needsProbes(state: MemberState): boolean {
-    return !this.#closed && (state.suspect || state.watches.size > 0);
+    return !this.#closed && (state.suspect || state.lease.holders > 0);
   }
 
   #interval(state: MemberState): number {
-    return state.watches.size > 0 ? this.#watchInterval : this.#suspectInterval;
+    return state.lease.holders > 0 ? this.#watchInterval : this.#suspectInterval;
   }
 
   #schedule(state: MemberState): void {
@@ -225,7 +258,7 @@ export class MemberHealth {
     if (healthy) {
       state.failures = 0;
       this.#mark(state, false, 'passed a health check');
-    } else if (++state.failures >= 2 ? !state.suspect || state.watches.size > 0 : state.watches.size > 0) {
+    } else if (++state.failures >= 2 ? !state.suspect || state.lease.holders > 0 : state.lease.holders > 0) {
       // A member a watch waits on is given up at its first failed probe (the watches move to another member
       // with the same index: nothing is lost, and a silent member costs one interval, not two); any other
       // member after two in a row.

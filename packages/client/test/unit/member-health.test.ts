@@ -58,9 +58,27 @@ describe('the member health view (order only; no probe runs here)', () => {
     expect(watch.hook.reason).toBeInstanceOf(EndpointError);
     expect((watch.hook.reason as EndpointError).endpoint).toBe(A.text);
     expect(other.hook.aborted).toBe(false);
-    watch.stop();
-    other.stop();
+    watch.release();
+    other.release();
     expect(new MemberHealth(dispatcher, 0, 1000).watch(A)).toBeUndefined();
+  });
+
+  it('gives the waits on a member one lease, and a fresh one after the member was found down', () => {
+    const first = health.watch(A)!;
+    const second = health.watch(A)!;
+    expect(second).toBe(first);
+    expect(first.holders).toBe(2);
+    health.failed(A, new HeaderTimeoutError(A.text));
+    expect(first.hook.aborted).toBe(true);
+    const later = health.watch(A)!;
+    expect(later).not.toBe(first);
+    expect(later.hook.aborted).toBe(false);
+    // the waits of the dead lease end after the new one began: they do not count against it
+    first.release();
+    second.release();
+    expect(later.holders).toBe(1);
+    later.release();
+    expect(later.holders).toBe(0);
   });
 
   it('forgets members no longer among the endpoints', () => {
@@ -90,7 +108,7 @@ describe('the member health view: probes (a small HTTP server stands in for a me
     );
     const watch = probing.watch(parseEndpoint(member.url))!;
     await expect.poll(() => passed.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
-    watch.stop();
+    watch.release();
     probing.close();
     expect(member.seen[0]?.path).toBe('/health');
     expect(asked.length).toBeGreaterThanOrEqual(2);
@@ -113,7 +131,7 @@ describe('the member health view: probes (a small HTTP server stands in for a me
     );
     const watch = probing.watch(parseEndpoint(proxy.url))!;
     await expect.poll(() => proxy.seen.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
-    watch.stop();
+    watch.release();
     probing.close();
     expect(watch.hook.aborted).toBe(false);
     expect(passed).toEqual([]);
