@@ -484,8 +484,8 @@ export class Client implements AsyncDisposable {
   }
 
   /**
-   * The loop of {@link #attempts}; `closer` ends it (for a wait: the client's close, or also its watcher's).
-   * Once the client is closed, no further endpoint is tried.
+   * The loop of {@link #attempts}; `closer` ends it (a watcher's close, or a side's of a redundant wait; a
+   * wait's attempts hear the client's close too). Once the client is closed, no further endpoint is tried.
    */
   async #tryEach(
     endpoints: readonly Endpoint[],
@@ -590,10 +590,11 @@ export class Client implements AsyncDisposable {
    */
   #throwIfEnded(error: unknown, signal: AbortSignal | undefined, closer: AbortHook | undefined): void {
     if (signal?.aborted) throw signal.reason;
-    if (closer?.aborted) throw closer.reason;
     const closing = this.#closing;
-    // a wait hears the close itself, and rejects with its reason
-    if (closing.aborted) throw error === closing.reason ? error : new ClientClosedError({ cause: error });
+    // a wait hears the client's close itself: when that came first, it rejects with the close's reason
+    if (closing.aborted && error === closing.reason) throw error;
+    if (closer?.aborted) throw closer.reason;
+    if (closing.aborted) throw new ClientClosedError({ cause: error });
   }
 
   /**

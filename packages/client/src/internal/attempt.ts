@@ -168,6 +168,8 @@ async function exchange(
 function attemptError(endpoint: Endpoint, error: unknown, options: AttemptOptions): unknown {
   const { signal, closer, closing, liveness } = options;
   if (signal?.aborted) return signal.reason;
+  // the watcher's close and the client's: whichever came first (the request was stopped with its reason)
+  if (closing?.aborted && error === closing.reason) return error;
   if (closer?.aborted) return closer.reason;
   if (closing?.aborted) return closing.reason;
   if (liveness?.aborted) return liveness.reason;

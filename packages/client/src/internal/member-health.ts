@@ -210,8 +210,11 @@ export class MemberHealth {
   #suspect(state: MemberState, reason: EndpointError, why: string): void {
     this.#mark(state, true, why, reason);
     const dead = state.lease;
-    state.lease = this.#newLease(() => state);
-    dead.hook.abort(reason);
+    // a lease no wait holds is kept: nothing to abort
+    if (dead.holders > 0) {
+      state.lease = this.#newLease(() => state);
+      dead.hook.abort(reason);
+    }
     this.#settle(state);
   }
 

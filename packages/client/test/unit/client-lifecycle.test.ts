@@ -127,6 +127,28 @@ describe('closing with calls in flight', () => {
     expect(member.requests).toHaveLength(2);
   });
 
+  it('a wait ended by the client and then by its watcher, in one tick, rejects with the first: the close', async () => {
+    const member = held();
+    const client = new Client({ endpoints: [A], dispatcher: member.dispatcher, headerTimeoutPerRequest: 0 });
+    const watcher = new KeysAPI(client).watcher('/a', { afterIndex: 5 });
+    const wait = watcher.next();
+    const closing = client.close();
+    watcher.close();
+    await expect(wait).rejects.toBeInstanceOf(ClientClosedError);
+    await closing;
+  });
+
+  it('a wait ended by its watcher and then by the client, in one tick, rejects with the first: an AbortError', async () => {
+    const member = held();
+    const client = new Client({ endpoints: [A], dispatcher: member.dispatcher, headerTimeoutPerRequest: 0 });
+    const watcher = new KeysAPI(client).watcher('/a', { afterIndex: 5 });
+    const wait = watcher.next();
+    watcher.close();
+    const closing = client.close();
+    await expect(wait).rejects.toMatchObject({ name: 'AbortError' });
+    await closing;
+  });
+
   it('a request sent before the close that fails is not tried elsewhere: ClientClosedError with the cause', async () => {
     const member = held();
     const client = new Client({ endpoints: [A, 'http://127.0.0.1:2'], dispatcher: member.dispatcher });
